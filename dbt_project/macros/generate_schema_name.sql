@@ -1,0 +1,9 @@
+{#- Use the folder's schema name as is (staging, identity, profiles ...), not
+    <target_schema>_<custom>, so every target has the same, readable schema names. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {%- if custom_schema_name is none -%}
+        {{ target.schema | trim }}
+    {%- else -%}
+        {{ custom_schema_name | trim }}
+    {%- endif -%}
+{%- endmacro %}

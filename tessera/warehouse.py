@@ -1,0 +1,237 @@
+"""One thin client over DuckDB and Snowflake.
+
+DuckDB allows one writing process per file, so connections are opened late and closed
+early: every public method opens, works and closes, unless the caller holds a session
+(`with wh.session() as s:`) for several statements or a transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from tessera.settings import Settings, SettingsError
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be reached or a statement failed; the message says which."""
+
+
+@dataclass
+class Session:
+    """An open connection. `dialect` is 'duckdb' or 'snowflake'."""
+
+    conn: Any
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+        finally:
+            cur.close()
+
+    def df(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        return self.arrow(sql, params).to_pandas()
+
+    def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
+        if self.dialect == "duckdb":
+            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+            return rel.fetch_arrow_table() if hasattr(rel, "fetch_arrow_table") else rel.arrow()
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+            table = cur.fetch_arrow_all()
+            if table is None:  # no rows: build an empty table with the cursor's column names
+                names = [d[0].lower() for d in cur.description or []]
+                return pa.table({n: pa.array([], pa.null()) for n in names})
+            return table.rename_columns([c.lower() for c in table.column_names])
+        finally:
+            cur.close()
+
+    def iter_batches(
+        self, sql: str, batch_size: int = 100_000, params: Sequence[Any] | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a result in record batches so memory stays flat in the result's size."""
+        if self.dialect == "duckdb":
+            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+            reader = rel.fetch_record_batch(batch_size)
+            yield from reader
+            return
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+            for table in cur.fetch_arrow_batches():
+                table = table.rename_columns([c.lower() for c in table.column_names])
+                yield from table.to_batches(max_chunksize=batch_size)
+        finally:
+            cur.close()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql, params) if params is not None else cur.execute(sql)
+            row = cur.fetchone()
+            return None if row is None else row[0]
+        finally:
+            cur.close()
+
+    def write_df(
+        self, df: pd.DataFrame | pa.Table, schema: str, table: str, mode: str = "append"
+    ) -> int:
+        """Write a frame to schema.table; mode is 'append', 'replace' or 'create'."""
+        if mode not in ("append", "replace", "create"):
+            raise ValueError(f"write mode must be append, replace or create, not {mode!r}")
+        self.execute(f"create schema if not exists {schema}")
+        n = len(df) if isinstance(df, pd.DataFrame) else df.num_rows
+        if self.dialect == "duckdb":
+            self.conn.register("_tessera_incoming", df)
+            try:
+                if mode in ("replace", "create"):
+                    verb = "create or replace" if mode == "replace" else "create"
+                    self.conn.execute(
+                        f"{verb} table {schema}.{table} as select * from _tessera_incoming"
+                    )
+                else:
+                    self.conn.execute(
+                        f"insert into {schema}.{table} by name select * from _tessera_incoming"
+                    )
+            finally:
+                self.conn.unregister("_tessera_incoming")
+            return n
+        from snowflake.connector.pandas_tools import write_pandas
+
+        frame = df if isinstance(df, pd.DataFrame) else df.to_pandas()
+        frame = frame.rename(columns=str.upper)
+        ok, _, nrows, _ = write_pandas(
+            self.conn,
+            frame,
+            table_name=table.upper(),
+            schema=schema.upper(),
+            auto_create_table=True,
+            overwrite=mode == "replace",
+            quote_identifiers=False,
+            use_logical_type=True,
+        )
+        if not ok:
+            raise WarehouseError(f"write_pandas to {schema}.{table} failed")
+        return nrows
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        self.execute("begin transaction")
+        try:
+            yield self
+        except BaseException:
+            self.execute("rollback")
+            raise
+        else:
+            self.execute("commit")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        return bool(
+            self.scalar(
+                "select count(*) from information_schema.tables "
+                "where lower(table_schema) = lower(?) and lower(table_name) = lower(?)"
+                if self.dialect == "duckdb"
+                else "select count(*) from information_schema.tables "
+                "where lower(table_schema) = lower(%s) and lower(table_name) = lower(%s)",
+                [schema, table],
+            )
+        )
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        placeholder = "?" if self.dialect == "duckdb" else "%s"
+        df = self.df(
+            "select lower(column_name) as column_name, data_type "
+            "from information_schema.columns "
+            f"where lower(table_schema) = lower({placeholder}) "
+            f"and lower(table_name) = lower({placeholder}) order by ordinal_position",
+            [schema, table],
+        )
+        return list(df.itertuples(index=False, name=None))
+
+
+class Warehouse:
+    """Connection factory for the configured target."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @classmethod
+    def from_env(cls) -> Warehouse:
+        return cls(Settings.from_env())
+
+    @property
+    def dialect(self) -> str:
+        return self.settings.target
+
+    @contextmanager
+    def session(self, read_only: bool = False, create: bool = True) -> Iterator[Session]:
+        conn = self._connect(read_only=read_only, create=create)
+        try:
+            yield Session(conn=conn, dialect=self.dialect)
+        finally:
+            conn.close()
+
+    def _connect(self, read_only: bool, create: bool) -> Any:
+        if self.settings.target == "duckdb":
+            return self._connect_duckdb(self.settings.warehouse_path, read_only, create)
+        if self.settings.target == "snowflake":
+            return self._connect_snowflake()
+        raise SettingsError(f"unsupported target {self.settings.target!r}")
+
+    @staticmethod
+    def _connect_duckdb(path: Path, read_only: bool, create: bool) -> Any:
+        import duckdb
+
+        if not path.exists():
+            if read_only or not create:
+                raise WarehouseError(
+                    f"DuckDB warehouse file {path} does not exist. Run `tessera datagen` "
+                    "(or `make demo`) to create it, or set TESSERA_WAREHOUSE to your file."
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            raise WarehouseError(
+                f"could not open DuckDB warehouse {path}: {exc}. DuckDB allows one writing "
+                "process per file; is another tessera, dbt or dagster process writing to it?"
+            ) from exc
+
+    def _connect_snowflake(self) -> Any:
+        import snowflake.connector
+
+        sf = self.settings.snowflake
+        if sf is None:
+            raise SettingsError("snowflake target selected but no snowflake settings loaded")
+        kwargs: dict[str, Any] = {
+            "account": sf.account,
+            "user": sf.user,
+            "database": sf.database,
+            "schema": sf.schema,
+        }
+        if sf.private_key_path:
+            kwargs["private_key_file"] = sf.private_key_path
+        else:
+            kwargs["password"] = sf.password.get_secret_value()
+        for name in ("warehouse", "role", "host", "port", "protocol"):
+            value = getattr(sf, name)
+            if value is not None:
+                kwargs[name] = value
+        try:
+            conn = snowflake.connector.connect(**kwargs)
+        except Exception as exc:  # the connector's errors can echo connection arguments
+            raise WarehouseError(
+                f"could not connect to Snowflake account {sf.account!r} as {sf.user!r}: "
+                f"{type(exc).__name__}"
+            ) from None
+        conn.cursor().execute(f"create schema if not exists {sf.database}.{sf.schema}")
+        return conn
