@@ -31,6 +31,10 @@ class Session:
     dialect: str
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        if self.dialect == "duckdb":
+            # DuckDB cursors are separate connections with their own transactions.
+            self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+            return
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params is not None else cur.execute(sql)
@@ -43,7 +47,7 @@ class Session:
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if self.dialect == "duckdb":
             rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-            return rel.fetch_arrow_table() if hasattr(rel, "fetch_arrow_table") else rel.arrow()
+            return rel.to_arrow_table()
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params is not None else cur.execute(sql)
@@ -61,8 +65,7 @@ class Session:
         """Stream a result in record batches so memory stays flat in the result's size."""
         if self.dialect == "duckdb":
             rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-            reader = rel.fetch_record_batch(batch_size)
-            yield from reader
+            yield from rel.to_arrow_reader(batch_size)
             return
         cur = self.conn.cursor()
         try:
@@ -74,6 +77,10 @@ class Session:
             cur.close()
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        if self.dialect == "duckdb":
+            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+            row = rel.fetchone()
+            return None if row is None else row[0]
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params is not None else cur.execute(sql)

@@ -1,0 +1,121 @@
+"""Core settings, warehouse client and CLI behaviour on a real DuckDB file."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tessera.cli import main
+from tessera.settings import Settings, SettingsError
+from tessera.warehouse import Warehouse, WarehouseError
+
+
+def settings_for(path: Path) -> Settings:
+    return dataclasses.replace(Settings.from_env({}), warehouse_path=path)
+
+
+def test_unknown_target_is_named_in_the_error() -> None:
+    with pytest.raises(SettingsError, match="TESSERA_TARGET='bigquery'"):
+        Settings.from_env({"TESSERA_TARGET": "bigquery"})
+
+
+def test_snowflake_target_lists_every_missing_variable() -> None:
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"TESSERA_TARGET": "snowflake", "SNOWFLAKE_USER": "u"})
+    message = str(err.value)
+    for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_DATABASE", "SNOWFLAKE_PASSWORD"):
+        assert name in message
+    assert "SNOWFLAKE_USER," not in message
+
+
+def test_snowflake_password_never_renders() -> None:
+    settings = Settings.from_env(
+        {
+            "TESSERA_TARGET": "snowflake",
+            "SNOWFLAKE_ACCOUNT": "acme",
+            "SNOWFLAKE_USER": "svc",
+            "SNOWFLAKE_PASSWORD": "hunter2-secret",
+            "SNOWFLAKE_DATABASE": "analytics",
+        }
+    )
+    assert settings.snowflake is not None
+    assert "hunter2-secret" not in repr(settings)
+    assert "hunter2-secret" not in repr(settings.snowflake)
+    assert settings.snowflake.password.get_secret_value() == "hunter2-secret"
+
+
+def test_read_only_session_on_missing_file_explains_what_to_do(tmp_path: Path) -> None:
+    wh = Warehouse(settings_for(tmp_path / "missing.duckdb"))
+    with (
+        pytest.raises(WarehouseError, match="does not exist.*tessera datagen"),
+        wh.session(read_only=True),
+    ):
+        pass
+
+
+def test_write_read_and_stream_round_trip(tmp_path: Path) -> None:
+    wh = Warehouse(settings_for(tmp_path / "wh.duckdb"))
+    frame = pd.DataFrame({"person_id": [f"p{i}" for i in range(2500)], "score": range(2500)})
+    with wh.session() as s:
+        assert s.write_df(frame, "ml", "scores", mode="replace") == 2500
+        s.write_df(frame.head(10), "ml", "scores", mode="append")
+        assert s.scalar("select count(*) from ml.scores") == 2510
+        batches = list(s.iter_batches("select * from ml.scores order by score", batch_size=1000))
+        assert sum(b.num_rows for b in batches) == 2510
+        assert max(b.num_rows for b in batches) <= 1000
+        assert s.table_exists("ml", "scores")
+        assert [c for c, _ in s.columns("ml", "scores")] == ["person_id", "score"]
+    with wh.session(read_only=True) as s:
+        assert s.df("select sum(score) as total from ml.scores")["total"][0] == sum(
+            range(2500)
+        ) + sum(range(10))
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    wh = Warehouse(settings_for(tmp_path / "wh.duckdb"))
+    with wh.session() as s:
+        s.execute("create table t (x integer)")
+        with pytest.raises(RuntimeError), s.transaction():
+            s.execute("insert into t values (1)")
+            raise RuntimeError("boom")
+        assert s.scalar("select count(*) from t") == 0
+
+
+def test_second_writer_gets_a_clear_error(tmp_path: Path) -> None:
+    """DuckDB allows one writing process; the error must say so rather than a bare IOException."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "wh.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb,sys,time; c=duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+            " time.sleep(30)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with (
+            pytest.raises(WarehouseError, match="one writing process"),
+            Warehouse(settings_for(path)).session(),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cli_reports_bad_target_without_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TESSERA_TARGET", "oracle")
+    assert main(["build"]) == 2
+    assert "not a supported target" in capsys.readouterr().out
