@@ -1,0 +1,189 @@
+"""Discover segments: `models/segments/<name>.sql` plus dbt YAML whose `config.meta` says
+who owns the segment, how often it refreshes and which syncs use it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tessera.settings import Settings
+
+SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Tables Tessera keeps in the segments schema itself; no segment may take these names.
+RESERVED_NAMES = frozenset({"segment_membership", "segment_sizes"})
+REFRESH_CADENCE = re.compile(r"^(\d+[mh]|hourly|daily|weekly)$")
+
+
+class CatalogError(ValueError):
+    """Segment files are missing or malformed; `problems` names each file and line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__(
+            "segment catalog has problems:\n" + "\n".join(f"  - {p}" for p in problems)
+        )
+
+
+class SegmentMeta(BaseModel):
+    """The `meta` block of a segment model (extra keys are kept for other tools)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    owner: str = Field(min_length=1, description="team or person answerable for the segment")
+    refresh: str = Field(description="15m, 2h, hourly, daily or weekly")
+    syncs: list[str] = Field(default_factory=list, description="syncs that use the segment")
+
+    @field_validator("refresh")
+    @classmethod
+    def _cadence(cls, value: str) -> str:
+        if not REFRESH_CADENCE.match(value):
+            raise ValueError(
+                f"refresh {value!r} is not a cadence: use e.g. 15m, 2h, hourly, daily, weekly"
+            )
+        return value
+
+
+class Segment(BaseModel):
+    name: str
+    description: str = Field(min_length=1)
+    tags: list[str] = Field(default_factory=list)
+    meta: SegmentMeta
+    sql_path: Path
+    yml_path: Path
+
+    @property
+    def owner(self) -> str:
+        return self.meta.owner
+
+    @property
+    def refresh(self) -> str:
+        return self.meta.refresh
+
+    @property
+    def syncs(self) -> list[str]:
+        return self.meta.syncs
+
+    def read_sql(self) -> str:
+        return self.sql_path.read_text()
+
+
+class SegmentCatalog(BaseModel):
+    directory: Path
+    segments: dict[str, Segment]
+
+    def get(self, name: str) -> Segment:
+        if name not in self.segments:
+            known = ", ".join(sorted(self.segments)) or "none"
+            raise CatalogError([f"no segment named {name!r} (known: {known})"])
+        return self.segments[name]
+
+    def names(self) -> list[str]:
+        return sorted(self.segments)
+
+
+def segments_dir(settings: Settings) -> Path:
+    return settings.dbt_project_dir / "models" / "segments"
+
+
+def load_catalog(directory: Path) -> SegmentCatalog:
+    """Every segment in `directory`; CatalogError lists all problems found, not just one."""
+    problems: list[str] = []
+    entries: dict[str, tuple[dict, Path]] = {}
+    if not directory.is_dir():
+        raise CatalogError([f"segments folder {directory} does not exist"])
+    for yml_path in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
+        for name, (entry, path) in _model_entries(yml_path, problems).items():
+            if name in entries:
+                problems.append(
+                    f"{path.name}: segment {name!r} is also described in {entries[name][1].name}"
+                )
+                continue
+            entries[name] = (entry, path)
+
+    segments: dict[str, Segment] = {}
+    sql_names = {p.stem: p for p in sorted(directory.glob("*.sql"))}
+    for name, sql_path in sql_names.items():
+        if not SEGMENT_NAME.match(name):
+            problems.append(
+                f"{sql_path.name}: segment names are lower-case letters, digits and _, "
+                "starting with a letter"
+            )
+            continue
+        if name in RESERVED_NAMES:
+            problems.append(f"{sql_path.name}: {name!r} is reserved for Tessera's own table")
+            continue
+        if name not in entries:
+            problems.append(
+                f"{sql_path.name}: no YAML metadata; add {name}.yml with description, "
+                "config.meta.owner and config.meta.refresh"
+            )
+            continue
+        entry, yml_path = entries[name]
+        segment = _segment_from_entry(name, entry, sql_path, yml_path, problems)
+        if segment is not None:
+            segments[name] = segment
+    for name, (_, yml_path) in entries.items():
+        if name not in sql_names:
+            problems.append(f"{yml_path.name}: describes {name!r} but there is no {name}.sql")
+    if problems:
+        raise CatalogError(problems)
+    return SegmentCatalog(directory=directory, segments=segments)
+
+
+def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Path]]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        problems.append(f"{path.name}{where}: malformed YAML: {problem}")
+        return {}
+    if data is None:
+        problems.append(f"{path.name}: file is empty")
+        return {}
+    if isinstance(data, dict) and "models" not in data and "sources" in data:
+        return {}  # a sources file living next to the segments
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        problems.append(f"{path.name}: expected a top-level 'models:' list (dbt properties file)")
+        return {}
+    found: dict[str, tuple[dict, Path]] = {}
+    for index, entry in enumerate(data["models"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            problems.append(f"{path.name}: models[{index}] needs a 'name'")
+            continue
+        found[entry["name"]] = (entry, path)
+    return found
+
+
+def _segment_from_entry(
+    name: str, entry: dict, sql_path: Path, yml_path: Path, problems: list[str]
+) -> Segment | None:
+    config = entry.get("config") or {}
+    if not isinstance(config, dict):
+        problems.append(f"{yml_path.name}: {name}.config must be a mapping")
+        return None
+    # dbt >= 1.10 wants meta and tags under config; older files have them at the top level.
+    meta = config.get("meta", entry.get("meta"))
+    tags = config.get("tags", entry.get("tags", []))
+    if isinstance(tags, str):
+        tags = [tags]
+    try:
+        return Segment(
+            name=name,
+            description=(entry.get("description") or "").strip(),
+            tags=tags,
+            meta=meta if meta is not None else {},
+            sql_path=sql_path,
+            yml_path=yml_path,
+        )
+    except ValidationError as exc:
+        for error in exc.errors():
+            location = ".".join(str(part) for part in error["loc"])
+            if location.startswith("meta"):
+                location = "config." + location
+            problems.append(f"{yml_path.name}: {name}.{location}: {error['msg']}")
+        return None

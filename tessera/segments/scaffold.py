@@ -1,0 +1,98 @@
+"""`tessera segments new NAME`: write a starter segment SQL and its YAML metadata."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tessera.segments.catalog import REFRESH_CADENCE, RESERVED_NAMES, SEGMENT_NAME
+
+
+class ScaffoldError(ValueError):
+    """The new segment's name or options are not acceptable, or its files already exist."""
+
+
+SQL_TEMPLATE = """\
+-- {description}
+with profiles as (
+
+    select * from {{{{ ref('customer_profiles') }}}}
+
+),
+
+final as (
+
+    select
+        person_id,
+        email,
+        first_name,
+        country,
+        lifecycle_stage
+    from profiles
+    where consent_email
+
+)
+
+select * from final
+"""
+
+YAML_TEMPLATE = """\
+version: 2
+
+models:
+  - name: {name}
+    description: >
+      {description}
+    config:
+      materialized: table
+      tags: ["segment"]
+      meta:
+        owner: {owner}
+        refresh: {refresh}
+        syncs: []
+    columns:
+      - name: person_id
+        description: The person in the segment (identity.persons.person_id).
+        data_tests:
+          - unique
+          - not_null
+"""
+
+
+@dataclass(frozen=True)
+class ScaffoldedSegment:
+    sql_path: Path
+    yml_path: Path
+
+
+def scaffold_segment(
+    directory: Path,
+    name: str,
+    owner: str = "data-team",
+    description: str | None = None,
+    refresh: str = "daily",
+) -> ScaffoldedSegment:
+    if not SEGMENT_NAME.match(name):
+        raise ScaffoldError(
+            f"{name!r} is not a segment name: use lower-case letters, digits and _, "
+            "starting with a letter (at most 63 characters)"
+        )
+    if name in RESERVED_NAMES:
+        raise ScaffoldError(f"{name!r} is reserved for Tessera's own table")
+    if not REFRESH_CADENCE.match(refresh):
+        raise ScaffoldError(f"refresh {refresh!r} is not a cadence (15m, 2h, hourly, daily ...)")
+    if not owner.strip() or any(c in owner for c in "\n:#{}[]"):
+        raise ScaffoldError("owner must be a plain name or e-mail address")
+    description = (description or f"Persons in the {name.replace('_', ' ')} segment.").strip()
+    description = " ".join(description.split())
+    sql_path = directory / f"{name}.sql"
+    yml_path = directory / f"{name}.yml"
+    existing = [p.name for p in (sql_path, yml_path) if p.exists()]
+    if existing:
+        raise ScaffoldError(f"segment {name!r} already exists: {', '.join(existing)}")
+    directory.mkdir(parents=True, exist_ok=True)
+    sql_path.write_text(SQL_TEMPLATE.format(description=description))
+    yml_path.write_text(
+        YAML_TEMPLATE.format(name=name, description=description, owner=owner, refresh=refresh)
+    )
+    return ScaffoldedSegment(sql_path=sql_path, yml_path=yml_path)
