@@ -33,7 +33,8 @@ class Session:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
         if self.dialect == "duckdb":
             # DuckDB cursors are separate connections with their own transactions.
-            self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
+            # DuckDB 2.0 keeps a result open until it is fetched to the end.
+            self.conn.execute(sql, params).fetchall()
             return
         cur = self.conn.cursor()
         try:
@@ -46,8 +47,8 @@ class Session:
 
     def arrow(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         if self.dialect == "duckdb":
-            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-            return rel.to_arrow_table()
+            # conn.sql() hands Arrow over without the DB-API result's extra copy.
+            return self.conn.sql(sql, params=params).to_arrow_table()
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params is not None else cur.execute(sql)
@@ -64,8 +65,12 @@ class Session:
     ) -> Iterator[pa.RecordBatch]:
         """Stream a result in record batches so memory stays flat in the result's size."""
         if self.dialect == "duckdb":
-            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-            yield from rel.to_arrow_reader(batch_size)
+            # A cursor of its own, so other statements can run while the stream is open.
+            cursor = self.conn.cursor()
+            try:
+                yield from cursor.sql(sql, params=params).to_arrow_reader(batch_size)
+            finally:
+                cursor.close()
             return
         cur = self.conn.cursor()
         try:
@@ -78,9 +83,8 @@ class Session:
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         if self.dialect == "duckdb":
-            rel = self.conn.execute(sql, params) if params is not None else self.conn.execute(sql)
-            row = rel.fetchone()
-            return None if row is None else row[0]
+            rows = self.conn.execute(sql, params).fetchall()
+            return rows[0][0] if rows else None
         cur = self.conn.cursor()
         try:
             cur.execute(sql, params) if params is not None else cur.execute(sql)
@@ -102,11 +106,11 @@ class Session:
             try:
                 if mode in ("replace", "create"):
                     verb = "create or replace" if mode == "replace" else "create"
-                    self.conn.execute(
+                    self.execute(
                         f"{verb} table {schema}.{table} as select * from _tessera_incoming"
                     )
                 else:
-                    self.conn.execute(
+                    self.execute(
                         f"insert into {schema}.{table} by name select * from _tessera_incoming"
                     )
             finally:

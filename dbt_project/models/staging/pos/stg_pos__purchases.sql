@@ -1,0 +1,34 @@
+with
+
+source as (
+
+    select * from {{ source('pos', 'pos_purchases') }}
+
+),
+
+renamed as (
+
+    select
+        transaction_id as source_record_id,
+        transaction_id,
+        store_id,
+
+        {{ normalise_identifier('loyalty_id') }} as loyalty_id,
+        loyalty_id as loyalty_id_raw,
+        {{ normalise_phone('phone', var('default_phone_country_code')) }} as phone,
+        phone as phone_raw,
+        {{ normalise_email('email') }} as email,
+        email as email_raw,
+
+        cast(total as double) as total,
+        cast(item_count as integer) as item_count,
+        category,
+        payment_method,
+
+        cast(purchased_at as timestamp) as purchased_at
+
+    from source
+
+)
+
+select * from renamed

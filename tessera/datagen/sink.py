@@ -1,0 +1,98 @@
+"""Writes generated chunks: into the warehouse (schemas raw and truth) and optionally Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tessera.datagen.schema import RAW_TABLES, TRUTH_IDENTIFIER_PERSON, TRUTH_PERSONS, RawTable
+from tessera.warehouse import Session
+
+_ARROW_TYPES = {
+    "VARCHAR": pa.string(),
+    "TIMESTAMP": pa.timestamp("us"),
+    "DOUBLE": pa.float64(),
+    "INTEGER": pa.int32(),
+    "BIGINT": pa.int64(),
+    "BOOLEAN": pa.bool_(),
+}
+
+DUCKDB_MEMORY_LIMIT = "1GB"
+
+TABLES: dict[str, RawTable] = {
+    **{f"raw.{t.name}": t for t in RAW_TABLES},
+    f"truth.{TRUTH_IDENTIFIER_PERSON.name}": TRUTH_IDENTIFIER_PERSON,
+    f"truth.{TRUTH_PERSONS.name}": TRUTH_PERSONS,
+}
+
+
+def arrow_schema(table: RawTable) -> pa.Schema:
+    return pa.schema([(name, _ARROW_TYPES[type_]) for name, type_, _ in table.columns])
+
+
+class Sink:
+    """Appends chunk tables; one Parquet file per table per chunk: parquet_dir/<table>/<part>."""
+
+    def __init__(self, session: Session, parquet_dir: str | Path | None = None) -> None:
+        self.session = session
+        self.parquet_dir = Path(parquet_dir) if parquet_dir is not None else None
+        self.rows: dict[str, int] = dict.fromkeys(TABLES, 0)
+        if session.dialect == "duckdb":
+            # DuckDB keeps written blocks cached up to its limit (80% of RAM by default);
+            # capping it keeps a long generation's memory flat. Connection-scoped.
+            session.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+
+    def recreate(self) -> None:
+        """Drop and recreate schemas raw and truth with every table empty."""
+        for schema in ("raw", "truth"):
+            self.session.execute(f"drop schema if exists {schema} cascade")
+            self.session.execute(f"create schema {schema}")
+        for qualified, table in TABLES.items():
+            self.session.execute(table.ddl(qualified.split(".")[0]))
+
+    def require_existing(self) -> None:
+        missing = [q for q in TABLES if not self.session.table_exists(*q.split("."))]
+        if missing:
+            raise RuntimeError(
+                f"cannot append activity: tables {', '.join(missing)} do not exist in the "
+                "warehouse; run `tessera datagen` first"
+            )
+
+    def write(
+        self, qualified: str, data: pa.Table, part_name: str, only_new_truth: bool = False
+    ) -> int:
+        table = TABLES[qualified]
+        data = data.select(table.column_names).cast(arrow_schema(table))
+        if data.num_rows == 0:
+            return 0
+        written = self._insert(qualified, data, only_new_truth)
+        self.rows[qualified] += written
+        if self.parquet_dir is not None:
+            directory = self.parquet_dir / table.name
+            directory.mkdir(parents=True, exist_ok=True)
+            pq.write_table(data, directory / f"{part_name}.parquet")
+        return written
+
+    def _insert(self, qualified: str, data: pa.Table, only_new: bool) -> int:
+        session = self.session
+        if session.dialect != "duckdb":
+            schema, name = qualified.split(".")
+            return session.write_df(data, schema, name, mode="append")
+        cur = session.conn.cursor()
+        try:
+            cur.register("_tessera_datagen_chunk", data)
+            if only_new:  # truth rows for identifiers an earlier run already listed
+                before = cur.execute(f"select count(*) from {qualified}").fetchone()[0]
+                cur.execute(
+                    f"insert into {qualified} select * from _tessera_datagen_chunk c "
+                    f"where not exists (select 1 from {qualified} t where t.id_type = c.id_type "
+                    "and t.id_value = c.id_value and t.person_key = c.person_key)"
+                ).fetchall()
+                after = cur.execute(f"select count(*) from {qualified}").fetchone()[0]
+                return int(after) - int(before)
+            cur.execute(f"insert into {qualified} select * from _tessera_datagen_chunk").fetchall()
+            return data.num_rows
+        finally:
+            cur.close()  # closing the cursor also drops the registered view
