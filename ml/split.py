@@ -1,0 +1,64 @@
+"""Time-based train / validation split: the past trains, the latest labelled cutoff judges.
+
+A training cutoff is only used when its whole outcome window ends on or before the
+validation cutoff (cutoff + horizon <= validation cutoff). Otherwise the model would learn
+from outcomes that happen after the moment it is judged on, which flatters the validation
+metrics (a purged, "embargoed" split). With monthly cutoffs that drops the cutoffs just
+before the validation one for longer horizons (e.g. two of them for churn_90d).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from ml.config import MLConfig, ModelSpec
+from ml.data import CutoffStats, FeatureSchema, LabelledData, load_labelled
+from ml.errors import MLError
+from tessera.warehouse import Session
+
+
+@dataclass(frozen=True)
+class TimeSplit:
+    train_cutoffs: tuple[date, ...]
+    validation_cutoff: date
+    purged_cutoffs: tuple[date, ...]  # labelled, but their outcome window overlaps validation
+
+    @property
+    def used_cutoffs(self) -> tuple[date, ...]:
+        return (*self.train_cutoffs, self.validation_cutoff)
+
+
+def time_split(stats: list[CutoffStats], horizon_days: int, model: str) -> TimeSplit:
+    """Validate on the latest labelled cutoff, train on the earlier ones it cannot see."""
+    if not stats:
+        raise MLError(
+            f"no labelled rows for {model}: ml_labels has no cutoff with a complete "
+            f"{horizon_days}-day outcome window. Add older cutoffs to the dbt var "
+            "`feature_cutoffs` (or generate more history) and rebuild the features."
+        )
+    cutoffs = sorted(s.cutoff for s in stats)
+    validation = cutoffs[-1]
+    latest_allowed = validation - timedelta(days=horizon_days)
+    train = tuple(c for c in cutoffs[:-1] if c <= latest_allowed)
+    purged = tuple(c for c in cutoffs[:-1] if c > latest_allowed)
+    if not train:
+        raise MLError(
+            f"cannot train {model}: it needs a training cutoff at least {horizon_days} days "
+            f"before the validation cutoff {validation} (labelled cutoffs: "
+            f"{', '.join(map(str, cutoffs))}). Add older cutoffs to the dbt var "
+            "`feature_cutoffs`."
+        )
+    return TimeSplit(train_cutoffs=train, validation_cutoff=validation, purged_cutoffs=purged)
+
+
+def load_split(
+    session: Session, config: MLConfig, schema: FeatureSchema, spec: ModelSpec, split: TimeSplit
+) -> tuple[LabelledData, LabelledData]:
+    """Training and validation rows, each selected by its cutoffs in the warehouse.
+
+    Two queries rather than one result split in memory: no second copy of a large frame.
+    """
+    train = load_labelled(session, config, schema, spec, split.train_cutoffs)
+    valid = load_labelled(session, config, schema, spec, [split.validation_cutoff])
+    return train, valid

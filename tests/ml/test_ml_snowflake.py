@@ -1,0 +1,90 @@
+"""Training and evaluation on the Snowflake dialect, against a local fakesnow server:
+catalog types (TEXT, NUMBER, FLOAT), %s placeholders, upper-case identifiers.
+
+Scoring is not exercised here: it stages scores with Session.write_df, i.e. write_pandas,
+whose stage upload (PUT / COPY) fakesnow's server does not implement.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import math
+from collections.abc import Iterator
+from datetime import date
+
+import duckdb
+import fakesnow
+import pytest
+from pydantic import SecretStr
+
+from ml.pipeline import evaluate_registered, train_and_register
+from ml.synthetic import SyntheticSpec, write_synthetic_tables
+from tessera.settings import Settings, SnowflakeSettings
+from tessera.warehouse import Session, Warehouse
+
+pytestmark = pytest.mark.snowflake
+
+
+def sql_literal(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "null"
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, date):
+        return f"'{value.isoformat()}'::date"
+    return repr(value)
+
+
+def copy_table(source: duckdb.DuckDBPyConnection, target: Session, table: str) -> None:
+    """Recreate features.<table> on the target from the local DuckDB copy, via SQL only."""
+    columns = source.execute(f"describe features.{table}").fetchall()
+    ddl = ", ".join(f"{name} {kind.replace('BIGINT', 'integer')}" for name, kind, *_ in columns)
+    target.execute(f"create or replace table features.{table} ({ddl})")
+    rows = source.execute(f"select * from features.{table}").fetchall()
+    for start in range(0, len(rows), 2000):
+        values = ", ".join(
+            "(" + ", ".join(sql_literal(v) for v in row) + ")" for row in rows[start : start + 2000]
+        )
+        target.execute(f"insert into features.{table} values {values}")
+
+
+@pytest.fixture(scope="module")
+def snowflake_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    server = fakesnow.server if callable(fakesnow.server) else importlib.reload(fakesnow).server
+    local = duckdb.connect()
+    write_synthetic_tables(Session(local, "duckdb"), SyntheticSpec.monthly(600, n_cutoffs=4))
+    with server() as address:
+        snowflake = SnowflakeSettings(
+            account="fakesnow",
+            user="fake",
+            password=SecretStr("snow"),
+            database="tessera",
+            schema="public",
+            host=address["host"],
+            port=address["port"],
+            protocol="http",
+        )
+        settings = dataclasses.replace(
+            Settings.from_env({}),
+            target="snowflake",
+            snowflake=snowflake,
+            artifacts_dir=tmp_path_factory.mktemp("ml_snowflake"),
+            threads=1,
+        )
+        with Warehouse(settings).session() as session:
+            session.execute("create schema if not exists features")
+            for table in ("ml_features", "ml_labels"):
+                copy_table(local, session, table)
+        yield settings
+
+
+def test_train_and_evaluate_on_snowflake(snowflake_settings, config_with) -> None:
+    config = config_with(min_positives=20, min_validation_positives=5)
+    outcome = train_and_register(snowflake_settings, config, "purchase_30d")
+    features = outcome.evaluation["feature_importance_gain"].keys()
+    assert "cart_adds_30d" in features and "country" in features
+    assert outcome.manifest["rows"]["train"] == 1200  # two training cutoffs of 600 persons
+    assert outcome.evaluation["model"]["roc_auc"] > outcome.evaluation["baseline"]["roc_auc"]
+    evaluated = evaluate_registered(snowflake_settings, config, "purchase_30d")
+    assert evaluated.cutoff.isoformat() == outcome.manifest["validation_cutoff"]
