@@ -1,0 +1,196 @@
+"""Reverse ETL: plan time and end-to-end throughput to a local HubSpot-shaped emulator.
+
+`scale` is the number of segment rows. The emulator runs in its own process without a rate
+limit; each sync run is its own `python -m reverse_etl` process so its peak RSS is its own.
+Figures: plan time after a 1% change, first-sync rows/s, the whole 1% re-sync (engine time
+and process wall time including interpreter start-up), peak RSS of each sync process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+from tessera.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN_ENV = "BENCH_HUBSPOT_TOKEN"
+
+
+def _build_segment(settings: Settings, rows: int) -> None:
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as s:
+        s.execute("create schema if not exists segments")
+        s.execute("create schema if not exists profiles")
+        s.execute(
+            f"""create or replace table segments.bench_audience as
+            select 'p' || lpad(cast(i as varchar), 9, '0') as person_id,
+                   'person.' || i || '@example.com' as email,
+                   '+1415' || lpad(cast(i % 10000000 as varchar), 7, '0') as phone,
+                   'First' || i as first_name,
+                   'Last' || (i % 997) as last_name,
+                   case when i % 3 = 0 then 'lapsed' else 'active' end as lifecycle_stage
+            from range({rows}) as t(i)"""
+        )
+        s.execute(
+            """create or replace table profiles.customer_profiles as
+            select person_id, true as consent_email, true as consent_sms, true as consent_ads
+            from segments.bench_audience"""
+        )
+
+
+def _change_one_percent(settings: Settings) -> int:
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as s:
+        s.execute(
+            "update segments.bench_audience set first_name = first_name || '-v2' "
+            "where cast(substr(person_id, 2) as bigint) % 100 = 7"
+        )
+        return int(
+            s.scalar("select count(*) from segments.bench_audience where first_name like '%-v2'")
+        )
+
+
+def _write_syncs(syncs_dir: Path, base_url: str) -> None:
+    syncs_dir.mkdir(parents=True, exist_ok=True)
+    destination = {
+        "name": "hubspot",
+        "type": "hubspot",
+        "base_url": base_url,
+        "credentials": {"token": TOKEN_ENV},
+        "concurrency": 4,
+        "timeout_seconds": 60,
+    }
+    sync = {
+        "name": "bench_crm",
+        "segment": "segments.bench_audience",
+        "primary_key": "person_id",
+        "destination": "hubspot",
+        "object": "contacts",
+        "mode": "upsert",
+        "mapping": {
+            "email": "email",
+            "firstname": "first_name",
+            "lastname": "last_name",
+            "phone": "phone",
+        },
+        "consent": "email",
+    }
+    (syncs_dir / "destinations.yml").write_text(yaml.safe_dump({"destinations": [destination]}))
+    (syncs_dir / "syncs.yml").write_text(yaml.safe_dump({"syncs": [sync]}))
+
+
+def _run_sync_process(
+    settings: Settings, syncs_dir: Path, env: dict[str, str]
+) -> tuple[float, float]:
+    """Run one sync in its own process; returns (wall seconds, peak RSS MB of that process)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "reverse_etl", "sync", "--syncs-dir", str(syncs_dir)]
+        + ["run", "bench_crm", "--no-progress"],
+        cwd=ROOT,
+        env={
+            **env,
+            "TESSERA_WAREHOUSE": str(settings.warehouse_path),
+            "TESSERA_ARTIFACTS": str(settings.artifacts_dir),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    output = proc.stdout.read().decode() if proc.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"sync run failed: {output[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _last_run(settings: Settings) -> dict:
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session(read_only=True) as s:
+        frame = s.df(
+            "select sent_ok, requests, plan_seconds, duration_seconds, rows_per_second "
+            "from tessera_sync.runs order by started_at desc limit 1"
+        )
+    return frame.iloc[0].to_dict()
+
+
+def run(scale: int, workdir: Path) -> dict:
+    import dataclasses
+
+    from reverse_etl.runner import SyncPaths, plan_sync
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    settings = dataclasses.replace(
+        Settings.from_env({}),
+        warehouse_path=workdir / "sync.duckdb",
+        artifacts_dir=workdir / "artifacts",
+    )
+    settings.warehouse_path.unlink(missing_ok=True)
+    _build_segment(settings, scale)
+
+    env = {**os.environ, TOKEN_ENV: "bench-token", "TESSERA_EMULATOR_TOKEN": "bench-token"}
+    emulator = subprocess.Popen(
+        [sys.executable, "-m", "reverse_etl.testing", "hubspot"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert emulator.stdout is not None
+        base_url = json.loads(emulator.stdout.readline())["base_url"]
+        syncs_dir = workdir / "syncs"
+        _write_syncs(syncs_dir, base_url)
+
+        first_wall, first_rss = _run_sync_process(settings, syncs_dir, env)
+        first = _last_run(settings)
+
+        changed = _change_one_percent(settings)
+        os.environ[TOKEN_ENV] = "bench-token"
+        paths = SyncPaths(syncs_dir, None, settings.artifacts_dir / "locks")
+        plan, _ = plan_sync(settings, paths.catalog(), "bench_crm")
+        if plan.counts["changed"] != changed:
+            raise RuntimeError(f"plan found {plan.counts['changed']} changes, expected {changed}")
+
+        resync_wall, resync_rss = _run_sync_process(settings, syncs_dir, env)
+        resync = _last_run(settings)
+        with urllib.request.urlopen(f"{base_url}/_emulator/summary") as response:
+            summary = json.loads(response.read())
+        if summary["contacts"] != scale or summary["max_creates_per_email"] != 1:
+            raise RuntimeError(f"destination state does not match the segment: {summary}")
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+    return {
+        "segment_rows": scale,
+        "first_sync_rows_per_s": float(first["rows_per_second"]),
+        "first_sync_s": float(first["duration_seconds"]),
+        "first_sync_process_s": first_wall,
+        "first_sync_peak_rss_mb": first_rss,
+        "plan_1pct_s": plan.seconds,
+        "changed_rows": changed,
+        "resync_1pct_s": float(resync["duration_seconds"]),
+        "resync_plan_s": float(resync["plan_seconds"]),
+        "resync_process_s": resync_wall,
+        "resync_peak_rss_mb": resync_rss,
+        "requests": int(first["requests"] + resync["requests"]),
+    }
+
+
+if __name__ == "__main__":
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    print(
+        json.dumps(run(rows, Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/bench_sync")))
+    )

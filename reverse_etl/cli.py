@@ -1,0 +1,284 @@
+"""`tessera sync ...`: list, plan (dry run), run, status, errors, destinations.
+
+`tessera/cli.py` imports this module and calls `register(subparsers)`; each handler takes
+(args, settings) and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.table import Table
+
+from tessera.settings import Settings
+
+if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
+    from reverse_etl.planner import Plan
+    from reverse_etl.runner import RunResult, SyncPaths
+
+console = Console()
+KINDS = ("removed", "retry", "changed", "added")  # = reverse_etl.planner.KINDS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sync", help="reverse ETL: send what changed in segments to destinations"
+    )
+    parser.add_argument(
+        "--syncs-dir",
+        type=Path,
+        default=None,
+        help="folder with sync YAML files and destinations.yml (default: dbt_project/syncs)",
+    )
+    sub = parser.add_subparsers(dest="sync_command", required=True)
+
+    p = sub.add_parser("list", help="the defined syncs")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("plan", help="what a run would send (counts and a sample); sends nothing")
+    p.add_argument("name")
+    p.add_argument("--dry-run", action="store_true", help="accepted for symmetry; plan never sends")
+    p.add_argument("--full-resync", action="store_true")
+    p.add_argument("--sample", type=int, default=5, help="rows of the plan to show")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="plan and send one sync")
+    p.add_argument("name")
+    p.add_argument(
+        "--full-resync", action="store_true", help="resend every row (never removes anything)"
+    )
+    p.add_argument("--dry-run", action="store_true", help="plan only, send nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="last run and state of every sync")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("errors", help="rows a destination rejected, newest first")
+    p.add_argument("name")
+    p.add_argument("--limit", type=int, default=20)
+    p.set_defaults(func=cmd_errors)
+
+    p = sub.add_parser("destinations", help="configured destinations and their limits")
+    p.set_defaults(func=cmd_destinations)
+
+
+def _paths(args: argparse.Namespace, settings: Settings) -> SyncPaths:
+    from reverse_etl.runner import SyncPaths
+
+    return SyncPaths.default(settings, args.syncs_dir)
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    catalog = _paths(args, settings).catalog()
+    table = Table(title="Syncs")
+    for column in ("name", "segment", "destination", "object", "mode", "consent", "schedule"):
+        table.add_column(column)
+    for sync in catalog.syncs.values():
+        table.add_row(
+            sync.name,
+            sync.segment,
+            sync.destination,
+            sync.object,
+            sync.mode,
+            sync.consent or "-",
+            sync.schedule or "-",
+        )
+    console.print(table)
+    return 0
+
+
+def _print_plan(plan: Plan) -> None:
+    counts = ", ".join(f"{kind} {plan.counts.get(kind, 0):,}" for kind in KINDS)
+    console.print(f"plan [bold]{plan.sync_name}[/bold]: {counts} (planned in {plan.seconds:.2f}s)")
+
+
+def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.runner import plan_sync
+
+    catalog = _paths(args, settings).catalog()
+    plan, rows = plan_sync(settings, catalog, args.name, args.full_resync, args.sample)
+    _print_plan(plan)
+    if rows.num_rows:
+        table = Table(title=f"sample of the plan (first {rows.num_rows} rows)")
+        for column in rows.column_names:
+            table.add_column(column)
+        for record in rows.to_pylist():
+            table.add_row(*("" if v is None else str(v) for v in record.values()))
+        console.print(table)
+    console.print("dry run: nothing was sent")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from reverse_etl.runner import run_sync
+
+    if args.dry_run:
+        return cmd_plan(argparse.Namespace(**{**vars(args), "sample": 5}), settings)
+    paths = _paths(args, settings)
+    catalog = paths.catalog()
+    show = not args.no_progress and console.is_terminal
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+    tasks: dict[str, int] = {}
+
+    def on_plan(plan: Plan) -> None:
+        _print_plan(plan)
+        for kind in KINDS:
+            if plan.counts.get(kind):
+                tasks[kind] = progress.add_task(kind, total=plan.counts[kind], failed=0)
+
+    def on_progress(kind: str, ok: int, failed: int) -> None:
+        task = tasks[kind]
+        progress.update(task, advance=ok + failed)
+        progress.tasks[task].fields["failed"] += failed
+
+    with progress:
+        result = run_sync(
+            settings,
+            catalog,
+            args.name,
+            lock_dir=paths.lock_dir,
+            full_resync=args.full_resync,
+            on_plan=on_plan,
+            on_progress=on_progress,
+        )
+    _print_result(result)
+    return 0 if result.status == "success" else 3
+
+
+def _print_result(result: RunResult) -> None:
+    stats = result.stats
+    sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
+    console.print(
+        f"sync [bold]{result.sync_name}[/bold] {result.status}: sent {sent}; "
+        f"rejected {stats.rejected:,}; {stats.calls:,} requests "
+        f"({stats.rate_limited:,} rate limited, {stats.retries:,} retried) in "
+        f"{result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)"
+    )
+    if stats.rejected:
+        console.print(
+            f"[yellow]{stats.rejected:,} rows were rejected; see `tessera sync errors "
+            f"{result.sync_name}`. They are retried on the next run.[/yellow]"
+        )
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.dialect import placeholder
+    from reverse_etl.state import SCHEMA, state_table
+    from tessera.warehouse import Warehouse
+
+    catalog = _paths(args, settings).catalog()
+    table = Table(title="Sync status")
+    for column in ("sync", "last run", "status", "sent", "rejected", "rows/s", "synced", "failed"):
+        table.add_column(column)
+    with Warehouse(settings).session(read_only=True) as session:
+        has_runs = session.table_exists(SCHEMA, "runs")
+        for sync in catalog.syncs.values():
+            last = None
+            if has_runs:
+                frame = session.df(
+                    f"select finished_at, started_at, status, sent_ok, rejected, rows_per_second "
+                    f"from {SCHEMA}.runs where sync_name = {placeholder(session.dialect)} "
+                    "order by started_at desc limit 1",
+                    [sync.name],
+                )
+                last = frame.iloc[0] if len(frame) else None
+            synced = failed = "-"
+            if session.table_exists(SCHEMA, f"state_{sync.name}"):
+                counts = dict(
+                    session.df(
+                        f"select status, count(*) as n from {state_table(sync.name)} "
+                        "group by status"
+                    ).itertuples(index=False)
+                )
+                synced, failed = f"{counts.get('synced', 0):,}", f"{counts.get('failed', 0):,}"
+            if last is None:
+                table.add_row(sync.name, "never", "-", "-", "-", "-", synced, failed)
+            else:
+                table.add_row(
+                    sync.name,
+                    str(last.finished_at or last.started_at),
+                    str(last.status),
+                    f"{int(last.sent_ok or 0):,}",
+                    f"{int(last.rejected or 0):,}",
+                    f"{float(last.rows_per_second or 0):,.0f}",
+                    synced,
+                    failed,
+                )
+    console.print(table)
+    return 0
+
+
+def cmd_errors(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.dialect import placeholder
+    from reverse_etl.state import SCHEMA
+    from tessera.warehouse import Warehouse
+
+    catalog = _paths(args, settings).catalog()
+    sync = catalog.sync(args.name)
+    with Warehouse(settings).session(read_only=True) as session:
+        if not session.table_exists(SCHEMA, "errors"):
+            console.print(f"sync {sync.name!r} has never run")
+            return 0
+        ph = placeholder(session.dialect)
+        frame = session.df(
+            f"select failed_at, key, kind, attempt, error from {SCHEMA}.errors "
+            f"where sync_name = {ph} order by failed_at desc limit {int(args.limit)}",
+            [sync.name],
+        )
+    if frame.empty:
+        console.print(f"sync {sync.name!r}: no rejected rows")
+        return 0
+    table = Table(title=f"Rejected rows of {sync.name} (newest first)")
+    for column in frame.columns:
+        table.add_column(column)
+    for record in frame.itertuples(index=False):
+        table.add_row(*(str(v) for v in record))
+    console.print(table)
+    return 0
+
+
+def cmd_destinations(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.destinations import destination_class
+
+    catalog = _paths(args, settings).catalog()
+    table = Table(title="Destinations")
+    for column in ("name", "type", "modes", "batch size", "rate limit", "credentials (env)"):
+        table.add_column(column)
+    for dest in catalog.destinations.values():
+        cls = destination_class(dest.type)
+        limit = dest.rate_limit
+        env_names = ", ".join(
+            f"{name} ({'set' if os.environ.get(name) else 'NOT SET'})"
+            for name in dest.credentials.values()
+        )
+        table.add_row(
+            dest.name,
+            dest.type,
+            ", ".join(cls.modes),
+            f"{dest.batch_size or cls.max_batch_size:,} (max {cls.max_batch_size:,})",
+            f"{limit.requests}/{limit.per_seconds:g}s" if limit else "none",
+            env_names or "-",
+        )
+    console.print(table)
+    return 0

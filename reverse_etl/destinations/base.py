@@ -1,0 +1,216 @@
+"""The one small interface every destination implements, and the HTTP plumbing they share.
+
+A destination turns a batch of plan rows into one or more API calls and answers with one
+`RowResult` per row. It raises `TransientError` (retry later: 5xx, timeout, 429) or
+`BatchRejectedError` (the whole batch is invalid), and `DestinationAuthError` to stop the
+run. Retrying, rate limiting, batching and committing are the executor's job, not its.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
+
+import urllib3
+from pydantic import SecretStr
+
+from reverse_etl.config import ConfigError, DestinationConfig, RateLimitConfig, RetryConfig
+from reverse_etl.config import SyncConfig as SyncConfig
+from reverse_etl.jsonio import dumps as dumps
+from reverse_etl.jsonio import loads
+
+Operation = Literal["upsert", "update", "insert", "delete"]
+
+
+@dataclass(slots=True)
+class PlanRow:
+    key: str
+    kind: str  # added | changed | removed | retry
+    row_hash: str | None
+    previous_dest_id: str | None
+    fields: dict[str, Any]  # destination field -> value (already hashed where configured)
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    key: str
+    ok: bool
+    error: str | None = None
+    dest_id: str | None = None  # id the destination knows the row by (for later removal)
+
+
+class DestinationError(RuntimeError):
+    """A destination call failed; messages never contain credentials."""
+
+
+class TransientError(DestinationError):
+    """Worth retrying: 5xx, timeouts, dropped connections, and 429 (see RateLimitedError)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    """429: wait `retry_after` seconds; not a failure of the rows."""
+
+
+class BatchRejectedError(DestinationError):
+    """The destination refused the whole batch (a 4xx other than auth and 429)."""
+
+
+class DestinationAuthError(DestinationError):
+    """Credentials refused (401/403): no point sending more batches this run."""
+
+
+class Destination(Protocol):
+    name: str
+    type: ClassVar[str]
+    modes: ClassVar[tuple[str, ...]]
+    max_batch_size: ClassVar[int]
+    required_credentials: ClassVar[tuple[str, ...]]
+    batch_size: int
+    concurrency: int
+    rate_limit: RateLimitConfig | None
+    retry: RetryConfig
+
+    def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]: ...
+
+    def close(self) -> None: ...
+
+
+class BaseDestination:
+    """Common construction: config, the sync being served, secrets, batch size checks."""
+
+    type: ClassVar[str] = ""
+    modes: ClassVar[tuple[str, ...]] = ()
+    max_batch_size: ClassVar[int] = 1000
+    required_credentials: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self, config: DestinationConfig, sync: SyncConfig, secrets: Mapping[str, SecretStr]
+    ) -> None:
+        missing = [c for c in self.required_credentials if c not in secrets]
+        if missing:
+            raise ConfigError(
+                f"{config.source_file}: destination {config.name!r} field `credentials` "
+                f"needs {', '.join(missing)} (name: ENV_VAR_NAME)"
+            )
+        batch_size = config.batch_size or self.max_batch_size
+        if batch_size > self.max_batch_size:
+            raise ConfigError(
+                f"{config.source_file}: destination {config.name!r} field `batch_size`: "
+                f"{batch_size} exceeds the {self.type} limit of {self.max_batch_size}"
+            )
+        self.config = config
+        self.sync = sync
+        self.name = config.name
+        self.batch_size = batch_size
+        self.concurrency = config.concurrency
+        self.rate_limit = config.rate_limit
+        self.retry = config.retry
+        self._secrets = dict(secrets)
+
+    @classmethod
+    def check_sync(cls, sync: SyncConfig) -> None:
+        """Raise ConfigError if `sync` cannot work with this destination type."""
+
+    def redact(self, text: str) -> str:
+        for secret in self._secrets.values():
+            value = secret.get_secret_value()
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def close(self) -> None:
+        """Release connections; the default has none."""
+
+
+def clean_properties(fields: Mapping[str, Any], send_nulls: bool) -> dict[str, Any]:
+    """JSON-ready values; nulls dropped unless the sync asks to overwrite with them."""
+    out: dict[str, Any] = {}
+    for name, value in fields.items():
+        if value is None and not send_nulls:
+            continue
+        if value is not None and not isinstance(value, str | int | float | bool):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return loads(self.body) if self.body else None
+
+
+class HttpClient:
+    """Keep-alive HTTP with status codes mapped to the destination error types.
+
+    urllib3's own retries are off: the executor owns retrying so that 429s, backoff and
+    accounting are the same for every destination.
+    """
+
+    def __init__(self, base_url: str, timeout: float, pool_size: int, redact: Any) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._redact = redact
+        self._pool = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=pool_size,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        )
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        what: str,
+    ) -> HttpResponse:
+        url = self.base_url + path
+        try:
+            raw = self._pool.request(method, url, body=body, headers=dict(headers))
+        except (urllib3.exceptions.TimeoutError, urllib3.exceptions.ProtocolError) as exc:
+            raise TransientError(f"{what}: {type(exc).__name__} talking to {url}") from None
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransientError(f"{what}: {type(exc).__name__} talking to {url}") from None
+        response = HttpResponse(raw.status, dict(raw.headers), raw.data)
+        if raw.status == 429:
+            raise RateLimitedError(
+                f"{what}: 429 rate limited", retry_after=_retry_after(raw.headers)
+            )
+        if raw.status >= 500:
+            raise TransientError(f"{what}: HTTP {raw.status} {self._snippet(response)}")
+        if raw.status in (401, 403):
+            raise DestinationAuthError(
+                f"{what}: HTTP {raw.status} credentials refused by {self.base_url} "
+                f"{self._snippet(response)}"
+            )
+        if raw.status >= 400:
+            raise BatchRejectedError(f"{what}: HTTP {raw.status} {self._snippet(response)}")
+        return response
+
+    def _snippet(self, response: HttpResponse) -> str:
+        text = response.body[:300].decode("utf-8", errors="replace")
+        return self._redact(text)
+
+    def close(self) -> None:
+        self._pool.clear()
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: fall back to backoff

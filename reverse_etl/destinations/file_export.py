@@ -1,0 +1,67 @@
+"""File export: each acknowledged batch is one CSV, Parquet or JSONL file, written atomically.
+
+`base_url` is a directory (`file:///abs/dir` or a plain path); option `format` picks the
+file type. A batch counts as acknowledged once its file is fsynced and renamed into place,
+so a crash leaves either a whole file or none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from reverse_etl.config import ConfigError
+from reverse_etl.destinations.base import BaseDestination, Operation, PlanRow, RowResult
+
+FORMATS = ("csv", "parquet", "jsonl")
+
+
+class FileExport(BaseDestination):
+    type = "file"
+    modes = ("upsert", "update", "insert", "mirror", "add_remove")
+    max_batch_size = 100_000
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.format = str(self.config.options.get("format", "csv"))
+        if self.format not in FORMATS:
+            raise ConfigError(
+                f"{self.config.source_file}: destination {self.name!r} field "
+                f"`options.format`: {self.format!r} is not one of {', '.join(FORMATS)}"
+            )
+        base = self.config.base_url.removeprefix("file://")
+        self.directory = Path(base) / self.sync.name
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        name = f"{self.sync.object}-{operation}-{stamp}-{uuid.uuid4().hex[:8]}.{self.format}"
+        target = self.directory / name
+        tmp = target.with_suffix(target.suffix + ".partial")
+        records = [
+            {"_key": r.key, "_operation": operation, **(r.fields if operation != "delete" else {})}
+            for r in rows
+        ]
+        if self.format == "jsonl":
+            with tmp.open("w") as fh:
+                for record in records:
+                    fh.write(json.dumps(record, default=str) + "\n")
+        else:
+            table = pa.Table.from_pylist(records)
+            if self.format == "csv":
+                pa_csv.write_csv(table, tmp)
+            else:
+                pq.write_table(table, tmp)
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        return [RowResult(r.key, True, dest_id=r.key) for r in rows]

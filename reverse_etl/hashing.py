@@ -1,0 +1,46 @@
+"""Normalise-then-SHA-256 hashing of identifiers for ad platforms, in Python.
+
+The planner does the same in SQL (`reverse_etl.dialect.hash_expression`) so raw PII never
+leaves the warehouse; this module is the reference the tests hold both to, and what
+emulators and tests use to compute expected audience members.
+Meta's documented normalisation: email trimmed and lower-cased; phone digits only, with the
+country code, no leading zeros.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+_NON_DIGITS = re.compile(r"[^0-9]")
+WHITESPACE = " \t\n\v\f\r"  # the SQL side trims exactly these (dialect.WHITESPACE)
+
+
+def normalise_email(value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip(WHITESPACE).lower()
+    return text or None
+
+
+def normalise_phone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    digits = _NON_DIGITS.sub("", value).lstrip("0")
+    return digits or None
+
+
+def sha256_hex(value: str | None) -> str | None:
+    return None if value is None else hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def hash_value(rule: str, value: str | None) -> str | None:
+    """Apply a sync's hashing rule (`email`, `phone` or plain `sha256` of the trimmed value)."""
+    if rule == "email":
+        return sha256_hex(normalise_email(value))
+    if rule == "phone":
+        return sha256_hex(normalise_phone(value))
+    if rule == "sha256":
+        text = None if value is None else value.strip(WHITESPACE)
+        return sha256_hex(text or None)
+    raise ValueError(f"unknown hashing rule {rule!r}")

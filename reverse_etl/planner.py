@@ -1,0 +1,184 @@
+"""Plan a sync in the warehouse: which rows were added, changed, removed or need a retry.
+
+The plan is one `create or replace table tessera_sync.plan_<sync> as select ...` comparing
+the segment's mapped columns (hashed in SQL where the sync says so) and an md5 row hash with
+the sync's state table. Only the plan's rows, and only mapped columns, are ever read out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from reverse_etl.config import SyncConfig
+from reverse_etl.dialect import hash_expression, key_expression, quote, row_hash_expression
+from reverse_etl.state import ensure_tables, plan_table, state_table
+from tessera.warehouse import Session
+
+PROFILES_SCHEMA = "profiles"
+PROFILES_TABLE = "customer_profiles"
+KINDS = ("removed", "retry", "changed", "added")  # send order: removals before creates
+# (reverse_etl.cli repeats KINDS so `tessera --help` need not import the engine)
+PLAN_COLUMNS = ("_key", "_kind", "_row_hash", "_previous_dest_id")
+
+
+class PlanError(ValueError):
+    """The sync cannot be planned (missing segment, column or consent table)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    sync_name: str
+    table: str
+    fields: tuple[str, ...]  # destination field names, in plan column order f_0, f_1, ...
+    counts: dict[str, int]
+    seconds: float
+
+    @property
+    def to_send(self) -> int:
+        return sum(self.counts.get(kind, 0) for kind in KINDS)
+
+
+def field_column(index: int) -> str:
+    return f"f_{index}"
+
+
+def _where(sync: SyncConfig) -> str:
+    return f"sync {sync.name!r} ({sync.source_file})"
+
+
+def check_sources(session: Session, sync: SyncConfig) -> None:
+    if not session.table_exists(sync.segment_schema, sync.segment_table):
+        raise PlanError(
+            f"{_where(sync)}: segment table {sync.segment} does not exist; "
+            "build it first (`tessera build`) or fix the sync's `segment` field"
+        )
+    available = {name for name, _ in session.columns(sync.segment_schema, sync.segment_table)}
+    needed = {*sync.key_columns, *sync.mapping.values()}
+    if sync.consent:
+        needed.add(sync.person_column)
+    missing = sorted(c for c in needed if c.lower() not in available)
+    if missing:
+        raise PlanError(
+            f"{_where(sync)}: segment {sync.segment} has no column(s) {', '.join(missing)} "
+            f"(it has: {', '.join(sorted(available))})"
+        )
+    if sync.consent:
+        consent_column = f"consent_{sync.consent}"
+        if not session.table_exists(PROFILES_SCHEMA, PROFILES_TABLE):
+            raise PlanError(
+                f"{_where(sync)}: consent purpose {sync.consent!r} needs "
+                f"{PROFILES_SCHEMA}.{PROFILES_TABLE} to exist; build the profiles models, "
+                "or remove `consent:` from the sync if it needs none"
+            )
+        profile_columns = {n for n, _ in session.columns(PROFILES_SCHEMA, PROFILES_TABLE)}
+        if consent_column not in profile_columns:
+            raise PlanError(
+                f"{_where(sync)}: {PROFILES_SCHEMA}.{PROFILES_TABLE} has no column "
+                f"{consent_column} for consent purpose {sync.consent!r}"
+            )
+
+
+def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
+    fields = list(sync.mapping)
+    select_fields = []
+    for index, dest_field in enumerate(fields):
+        source = f"seg.{sync.mapping[dest_field]}"
+        rule = sync.hashing.get(dest_field)
+        expr = hash_expression(dialect, rule, source) if rule else source
+        select_fields.append(f"{expr} as {field_column(index)}")
+    key = key_expression(sync.key_columns, "seg")
+    consent_join = ""
+    if sync.consent:
+        consent_join = (
+            f"join {PROFILES_SCHEMA}.{PROFILES_TABLE} as p "
+            f"on p.person_id = seg.{sync.person_column} "
+            f"and p.consent_{sync.consent} = true"
+        )
+    field_list = ", ".join(field_column(i) for i in range(len(fields)))
+    row_hash = row_hash_expression(dialect, [field_column(i) for i in range(len(fields))])
+
+    if full_resync:  # resend everything current; full resyncs never remove
+        kind = """case
+            when c._key is null then null
+            when s.key is null then 'added'
+            when s.status = 'failed' then 'retry'
+            else 'changed' end"""
+    else:
+        removed = "'removed'" if sync.removes else "null"
+        changed = "null" if sync.mode == "insert" else "'changed'"
+        kind = f"""case
+            when c._key is null and s.row_hash is null then 'forget'
+            when c._key is null then {removed}
+            when s.key is null then 'added'
+            when s.status = 'failed' then 'retry'
+            when s.row_hash <> c._row_hash then {changed}
+            end"""
+    return f"""
+        with segment_rows as (
+            select {key} as _key, {", ".join(select_fields)}
+            from {sync.segment} as seg
+            {consent_join}
+            where {" and ".join(f"seg.{c} is not null" for c in sync.key_columns)}
+        ),
+        current_rows as (
+            select segment_rows.*, {row_hash} as _row_hash from segment_rows
+        ),
+        state as (
+            select key, row_hash, dest_id, status from {state_table(sync.name)}
+        ),
+        compared as (
+            select
+                coalesce(c._key, s.key) as _key,
+                {kind} as _kind,
+                c._row_hash,
+                s.dest_id as _previous_dest_id,
+                {", ".join(f"c.{f}" for f in field_list.split(", "))}
+            from current_rows as c
+            full outer join state as s on s.key = c._key
+        )
+        select * from compared where _kind is not null
+    """
+
+
+def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) -> Plan:
+    started = time.perf_counter()
+    check_sources(session, sync)
+    ensure_tables(session, sync.name)
+    table = plan_table(sync.name)
+    session.execute(
+        f"create or replace table {table} as {plan_sql(sync, session.dialect, full_resync)}"
+    )
+    counts = {kind: 0 for kind in (*KINDS, "forget")}
+    for kind, n in session.df(
+        f"select _kind as kind, count(*) as n from {table} group by _kind"
+    ).itertuples(index=False):
+        counts[kind] = int(n)
+    return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+
+
+def iter_plan(session: Session, plan: Plan, kind: str, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Stream one kind of the plan's rows in record batches (memory flat in plan size)."""
+    yield from session.iter_batches(
+        f"select * from {plan.table} where _kind = '{kind}'", batch_size=batch_size
+    )
+
+
+def sample(session: Session, plan: Plan, limit: int = 5) -> pa.Table:
+    columns = ", ".join(
+        [
+            *PLAN_COLUMNS[:2],
+            *(f"{field_column(i)} as {quote(f)}" for i, f in enumerate(plan.fields)),
+        ]
+    )
+    return session.arrow(
+        f"select {columns} from {plan.table} where _kind <> 'forget' order by _kind, _key "
+        f"limit {int(limit)}"
+    )
+
+
+def drop_plan(session: Session, plan: Plan) -> None:
+    session.execute(f"drop table if exists {plan.table}")

@@ -1,0 +1,238 @@
+"""Threaded HTTP server on 127.0.0.1 shared by the emulators: auth, rate limit, faults, log.
+
+Each emulator is an `EmulatorApp` subclass that validates a request and applies it to its
+in-memory state. The server wraps every request with the same contract enforcement:
+bearer-token (or signature) auth, a sliding-window rate limit answering 429 + Retry-After,
+injected 5xx and timeouts (by probability or by an explicit schedule), optional latency,
+and a record of the request.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from reverse_etl.jsonio import dumps, loads
+
+
+@dataclass
+class Faults:
+    """What can go wrong; change fields on a running emulator (handle.app.faults)."""
+
+    rate_limit_requests: int | None = None  # requests allowed per window; None = no limit
+    rate_limit_window_seconds: float = 10.0
+    retry_after_seconds: float | None = None  # None: seconds until the window frees up
+    error_rate: float = 0.0  # probability of a 5xx
+    timeout_rate: float = 0.0  # probability of hanging past the client's timeout
+    hang_seconds: float = 2.0
+    applied_before_failure: float = 0.5  # probability a failed request was applied anyway
+    latency_seconds: float = 0.0
+    schedule: list[str] = field(default_factory=list)  # forced next outcomes: 429|500|timeout
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    method: str
+    path: str
+    status: int
+    rows: int
+    at: float
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    rows: int = 0
+
+
+class EmulatorApp:
+    """Base emulator: subclasses implement `authorised` and `process`."""
+
+    kind = "base"
+
+    def __init__(self, token: str, faults: Faults | None = None) -> None:
+        self.token = token
+        self.faults = faults or Faults()
+        self.requests: list[RequestRecord] = []
+        self.lock = threading.Lock()  # guards state and the request log
+        self._window: deque[float] = deque()
+        self._rng = random.Random(self.faults.seed)
+
+    # subclasses ---------------------------------------------------------------------
+    def authorised(self, headers: dict[str, str], body: bytes) -> bool:
+        return headers.get("authorization") == f"Bearer {self.token}"
+
+    def process(self, method: str, path: str, body: Any, raw: bytes) -> Response:
+        raise NotImplementedError
+
+    def summary(self) -> dict[str, Any]:
+        return {}
+
+    # shared contract ------------------------------------------------------------------
+    def _rate_limited(self, now: float) -> float | None:
+        limit = self.faults.rate_limit_requests
+        if limit is None:
+            return None
+        window = self.faults.rate_limit_window_seconds
+        while self._window and self._window[0] <= now - window:
+            self._window.popleft()
+        if len(self._window) >= limit:
+            if self.faults.retry_after_seconds is not None:
+                return self.faults.retry_after_seconds
+            return max(0.0, self._window[0] + window - now)
+        self._window.append(now)
+        return None
+
+    def _forced(self) -> str | None:
+        if self.faults.schedule:
+            return self.faults.schedule.pop(0)
+        roll = self._rng.random()
+        if roll < self.faults.error_rate:
+            return "500"
+        if roll < self.faults.error_rate + self.faults.timeout_rate:
+            return "timeout"
+        return None
+
+    def dispatch(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Response:
+        if self.faults.latency_seconds:
+            time.sleep(self.faults.latency_seconds)
+        if method == "GET" and path == "/_emulator/summary":
+            with self.lock:
+                return Response(200, self.summary())
+        if not self.authorised(headers, raw):
+            return self._record(method, path, Response(401, {"message": "authentication failed"}))
+        with self.lock:
+            wait = self._rate_limited(time.monotonic())
+            forced = self._forced() if wait is None else None
+            apply_anyway = self._rng.random() < self.faults.applied_before_failure
+        if wait is not None or forced == "429":
+            seconds = wait if wait is not None else (self.faults.retry_after_seconds or 1.0)
+            retry_after = str(math.ceil(seconds)) if seconds >= 1 else f"{seconds:.3f}"
+            response = Response(
+                429, {"status": "error", "category": "RATE_LIMITS"}, {"Retry-After": retry_after}
+            )
+            return self._record(method, path, response)
+        try:
+            body = loads(raw) if raw else None
+        except ValueError:
+            return self._record(method, path, Response(400, {"message": "body is not JSON"}))
+        if forced in ("500", "timeout"):
+            if apply_anyway:  # the destination did the work but the answer is lost
+                with self.lock:
+                    self.process(method, path, body, raw)
+            if forced == "timeout":
+                time.sleep(self.faults.hang_seconds)
+                return self._record(method, path, Response(504, {"message": "gateway timeout"}))
+            return self._record(method, path, Response(503, {"message": "service unavailable"}))
+        with self.lock:
+            response = self.process(method, path, body, raw)
+        return self._record(method, path, response)
+
+    def _record(self, method: str, path: str, response: Response) -> Response:
+        with self.lock:
+            self.requests.append(
+                RequestRecord(method, path, response.status, response.rows, time.time())
+            )
+        return response
+
+    def statuses(self) -> dict[int, int]:
+        with self.lock:
+            counts: dict[int, int] = {}
+            for record in self.requests:
+                counts[record.status] = counts.get(record.status, 0) + 1
+            return counts
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: avoid 40 ms stalls
+    server: _Server
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        path = urlsplit(self.path).path
+        response = self.server.app.dispatch(self.command, path, headers, raw)
+        payload = b"" if response.body is None else dumps(response.body)
+        try:
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client gave up (an injected timeout)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
+        super().__init__(address, _Handler)
+        self.app = app
+
+
+@dataclass
+class EmulatorHandle:
+    app: Any
+    base_url: str
+    _server: _Server
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp:
+    from reverse_etl.testing.hubspot import HubSpotEmulator
+    from reverse_etl.testing.meta import MetaAudienceEmulator
+    from reverse_etl.testing.webhook import WebhookEmulator
+
+    apps: dict[str, type[EmulatorApp]] = {
+        "hubspot": HubSpotEmulator,
+        "meta_audience": MetaAudienceEmulator,
+        "webhook": WebhookEmulator,
+    }
+    if kind not in apps:
+        raise ValueError(f"no emulator for {kind!r} (have: {', '.join(apps)})")
+    return apps[kind](token=token, faults=faults)
+
+
+def start_emulator(
+    kind: str, token: str = "test-token", faults: Faults | None = None, port: int = 0
+) -> EmulatorHandle:
+    """Serve an emulator on 127.0.0.1 in a daemon thread; returns its base URL and state."""
+    app = make_app(kind, token, faults)
+    server = _Server(("127.0.0.1", port), app)
+    thread = threading.Thread(target=server.serve_forever, name=f"emulator-{kind}", daemon=True)
+    thread.start()
+    host, bound_port = server.server_address[:2]
+    return EmulatorHandle(app, f"http://{host}:{bound_port}", server, thread)

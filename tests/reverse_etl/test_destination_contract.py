@@ -1,0 +1,176 @@
+"""The contract every destination passes (issue 8 adds its destinations as more cases).
+
+A case says how to configure the destination and its emulator, what the emulator's final
+state looks like, what it should look like given the segment, and how to make one row
+invalid. The same tests then prove: state equals segment after every run, a no-change run
+sends nothing, a 1% change sends exactly that, removals follow the mode, 429/5xx storms
+lose nothing, and rejected rows are recorded and retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from retl_helpers import (
+    HUBSPOT_TOKEN,
+    META_TOKEN,
+    SEGMENT,
+    WEBHOOK_SECRET,
+    execute,
+    expected_contacts,
+    expected_members,
+    hubspot_destination,
+    hubspot_sync,
+    live_contacts,
+    meta_destination,
+    meta_sync,
+    query,
+    rows_received,
+    run,
+    sync_paths,
+)
+
+from reverse_etl.testing import EmulatorHandle, start_emulator
+from tessera.settings import Settings
+
+
+@dataclass(frozen=True)
+class Case:
+    emulator: str
+    token: str
+    destination: Callable[[str], dict[str, Any]]
+    sync: dict[str, Any]
+    actual: Callable[[Any], Any]
+    expected: Callable[[Settings], Any]
+    break_row_sql: str  # makes person p0000003 a row the destination rejects
+    fix_row_sql: str
+
+
+def webhook_records(app: Any) -> dict[str, str]:
+    with app.lock:
+        return {key: fields["email"] for key, fields in app.records.items()}
+
+
+def webhook_expected(settings: Settings) -> dict[str, str]:
+    frame = query(settings, f"select person_id, email from {SEGMENT}")
+    return dict(frame.itertuples(index=False, name=None))
+
+
+CASES = {
+    "hubspot": Case(
+        emulator="hubspot",
+        token=HUBSPOT_TOKEN,
+        destination=lambda url: hubspot_destination(url, batch_size=50),
+        sync=hubspot_sync(name="contract", mode="mirror"),
+        actual=live_contacts,
+        expected=expected_contacts,
+        break_row_sql=f"update {SEGMENT} set email = 'nope' where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+    ),
+    "meta_audience": Case(
+        emulator="meta_audience",
+        token=META_TOKEN,
+        destination=lambda url: meta_destination(url, batch_size=200),
+        sync=meta_sync(name="contract"),
+        actual=lambda app: set(app.members.get("1234567890", set())),
+        expected=expected_members,
+        break_row_sql=f"update {SEGMENT} set email = null, phone = null "
+        "where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+    ),
+    "webhook": Case(
+        emulator="webhook",
+        token=WEBHOOK_SECRET,
+        destination=lambda url: {
+            "name": "hook",
+            "type": "webhook",
+            "base_url": url,
+            "credentials": {"signing_secret": "TEST_WEBHOOK_SECRET"},
+            "batch_size": 100,
+            "timeout_seconds": 0.5,
+            "retry": {"max_attempts": 8, "base_delay_seconds": 0.01, "max_delay_seconds": 0.1},
+        },
+        sync={
+            "name": "contract",
+            "segment": "test_audience",
+            "destination": "hook",
+            "object": "people",
+            "mode": "mirror",
+            "mapping": {"email": "email", "first_name": "first_name"},
+        },
+        actual=webhook_records,
+        expected=webhook_expected,
+        break_row_sql=f"update {SEGMENT} set email = 'nope' where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+    ),
+}
+
+
+@pytest.fixture(params=sorted(CASES))
+def case(request: pytest.FixtureRequest, tokens: dict[str, str]) -> Iterator[tuple]:
+    spec = CASES[request.param]
+    with start_emulator(spec.emulator, token=spec.token) as handle:
+        yield spec, handle
+
+
+def test_contract_diff_only_and_removals(
+    tmp_path: Path, settings: Settings, case: tuple[Case, EmulatorHandle]
+) -> None:
+    spec, handle = case
+    paths = sync_paths(tmp_path, [spec.destination(handle.base_url)], [spec.sync])
+    assert run(settings, paths, "contract").status == "success"
+    assert spec.actual(handle.app) == spec.expected(settings)
+
+    before = len(handle.app.requests)
+    assert run(settings, paths, "contract").plan.to_send == 0
+    assert len(handle.app.requests) == before
+
+    execute(
+        settings,
+        f"update {SEGMENT} set email = 'moved.' || person_id || '@example.net' "
+        "where cast(substr(person_id, 2) as integer) % 100 = 1",
+    )  # 20 rows = 1%
+    execute(settings, f"delete from {SEGMENT} where person_id between 'p0000011' and 'p0000015'")
+    before = len(handle.app.requests)
+    result = run(settings, paths, "contract")
+    assert result.plan.counts["changed"] == 20 and result.plan.counts["removed"] == 5
+    assert result.stats.sent_ok == 25
+    assert rows_received(handle.app, since=before) >= 25
+    assert spec.actual(handle.app) == spec.expected(settings)
+
+
+def test_contract_storms_lose_nothing(
+    tmp_path: Path, settings: Settings, case: tuple[Case, EmulatorHandle]
+) -> None:
+    spec, handle = case
+    faults = handle.app.faults
+    faults.rate_limit_requests, faults.rate_limit_window_seconds = 6, 0.2
+    faults.error_rate, faults.timeout_rate, faults.hang_seconds = 0.2, 0.03, 0.8
+    faults.schedule = ["500", "429", "timeout", "500"]
+    paths = sync_paths(tmp_path, [spec.destination(handle.base_url)], [spec.sync])
+    result = run(settings, paths, "contract")
+    assert result.status == "success" and result.stats.retries > 0
+    assert spec.actual(handle.app) == spec.expected(settings)
+    execute(settings, f"delete from {SEGMENT} where person_id < 'p0000100'")
+    run(settings, paths, "contract")
+    assert spec.actual(handle.app) == spec.expected(settings)
+
+
+def test_contract_rejected_rows_recorded_and_retried(
+    tmp_path: Path, settings: Settings, case: tuple[Case, EmulatorHandle]
+) -> None:
+    spec, handle = case
+    execute(settings, spec.break_row_sql)
+    paths = sync_paths(tmp_path, [spec.destination(handle.base_url)], [spec.sync])
+    first = run(settings, paths, "contract")
+    assert first.stats.rejected == 1 and first.status == "partial"
+    errors = query(settings, "select key, attempt from tessera_sync.errors")
+    assert errors.key.tolist() == ["p0000003"] and errors.attempt.tolist() == [1]
+    execute(settings, spec.fix_row_sql)
+    second = run(settings, paths, "contract")
+    assert second.plan.counts["retry"] == 1 and second.status == "success"
+    assert spec.actual(handle.app) == spec.expected(settings)
