@@ -1,0 +1,1 @@
+"""Identity resolution helpers that live outside dbt: accuracy against ground truth, stats."""

@@ -1,0 +1,94 @@
+"""Run the real dbt CLI against a test warehouse with a private --target-path."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+from pathlib import Path
+
+from tessera.dbt import dbt_executable
+from tessera.settings import Settings
+
+IDENTITY_SELECTION = "staging identity"
+
+
+@dataclasses.dataclass(frozen=True)
+class DbtResult:
+    returncode: int
+    output: str
+    results: list[dict]
+
+    def failed_nodes(self) -> list[str]:
+        return [
+            r["unique_id"]
+            for r in self.results
+            if r.get("status") in ("error", "fail", "runtime error")
+        ]
+
+
+def settings_for(warehouse: Path) -> Settings:
+    return dataclasses.replace(Settings.from_env({}), warehouse_path=warehouse)
+
+
+def dbt(
+    settings: Settings,
+    target_path: Path,
+    *args: str,
+    vars: dict | None = None,
+    check: bool = True,
+) -> DbtResult:
+    cmd = [
+        dbt_executable(),
+        *args,
+        "--project-dir",
+        str(settings.dbt_project_dir),
+        "--profiles-dir",
+        str(settings.dbt_profiles_dir),
+        "--target",
+        settings.target,
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(target_path / "logs"),
+    ]
+    if vars:
+        cmd += ["--vars", json.dumps(vars)]
+    results_file = target_path / "run_results.json"
+    results_file.unlink(missing_ok=True)
+    proc = subprocess.run(
+        cmd,
+        cwd=settings.dbt_project_dir,
+        env=settings.dbt_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    results = (
+        json.loads(results_file.read_text()).get("results", []) if results_file.exists() else []
+    )
+    result = DbtResult(proc.returncode, proc.stdout, results)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-4000:]}")
+    return result
+
+
+def build_identity(settings: Settings, target_path: Path, *extra: str, **kw) -> DbtResult:
+    """`dbt build` of staging and identity with their data tests; tests that also need
+    models outside the selection (profiles ...) are left out (cautious selection)."""
+    return dbt(
+        settings,
+        target_path,
+        "build",
+        "--select",
+        IDENTITY_SELECTION,
+        "--indirect-selection",
+        "cautious",
+        *extra,
+        **kw,
+    )
+
+
+def run_identity(settings: Settings, target_path: Path, *extra: str, **kw) -> DbtResult:
+    """`dbt run` of staging and identity models (no data tests): the fast path for scenarios."""
+    return dbt(settings, target_path, "run", "--select", IDENTITY_SELECTION, *extra, **kw)

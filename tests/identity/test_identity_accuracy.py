@@ -1,0 +1,74 @@
+"""Accuracy of identity resolution against the generator's ground truth (small N), through
+`dbt build` (models and their data tests) and `tessera identity evaluate`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from identity_dbt import build_identity, settings_for
+
+from tessera.identity.evaluate import Thresholds, evaluate
+from tessera.warehouse import Warehouse
+
+PERSONS = 3000
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tessera.datagen import generate
+
+    tmp = tmp_path_factory.mktemp("identity_accuracy")
+    path = tmp / "wh.duckdb"
+    settings = settings_for(path)
+    generate(
+        Warehouse(settings), persons=PERSONS, seed=3, end_date=date(2026, 6, 30), progress=False
+    )
+    result = build_identity(settings, tmp / "target", check=False)
+    assert result.returncode == 0, result.failed_nodes() or result.output[-3000:]
+    return path
+
+
+def test_precision_recall_and_cluster_size_meet_thresholds(built: Path) -> None:
+    result = evaluate(Warehouse(settings_for(built)))
+    assert result.failures(Thresholds()) == []
+    assert result.precision >= 0.999
+    assert result.recall_of_linkable >= 0.98
+    # placeholders and shared devices never build a giant cluster
+    assert result.largest_cluster_identifiers <= 40
+    assert result.true_persons_wrongly_joined <= PERSONS * 0.001
+    assert 0.0 < result.anonymous_linked_to_known_share < 1.0
+
+
+def test_evaluate_cli_prints_json_and_checks_thresholds(built: Path, monkeypatch, capsys) -> None:
+    from tessera.cli import main
+
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(built))
+    assert main(["identity", "evaluate", "--json", "--check"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["failures"] == []
+    assert printed["precision"] >= 0.999
+    # an impossible bar fails the check with exit 1 and names the measure
+    assert main(["identity", "evaluate", "--json", "--check", "--min-precision", "1.01"]) == 1
+    assert (
+        "precision" in json.loads(capsys.readouterr().out.strip().splitlines()[-1])["failures"][0]
+    )
+
+
+def test_stats_cli_lists_the_health_metrics(built: Path, monkeypatch, capsys) -> None:
+    from tessera.cli import main
+
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(built))
+    assert main(["identity", "stats", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    metrics = {r["metric"] for r in rows}
+    assert {
+        "persons",
+        "cc_iterations",
+        "largest_cluster_identifiers",
+        "anonymous_ids_recognised_share",
+        "cluster_size_persons",
+        "identifiers_dropped",
+    } <= metrics

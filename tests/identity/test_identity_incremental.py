@@ -1,0 +1,168 @@
+"""Incremental identity runs: same partition as a full rebuild, stable ids, recorded merges."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from identity_dbt import run_identity, settings_for
+from identity_raw import create_raw_tables, event, insert, order
+
+from tessera.warehouse import Warehouse
+
+END = date(2026, 6, 30)
+
+
+def frame(path: Path, sql: str) -> pd.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+def graph(path: Path) -> dict[str, str]:
+    df = frame(path, "select node_key, person_id from identity.identity_graph")
+    return dict(zip(df.node_key, df.person_id, strict=True))
+
+
+def partition(path: Path) -> set[frozenset[str]]:
+    df = frame(path, "select node_key, person_id from identity.identity_graph")
+    return set(df.groupby("person_id").node_key.apply(frozenset))
+
+
+def merges(path: Path) -> set[tuple[str, str]]:
+    df = frame(path, "select old_person_id, person_id from identity.person_merges")
+    return set(zip(df.old_person_id, df.person_id, strict=True))
+
+
+def full_rebuild_partition(path: Path, tmp: Path) -> set[frozenset[str]]:
+    copy = tmp / "rebuilt.duckdb"
+    shutil.copyfile(path, copy)
+    run_identity(settings_for(copy), tmp / "target_rebuild", "--full-refresh")
+    return partition(copy)
+
+
+def test_several_incremental_steps_equal_a_full_build(tmp_path: Path) -> None:
+    from tessera.datagen import append_activity, generate
+
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    warehouse = Warehouse(settings)
+    generate(warehouse, persons=1500, seed=11, end_date=END, days=365, progress=False)
+    target = tmp_path / "target"
+    run_identity(settings, target)
+    start = datetime(END.year, END.month, END.day) + timedelta(days=1)
+    for step in range(2):
+        append_activity(
+            warehouse,
+            seed=11,
+            start=start + timedelta(days=30 * step),
+            end=start + timedelta(days=30 * (step + 1)),
+            persons_fraction=0.3,
+        )
+        run_identity(settings, target)
+
+    runs = frame(
+        path,
+        "select mode, max(region_nodes) as region, max(edge_nodes) as nodes "
+        "from identity.identity_cc_runs group by invocation_id, mode",
+    )
+    assert list(runs["mode"]).count("incremental") == 2
+    total = len(graph(path))
+    incremental_regions = runs[runs["mode"] == "incremental"].region
+    assert (incremental_regions < total).all()  # only touched persons were resolved
+    assert partition(path) == full_rebuild_partition(path, tmp_path)
+
+
+def test_merge_keeps_the_older_id_and_records_it(tmp_path: Path) -> None:
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    target = tmp_path / "target"
+    with Warehouse(settings).session() as session:
+        create_raw_tables(session)
+        insert(
+            session,
+            "events",
+            [
+                event("x1", 1, anonymous_id="a_x", user_id="u_x"),  # older person
+                event("y1", 5, anonymous_id="a_y", traits_email="y@mail.com", user_id="u_y"),
+                event("z1", 7, anonymous_id="a_z", user_id="u_z"),  # bystander
+            ],
+        )
+    run_identity(settings, target)
+    before = graph(path)
+    older, younger = before["user_id:u_x"], before["user_id:u_y"]
+    assert older != younger
+
+    # Later x checks out with y's email while logged in: the two persons are one.
+    with Warehouse(settings).session() as session:
+        insert(session, "orders", [order("xy", 60, customer_email="y@mail.com", user_id="u_x")])
+    run_identity(settings, target)
+    after = graph(path)
+    assert {
+        after[k] for k in ("user_id:u_x", "user_id:u_y", "email:y@mail.com", "anonymous_id:a_y")
+    } == {older}
+    assert after["user_id:u_z"] == before["user_id:u_z"]
+    assert merges(path) == {(younger, older)}
+    persons = set(frame(path, "select person_id from identity.persons").person_id)
+    assert younger not in persons and older in persons
+
+    # A run with nothing new changes nothing and records no new merge.
+    run_identity(settings, target)
+    assert graph(path) == after
+    assert merges(path) == {(younger, older)}
+    assert partition(path) == full_rebuild_partition(path, tmp_path)
+
+
+def test_device_that_becomes_shared_splits_like_a_full_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    target = tmp_path / "target"
+    with Warehouse(settings).session() as session:
+        create_raw_tables(session)
+        insert(
+            session,
+            "events",
+            [
+                event("d1", 1, anonymous_id="a_1", user_id="u_1", device_id="D_tab"),
+                event("d2", 2, anonymous_id="a_tab", device_id="D_tab"),
+            ],
+        )
+        insert(session, "orders", [order("o1", 3, customer_email="one@mail.com", user_id="u_1")])
+    run_identity(settings, target)
+    before = graph(path)
+    assert before["device_id:D_tab"] == before["user_id:u_1"] == before["anonymous_id:a_tab"]
+
+    # A second account logs in on the tablet: the device is shared and must stop merging.
+    with Warehouse(settings).session() as session:
+        insert(
+            session,
+            "events",
+            [event("d3", 90, anonymous_id="a_2", user_id="u_2", device_id="D_tab")],
+        )
+    run_identity(settings, target)
+    after = graph(path)
+    assert "device_id:D_tab" not in after
+    assert after["user_id:u_1"] == before["user_id:u_1"]  # the oldest node keeps the id
+    assert after["user_id:u_2"] != after["user_id:u_1"]
+    assert after["anonymous_id:a_tab"] != after["user_id:u_1"]
+    assert merges(path) == set()  # a split is no merge
+    assert partition(path) == full_rebuild_partition(path, tmp_path)
+
+
+@pytest.mark.parametrize("cap", [0])
+def test_bad_iteration_cap_var_fails_with_its_name(tmp_path: Path, cap: object) -> None:
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    with Warehouse(settings).session() as session:
+        create_raw_tables(session)
+    result = run_identity(
+        settings, tmp_path / "target", vars={"identity_max_iterations": cap}, check=False
+    )
+    assert result.returncode != 0
+    assert "identity_max_iterations" in result.output
