@@ -259,7 +259,21 @@ def cmd_errors(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_destinations(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.destinations import destination_class
+    from reverse_etl.destinations import DESTINATION_TYPES, destination_class
+
+    types = Table(title="Destination types")
+    for column in ("type", "modes", "batch (default / max)", "vendor limit", "credentials"):
+        types.add_column(column)
+    for name, cls in sorted(DESTINATION_TYPES.items()):
+        default = getattr(cls, "default_batch_size", cls.max_batch_size)
+        types.add_row(
+            name,
+            ", ".join(cls.modes),
+            f"{default:,} / {cls.max_batch_size:,}",
+            getattr(cls, "documented_rate_limit", "-"),
+            ", ".join(cls.required_credentials) or "-",
+        )
+    console.print(types)
 
     catalog = _paths(args, settings).catalog()
     table = Table(title="Destinations")
@@ -272,11 +286,12 @@ def cmd_destinations(args: argparse.Namespace, settings: Settings) -> int:
             f"{name} ({'set' if os.environ.get(name) else 'NOT SET'})"
             for name in dest.credentials.values()
         )
+        default = getattr(cls, "default_batch_size", cls.max_batch_size)
         table.add_row(
             dest.name,
             dest.type,
             ", ".join(cls.modes),
-            f"{dest.batch_size or cls.max_batch_size:,} (max {cls.max_batch_size:,})",
+            f"{dest.batch_size or default:,} (max {cls.max_batch_size:,})",
             f"{limit.requests}/{limit.per_seconds:g}s" if limit else "none",
             env_names or "-",
         )

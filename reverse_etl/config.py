@@ -25,7 +25,7 @@ DESTINATIONS_FILE = "destinations.yml"
 
 Mode = Literal["upsert", "update", "insert", "mirror", "add_remove"]
 Purpose = Literal["email", "sms", "ads"]
-HashRule = Literal["email", "phone", "sha256"]
+HashRule = Literal["email", "phone", "sha256", "email_google", "phone_e164"]
 
 
 class ConfigError(ValueError):
@@ -55,6 +55,11 @@ class SyncConfig(_Strict):
     person_column: str = "person_id"
     schedule: str | None = None
     send_nulls: bool = False
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="destination-specific settings (e.g. Salesforce external_id_field), "
+        "checked by the destination type's check_sync",
+    )
     source_file: Path | None = Field(default=None, exclude=True)
 
     @field_validator("name")

@@ -33,6 +33,24 @@ def digits_only(dialect: str, expr: str) -> str:
 WHITESPACE = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"  # = hashing.WHITESPACE
 
 
+def google_email(dialect: str, text: str) -> str:
+    """= hashing.normalise_email_google: no whitespace, lower case, gmail dots/+suffix dropped.
+
+    Patterns avoid backslashes so DuckDB and Snowflake string literals read them alike.
+    """
+    flags = ", 'g'" if dialect == "duckdb" else ""
+    email = f"lower(regexp_replace({text}, '[' || {WHITESPACE} || ']+', ''{flags}))"
+    local, domain = f"split_part({email}, '@', 1)", f"split_part({email}, '@', 2)"
+    gmail_local = f"split_part(replace({local}, '.', ''), '+', 1)"
+    is_gmail = (
+        f"{domain} in ('gmail.com', 'googlemail.com') "
+        f"and length({email}) - length(replace({email}, '@', '')) = 1"
+    )
+    return (
+        f"nullif(case when {is_gmail} then {gmail_local} || '@' || {domain} else {email} end, '')"
+    )
+
+
 def hash_expression(dialect: str, rule: str, column: str) -> str:
     """SQL computing the same value as `reverse_etl.hashing.hash_value(rule, column)`."""
     text = f"cast({column} as varchar)"
@@ -40,6 +58,10 @@ def hash_expression(dialect: str, rule: str, column: str) -> str:
         normalised = f"nullif(lower(trim({text}, {WHITESPACE})), '')"
     elif rule == "phone":
         normalised = f"nullif(ltrim({digits_only(dialect, text)}, '0'), '')"
+    elif rule == "email_google":
+        normalised = google_email(dialect, text)
+    elif rule == "phone_e164":
+        normalised = f"'+' || nullif(ltrim({digits_only(dialect, text)}, '0'), '')"
     elif rule == "sha256":
         normalised = f"nullif(trim({text}, {WHITESPACE}), '')"
     else:

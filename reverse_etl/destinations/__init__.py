@@ -6,13 +6,25 @@ from collections.abc import Mapping
 
 from reverse_etl.config import ConfigError, DestinationConfig, SyncConfig
 from reverse_etl.destinations.base import BaseDestination, Destination
+from reverse_etl.destinations.braze import BrazeUsers
 from reverse_etl.destinations.file_export import FileExport
+from reverse_etl.destinations.google_ads import GoogleAdsCustomerMatch
 from reverse_etl.destinations.hubspot import HubSpotContacts
 from reverse_etl.destinations.meta_audience import MetaCustomAudience
+from reverse_etl.destinations.salesforce import SalesforceBulk
 from reverse_etl.destinations.webhook import Webhook
 
 DESTINATION_TYPES: dict[str, type[BaseDestination]] = {
-    cls.type: cls for cls in (HubSpotContacts, MetaCustomAudience, Webhook, FileExport)
+    cls.type: cls
+    for cls in (
+        HubSpotContacts,
+        MetaCustomAudience,
+        Webhook,
+        FileExport,
+        SalesforceBulk,
+        BrazeUsers,
+        GoogleAdsCustomerMatch,
+    )
 }
 
 

@@ -21,7 +21,9 @@ from reverse_etl.testing.server import Faults, start_emulator
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reverse_etl.testing")
-    parser.add_argument("kind", choices=["hubspot", "meta_audience", "webhook"])
+    parser.add_argument(
+        "kind", choices=["hubspot", "meta_audience", "webhook", "salesforce", "braze", "google_ads"]
+    )
     parser.add_argument("--token-env", default="TESSERA_EMULATOR_TOKEN")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--rate-limit", type=int, default=None, help="requests per window")

@@ -78,6 +78,10 @@ class EmulatorApp:
     def summary(self) -> dict[str, Any]:
         return {}
 
+    def parse_body(self, headers: dict[str, str], raw: bytes) -> Any:
+        """The request body as the app wants it (JSON by default); ValueError if malformed."""
+        return loads(raw) if raw else None
+
     # shared contract ------------------------------------------------------------------
     def _rate_limited(self, now: float) -> float | None:
         limit = self.faults.rate_limit_requests
@@ -123,7 +127,7 @@ class EmulatorApp:
             )
             return self._record(method, path, response)
         try:
-            body = loads(raw) if raw else None
+            body = self.parse_body(headers, raw)
         except ValueError:
             return self._record(method, path, Response(400, {"message": "body is not JSON"}))
         if forced in ("500", "timeout"):
@@ -162,14 +166,20 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        path = urlsplit(self.path).path
+        url = urlsplit(self.path)
+        path = url.path
+        headers[":query"] = url.query  # pseudo-header: apps that take query parameters read it
         response = self.server.app.dispatch(self.command, path, headers, raw)
-        payload = b"" if response.body is None else dumps(response.body)
+        if isinstance(response.body, bytes):  # already encoded (e.g. CSV); headers name the type
+            payload = response.body
+        else:
+            payload = b"" if response.body is None else dumps(response.body)
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
+            if "Content-Type" not in response.headers:
+                self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -212,14 +222,20 @@ class EmulatorHandle:
 
 
 def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp:
+    from reverse_etl.testing.braze import BrazeEmulator
+    from reverse_etl.testing.google_ads import GoogleAdsEmulator
     from reverse_etl.testing.hubspot import HubSpotEmulator
     from reverse_etl.testing.meta import MetaAudienceEmulator
+    from reverse_etl.testing.salesforce import SalesforceEmulator
     from reverse_etl.testing.webhook import WebhookEmulator
 
     apps: dict[str, type[EmulatorApp]] = {
         "hubspot": HubSpotEmulator,
         "meta_audience": MetaAudienceEmulator,
         "webhook": WebhookEmulator,
+        "salesforce": SalesforceEmulator,
+        "braze": BrazeEmulator,
+        "google_ads": GoogleAdsEmulator,
     }
     if kind not in apps:
         raise ValueError(f"no emulator for {kind!r} (have: {', '.join(apps)})")

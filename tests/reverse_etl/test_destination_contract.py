@@ -10,10 +10,11 @@ lose nothing, and rejected rows are recorded and retried.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import more_destination_cases as more
 import pytest
 from retl_helpers import (
     HUBSPOT_TOKEN,
@@ -48,6 +49,7 @@ class Case:
     expected: Callable[[Settings], Any]
     break_row_sql: str  # makes person p0000003 a row the destination rejects
     fix_row_sql: str
+    env: dict[str, str] = field(default_factory=dict)  # credentials the destination reads
 
 
 def webhook_records(app: Any) -> dict[str, str]:
@@ -107,12 +109,53 @@ CASES = {
         break_row_sql=f"update {SEGMENT} set email = 'nope' where person_id = 'p0000003'",
         fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
     ),
+    # Bulk API jobs for batches of 500+ rows (the first sync), sObject Collections below
+    "salesforce": Case(
+        emulator="salesforce",
+        token=more.SALESFORCE_TOKEN,
+        destination=lambda url: more.salesforce_destination(
+            url, batch_size=1000, options={"bulk_threshold": 500}
+        ),
+        sync=more.salesforce_sync(name="contract"),
+        actual=more.salesforce_actual,
+        expected=more.salesforce_expected,
+        break_row_sql=f"update {SEGMENT} set email = 'nope' where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+        env=more.ENV,
+    ),
+    "braze": Case(
+        emulator="braze",
+        token=more.BRAZE_KEY,
+        destination=more.braze_destination,
+        sync=more.braze_sync(name="contract"),
+        actual=more.braze_actual,
+        expected=more.braze_expected,
+        break_row_sql=f"update {SEGMENT} set email = 'nope' where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+        env=more.ENV,
+    ),
+    "google_ads": Case(
+        emulator="google_ads",
+        token=more.GOOGLE_TOKEN,
+        destination=lambda url: more.google_destination(url, batch_size=500),
+        sync=more.google_sync(name="contract"),
+        actual=more.google_actual,
+        expected=more.google_expected,
+        break_row_sql=f"update {SEGMENT} set email = null, phone = null "
+        "where person_id = 'p0000003'",
+        fix_row_sql=f"update {SEGMENT} set email = 'p3@example.com' where person_id = 'p0000003'",
+        env=more.ENV,
+    ),
 }
 
 
 @pytest.fixture(params=sorted(CASES))
-def case(request: pytest.FixtureRequest, tokens: dict[str, str]) -> Iterator[tuple]:
+def case(
+    request: pytest.FixtureRequest, tokens: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple]:
     spec = CASES[request.param]
+    for name, value in spec.env.items():
+        monkeypatch.setenv(name, value)
     with start_emulator(spec.emulator, token=spec.token) as handle:
         yield spec, handle
 

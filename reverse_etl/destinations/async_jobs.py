@@ -1,0 +1,70 @@
+"""Helpers for destinations whose writes are asynchronous jobs (Salesforce Bulk, Google Ads).
+
+A job is created, fed, started and then polled. The polls and result downloads are
+idempotent reads, so they are retried here, in place: letting the executor retry the
+whole `send` would start a second job and resend every row because one status read hit
+a 503. Writes that create or start jobs are never retried here (the executor does that).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from reverse_etl.config import RetryConfig
+from reverse_etl.destinations.base import RateLimitedError, TransientError
+
+T = TypeVar("T")
+
+
+def retrying_read(read: Callable[[], T], retry: RetryConfig, what: str) -> T:
+    """Call `read` until it succeeds, waiting out 429s and backing off on 5xx/timeouts."""
+    failures = 0
+    waited_on_429 = 0.0
+    while True:
+        try:
+            return read()
+        except RateLimitedError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else retry.base_delay_seconds
+            waited_on_429 += wait
+            if waited_on_429 > retry.max_rate_limited_seconds:
+                raise
+            time.sleep(wait)
+        except TransientError:
+            failures += 1
+            if failures >= retry.max_attempts:
+                raise
+            delay = min(retry.max_delay_seconds, retry.base_delay_seconds * 2 ** (failures - 1))
+            time.sleep(delay)
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    first_delay_seconds: float = 1.0
+    max_delay_seconds: float = 10.0
+    timeout_seconds: float = 3600.0
+
+
+def poll_until(
+    read_state: Callable[[], T],
+    done: Callable[[T], bool],
+    policy: PollPolicy,
+    what: str,
+) -> T:
+    """Poll with a growing delay until `done(state)`; TransientError when it takes too long.
+
+    A timeout is transient on purpose: the rows stay unacknowledged and the next attempt
+    resends them, which the callers' idempotent writes (upsert by key, set membership) allow.
+    """
+    started = time.monotonic()
+    delay = policy.first_delay_seconds
+    while True:
+        state = read_state()
+        if done(state):
+            return state
+        if time.monotonic() - started > policy.timeout_seconds:
+            raise TransientError(f"{what}: not finished after {policy.timeout_seconds:.0f}s")
+        time.sleep(delay)
+        delay = min(policy.max_delay_seconds, delay * 1.5)
