@@ -1,0 +1,135 @@
+"""Profiles: full build vs incremental refresh after ~1% new activity, and the feature build.
+
+Staging and identity are built first and not timed here (their benchmarks time them). The new
+activity comes from tessera.datagen.append_activity: 35 days after the data's end for a random
+10% of persons (plus new persons), about 1% more events. Identity is then refreshed
+incrementally (untimed) and the profile models incrementally (timed). Ratios compare the
+profile models' own execution times (dbt's per-node timings); wall times include dbt's start-up.
+replay_last_days is the heavier alternative (everyone active in the last week comes back).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.common import generated_warehouse
+from tessera.settings import Settings
+
+BENCH_APPEND_SEED = 17
+
+PROFILE_MODELS = [
+    "int_record_identifiers",
+    "profile_as_of",
+    "int_profile_facts",
+    "int_profile_recent_activity",
+    "customer_profiles",
+]
+FEATURE_MODELS = ["int_feature_cutoffs", "int_person_daily_activity", "ml_features", "ml_labels"]
+FEATURE_INPUTS = [
+    "int_events_persons",
+    "int_orders_persons",
+    "int_pos_purchases_persons",
+    "int_email_events_persons",
+    "int_tickets_persons",
+    "int_ad_clicks_persons",
+]
+
+# (table, id column, timestamp columns moved forward together)
+_REPLAYED = (
+    ("events", "message_id", ("timestamp", "received_at")),
+    ("orders", "order_id", ("ordered_at", "updated_at")),
+    ("pos_purchases", "transaction_id", ("purchased_at",)),
+    ("email_events", "event_id", ("occurred_at",)),
+    ("support_tickets", "ticket_id", ("created_at", "updated_at")),
+    ("ad_clicks", "click_id", ("clicked_at",)),
+)
+
+
+def replay_last_days(warehouse: Path, days: int, tag: str = "bench") -> dict[str, int]:
+    """Copy the last `days` of each activity source `days` forward with new ids."""
+    import duckdb
+
+    added: dict[str, int] = {}
+    with duckdb.connect(str(warehouse)) as con:
+        end = con.execute("select max(timestamp) from raw.events").fetchone()[0]
+        for table, id_col, ts_cols in _REPLAYED:
+            cols = [r[0] for r in con.execute(f"describe raw.{table}").fetchall()]
+            select = [
+                f"'{tag}-' || {c}"
+                if c == id_col
+                else f"{c} + interval {days} day"
+                if c in ts_cols
+                else c
+                for c in cols
+            ]
+            before = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            con.execute(
+                f"insert into raw.{table} select {', '.join(select)} from raw.{table} "
+                f"where {ts_cols[0]} > timestamp '{end}' - interval {days} day"
+            )
+            added[table] = con.execute(f"select count(*) from raw.{table}").fetchone()[0] - before
+            added[f"{table}_before"] = before
+    return added
+
+
+def append_month(settings: Settings, persons_fraction: float, days: int) -> dict[str, int]:
+    """New activity after the data's end from the project's generator; rows added per table."""
+    from datetime import timedelta
+
+    import duckdb
+
+    from tessera.datagen import append_activity
+    from tessera.warehouse import Warehouse
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        end = con.execute("select max(timestamp) from raw.events").fetchone()[0]
+        before = con.execute("select count(*) from raw.events").fetchone()[0]
+    start = end.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    summary = append_activity(
+        Warehouse(settings),
+        seed=BENCH_APPEND_SEED,
+        start=start,
+        end=start + timedelta(days=days),
+        persons_fraction=persons_fraction,
+    )
+    return {"events": summary.rows_per_table.get("raw.events", 0), "events_before": before}
+
+
+def _model_seconds(run, names: list[str]) -> float:
+    timings = run.node_timings()
+    return sum(t for uid, t in timings.items() if uid.split(".")[-1] in names)
+
+
+def run(scale: int, workdir: Path) -> dict:
+    from tessera.dbt import run_dbt
+
+    settings = generated_warehouse(scale, workdir)
+    target = ["--target-path", str(workdir / "dbt_target")]
+
+    def dbt(*args: str):
+        return run_dbt(settings, [*args, *target], stream=False)
+
+    dbt("run", "--select", "staging", "identity")
+    full = dbt("run", "--full-refresh", "--select", *PROFILE_MODELS)
+    features = dbt("run", "--select", *FEATURE_INPUTS, *FEATURE_MODELS)
+
+    added = append_month(settings, persons_fraction=0.1, days=35)
+    dbt("run", "--select", "identity")
+    incremental = dbt("run", "--select", *PROFILE_MODELS)
+
+    full_models = _model_seconds(full, PROFILE_MODELS)
+    incremental_models = _model_seconds(incremental, PROFILE_MODELS)
+    return {
+        "new_events_share": added["events"] / max(added["events_before"], 1),
+        "profiles_full_s": full_models,
+        "profiles_incremental_s": incremental_models,
+        "incremental_over_full": incremental_models / full_models if full_models else 0.0,
+        "facts_full_s": _model_seconds(full, ["int_profile_facts"]),
+        "facts_incremental_s": _model_seconds(incremental, ["int_profile_facts"]),
+        "index_incremental_s": _model_seconds(incremental, ["int_record_identifiers"]),
+        "recent_activity_s": _model_seconds(incremental, ["int_profile_recent_activity"]),
+        "customer_profiles_s": _model_seconds(incremental, ["customer_profiles"]),
+        "profiles_full_wall_s": full.seconds,
+        "profiles_incremental_wall_s": incremental.seconds,
+        "features_s": _model_seconds(features, FEATURE_MODELS),
+    }

@@ -1,0 +1,211 @@
+{#-
+    Point-in-time features: one row per (person_id, cutoff_date) for every cutoff in
+    int_feature_cutoffs and every person with a record strictly before the cutoff. Every
+    feature is computed from person-days strictly before the cutoff (activity_date <
+    cutoff_date), so nothing on or after the cutoff can change it. Windows are "the N days
+    before the cutoff": activity_date in [cutoff - N, cutoff).
+
+    Known limit: persons are today's identity resolution (an identifier linked after the cutoff
+    merges history that was apart at the cutoff).
+    Every non-key column is a feature; VARCHAR columns are categorical.
+-#}
+{{ config(materialized='table') }}
+
+with
+
+cutoffs as (
+
+    select cutoff_date from {{ ref('int_feature_cutoffs') }}
+
+),
+
+daily as (
+
+    select * from {{ ref('int_person_daily_activity') }}
+
+),
+
+category_lines as (
+
+    select orders.person_id, cast(orders.ordered_at as date) as activity_date,
+        items.category, items.line_amount as amount
+    from {{ ref('stg_shop__order_items') }} as items
+    inner join {{ ref('int_orders_persons') }} as orders on orders.order_id = items.order_id
+    where orders.person_id is not null and items.category is not null
+    union all
+    select person_id, cast(purchased_at as date), category, total
+    from {{ ref('int_pos_purchases_persons') }}
+    where person_id is not null and category is not null
+
+),
+
+history as (
+
+    select
+        cutoffs.cutoff_date,
+        daily.*,
+        {{ dbt.datediff('daily.activity_date', 'cutoffs.cutoff_date', 'day') }} as days_before
+    from cutoffs
+    inner join daily on daily.activity_date < cutoffs.cutoff_date
+
+),
+
+aggregated as (
+
+    select
+        person_id,
+        cutoff_date,
+        min(activity_date) as first_seen_date,
+        max(activity_date) as last_active_date,
+        min(case when orders_placed > 0 then activity_date end) as first_purchase_date,
+        max(case when orders_placed > 0 then activity_date end) as last_purchase_date,
+        max(case when sessions > 0 then activity_date end) as last_session_date,
+        sum(orders_placed) as frequency_orders,
+        sum(revenue_placed) as monetary_total,
+        sum(store_purchases) as store_purchases,
+        sum(case when days_before <= 90 then orders_placed else 0 end) as orders_90d,
+        sum(case when days_before <= 90 then revenue_placed else 0 end) as revenue_90d,
+        sum(case when days_before <= 365 then orders_placed else 0 end) as orders_365d,
+        sum(case when days_before <= 30 then sessions else 0 end) as sessions_30d,
+        sum(case when days_before <= 90 then sessions else 0 end) as sessions_90d,
+        sum(case when days_before <= 30 then page_views else 0 end) as page_views_30d,
+        sum(case when days_before <= 30 then product_views else 0 end) as product_views_30d,
+        sum(case when days_before <= 30 then cart_adds else 0 end) as cart_adds_30d,
+        sum(case when days_before <= 30 then abandoned_carts else 0 end) as abandoned_carts_30d,
+        sum(case when days_before <= 90 then emails_sent else 0 end) as emails_sent_90d,
+        sum(case when days_before <= 90 then email_opens else 0 end) as email_opens_90d,
+        sum(case when days_before <= 90 then email_clicks else 0 end) as email_clicks_90d,
+        sum(case when days_before <= 180 then tickets else 0 end) as tickets_180d,
+        sum(case when days_before <= 365 then returns else 0 end) as returns_365d,
+        sum(case when days_before <= 90 then ad_clicks else 0 end) as ad_clicks_90d,
+        {{ arg_max('country', 'case when country is not null then activity_date end') }}
+            as country,
+        {{ arg_min('first_channel', 'activity_date') }} as first_channel
+    from history
+    group by person_id, cutoff_date
+
+),
+
+category_history as (
+
+    select
+        cutoffs.cutoff_date,
+        category_lines.person_id,
+        category_lines.category,
+        sum(coalesce(category_lines.amount, 0)) as amount
+    from cutoffs
+    inner join category_lines on category_lines.activity_date < cutoffs.cutoff_date
+    group by cutoffs.cutoff_date, category_lines.person_id, category_lines.category
+
+),
+
+favourite_category as (
+
+    select cutoff_date, person_id, category as favourite_category
+    from (
+        select
+            *,
+            row_number() over (
+                partition by cutoff_date, person_id order by amount desc, category
+            ) as preference
+        from category_history
+    ) as ranked
+    where preference = 1
+
+),
+
+measured as {{ materialized_cte() }} (
+
+    select
+        aggregated.*,
+        {{ dbt.datediff('last_purchase_date', 'cutoff_date', 'day') }} as recency_days,
+        {{ dbt.datediff('first_purchase_date', 'cutoff_date', 'day') }}
+            as days_since_first_purchase,
+        {{ dbt.datediff('first_seen_date', 'cutoff_date', 'day') }} as days_since_first_seen,
+        {{ dbt.datediff('last_active_date', 'cutoff_date', 'day') }}
+            as days_since_last_activity,
+        {{ dbt.datediff('last_session_date', 'cutoff_date', 'day') }}
+            as days_since_last_session
+    from aggregated
+
+),
+
+rfm_scored as (
+
+    select
+        person_id,
+        cutoff_date,
+        ntile(5) over (
+            partition by cutoff_date
+            order by last_purchase_date, frequency_orders, monetary_total, person_id
+        ) as rfm_recency_score,
+        ntile(5) over (
+            partition by cutoff_date
+            order by frequency_orders, monetary_total, last_purchase_date, person_id
+        ) as rfm_frequency_score,
+        ntile(5) over (
+            partition by cutoff_date
+            order by monetary_total, frequency_orders, last_purchase_date, person_id
+        ) as rfm_monetary_score
+    from measured
+    where frequency_orders > 0
+
+),
+
+final as (
+
+    select
+        measured.person_id,
+        measured.cutoff_date,
+        measured.recency_days,
+        cast(measured.frequency_orders as bigint) as frequency_orders,
+        cast(measured.monetary_total as double) as monetary_total,
+        case
+            when measured.frequency_orders > 0
+                then cast(measured.monetary_total / measured.frequency_orders as double)
+        end as aov,
+        cast(measured.orders_90d as bigint) as orders_90d,
+        cast(measured.revenue_90d as double) as revenue_90d,
+        cast(measured.orders_365d as bigint) as orders_365d,
+        cast(measured.sessions_30d as bigint) as sessions_30d,
+        cast(measured.sessions_90d as bigint) as sessions_90d,
+        cast(measured.page_views_30d as bigint) as page_views_30d,
+        cast(measured.product_views_30d as bigint) as product_views_30d,
+        cast(measured.cart_adds_30d as bigint) as cart_adds_30d,
+        cast(measured.abandoned_carts_30d as bigint) as abandoned_carts_30d,
+        cast(measured.emails_sent_90d as bigint) as emails_sent_90d,
+        cast(measured.email_opens_90d as bigint) as email_opens_90d,
+        cast(measured.email_clicks_90d as bigint) as email_clicks_90d,
+        cast(measured.tickets_180d as bigint) as tickets_180d,
+        cast(measured.returns_365d as bigint) as returns_365d,
+        cast(measured.ad_clicks_90d as bigint) as ad_clicks_90d,
+        measured.days_since_first_seen,
+        measured.days_since_last_activity,
+        measured.days_since_last_session,
+        measured.days_since_first_purchase,
+        case
+            when measured.frequency_orders > 0
+                then cast(measured.store_purchases as double) / measured.frequency_orders
+        end as store_share,
+        coalesce(rfm_scored.rfm_recency_score, 1) as rfm_recency_score,
+        coalesce(rfm_scored.rfm_frequency_score, 1) as rfm_frequency_score,
+        coalesce(rfm_scored.rfm_monetary_score, 1) as rfm_monetary_score,
+        coalesce(rfm_scored.rfm_recency_score, 1)
+            + coalesce(rfm_scored.rfm_frequency_score, 1)
+            + coalesce(rfm_scored.rfm_monetary_score, 1) as rfm_score,
+        {{ lifecycle_stage('measured.frequency_orders', 'measured.days_since_first_purchase',
+                           'measured.recency_days') }} as lifecycle_stage,
+        measured.country,
+        measured.first_channel,
+        favourite_category.favourite_category
+    from measured
+    left join rfm_scored
+        on rfm_scored.person_id = measured.person_id
+        and rfm_scored.cutoff_date = measured.cutoff_date
+    left join favourite_category
+        on favourite_category.person_id = measured.person_id
+        and favourite_category.cutoff_date = measured.cutoff_date
+
+)
+
+select * from final

@@ -1,0 +1,3 @@
+{{ config(materialized='view') }}
+
+{{ resolve_consent_subjects() }}

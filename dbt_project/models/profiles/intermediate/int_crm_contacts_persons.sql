@@ -1,0 +1,3 @@
+{{ config(materialized='view') }}
+
+{{ resolve_source('stg_crm__contacts') }}
