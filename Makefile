@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 PERSONS ?= 5000
 SCALES ?= 100000 1000000
 
-.PHONY: demo test lint format bench ui clean
+.PHONY: demo test lint format bench ui clean chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,8 +27,15 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
-	$(BIN)/python -m pytest
+# The browser test drives Debian's Chromium, not a Playwright download.
+chromium:
+	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+test: lint chromium
+	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+ui: $(STAMP)
+	$(BIN)/python -m orchestration.ui --persons $(PERSONS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench run --scales $(SCALES)

@@ -1,0 +1,79 @@
+"""Builds Tessera's one Dagster `Definitions` from the environment (TESSERA_TARGET ...).
+
+dbt models come from the manifest (prepared here when missing or stale); ml training and
+scoring hang off the feature models; one sync asset per configured sync hangs off its segment.
+"""
+
+from __future__ import annotations
+
+from dagster import AssetKey, Definitions, in_process_executor, multiprocess_executor
+
+from ml.config import MLConfig
+from orchestration.checks import build_checks
+from orchestration.config import OrchestrationConfig
+from orchestration.dbt_assets import (
+    TesseraDbtTranslator,
+    build_dbt_assets,
+    load_manifest,
+    source_specs,
+)
+from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
+from orchestration.jobs import INCREMENTAL_REFRESH, build_jobs, build_schedules
+from orchestration.ml_assets import FEATURES, build_ml_assets
+from orchestration.resources import build_resources
+from orchestration.segment_assets import build_membership_asset
+from orchestration.sensors import build_new_raw_data_sensor
+from orchestration.sync_assets import build_sync_assets, load_catalog
+from reverse_etl.runner import SyncPaths
+
+
+def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
+    config = config or OrchestrationConfig.from_env()
+    settings = config.settings
+    project = tessera_dbt_project(config)
+    manifest_path = ensure_manifest(project, settings)
+    manifest = load_manifest(manifest_path)
+    relations = model_relations(manifest)
+
+    assets: list = [build_dbt_assets(project, manifest_path)]
+    has_training = FEATURES in relations
+    if has_training:
+        assets += build_ml_assets(MLConfig())
+    segments = [key for key in relations if key.path[0] == "segments"]
+    if segments:
+        assets.append(build_membership_asset(segments))
+    paths = sync_paths(config)
+    catalog = load_catalog(paths)
+    if catalog is not None:
+        assets += build_sync_assets(catalog, paths)
+    produced = {key for a in assets for key in a.keys}
+    assets += source_specs(manifest, produced)
+
+    jobs = build_jobs(has_training=has_training)
+    return Definitions(
+        assets=assets,
+        asset_checks=build_checks(relations),
+        jobs=jobs,
+        schedules=build_schedules(jobs),
+        sensors=[build_new_raw_data_sensor(INCREMENTAL_REFRESH)],
+        resources=build_resources(settings, project),
+        # One DuckDB file takes one writer: run a job's steps one after another in one
+        # process. Snowflake takes concurrent writers, so steps may run side by side there.
+        executor=in_process_executor if settings.target == "duckdb" else multiprocess_executor,
+    )
+
+
+def sync_paths(config: OrchestrationConfig) -> SyncPaths:
+    default = SyncPaths.default(config.settings, config.syncs_dir)
+    return SyncPaths(
+        syncs_dir=config.syncs_dir, segments_dir=default.segments_dir, lock_dir=default.lock_dir
+    )
+
+
+def model_relations(manifest: dict) -> dict[AssetKey, str]:
+    translator = TesseraDbtTranslator()
+    return {
+        translator.get_asset_key(node): node["relation_name"]
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") in ("model", "seed", "snapshot") and node.get("relation_name")
+    }

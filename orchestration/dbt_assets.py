@@ -1,0 +1,137 @@
+"""dbt models as Dagster assets: keyed `<schema>/<model>`, grouped by their models/ folder.
+
+dbt tests become asset checks (dagster-dbt's default). After each build, row counts and
+layer statistics are attached to every materialisation so the UI shows what was built.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Backoff,
+    Failure,
+    RetryPolicy,
+)
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.config import WAREHOUSE_POOL
+from orchestration.observability import relation_metadata
+from orchestration.resources import WarehouseResource
+
+DBT_ASSETS_NAME = "tessera_dbt_models"
+
+# A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
+WAREHOUSE_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
+
+
+# Run tag set by the full_refresh job: dbt rebuilds incremental models from scratch.
+FULL_REFRESH_TAG = "tessera/dbt_full_refresh"
+
+
+class TesseraDbtTranslator(DagsterDbtTranslator):
+    """Models are keyed by schema folder and name; sources by schema and table."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return source_asset_key(dbt_resource_props)
+        return AssetKey([model_folder(dbt_resource_props), dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "source":
+            return str(dbt_resource_props["schema"]).lower()
+        return model_folder(dbt_resource_props)
+
+
+def model_folder(props: Mapping[str, Any]) -> str:
+    """The first folder under models/ (staging, identity, profiles, features, segments)."""
+    fqn = props.get("fqn") or []
+    return fqn[1] if len(fqn) > 2 else "default"
+
+
+def source_asset_key(props: Mapping[str, Any]) -> AssetKey:
+    table = props.get("identifier") or props["name"]
+    return AssetKey([str(props["schema"]).lower(), str(table).lower()])
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def source_specs(manifest: Mapping[str, Any], produced: set[AssetKey]) -> list[AssetSpec]:
+    """External assets for the tables dbt reads but nothing here builds (raw.* and the like),
+    so lineage starts at the sources and each sits in its schema's group."""
+    specs: dict[AssetKey, AssetSpec] = {}
+    for props in manifest.get("sources", {}).values():
+        key = source_asset_key(props)
+        if key in produced or key in specs:
+            continue
+        specs[key] = AssetSpec(
+            key=key,
+            group_name=key.path[0],
+            description=props.get("description") or f"source table {key.to_user_string()}",
+        )
+    return list(specs.values())
+
+
+def build_dbt_assets(project: DbtProject, manifest_path: Path):
+    manifest = load_manifest(manifest_path)
+    relations = {
+        uid: node["relation_name"]
+        for uid, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") in ("model", "seed", "snapshot") and node.get("relation_name")
+    }
+
+    @dbt_assets(
+        manifest=manifest_path,
+        project=project,
+        dagster_dbt_translator=TesseraDbtTranslator(),
+        name=DBT_ASSETS_NAME,
+        pool=WAREHOUSE_POOL,
+        retry_policy=WAREHOUSE_RETRY,
+    )
+    def tessera_dbt_models(
+        context: AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[Any]:
+        full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        args = ["build", *(["--full-refresh"] if full_refresh else [])]
+        invocation = dbt.cli(
+            args, context=context, target_path=project.target_path, raise_on_error=False
+        )
+        # dbt holds the DuckDB write lock until it exits, so the events are collected first
+        # and enriched with row counts read afterwards.
+        events = list(invocation.stream())
+        yield from _with_relation_metadata(events, relations, warehouse)
+        if not invocation.is_successful():
+            error = invocation.get_error()
+            raise Failure(
+                description=f"dbt {' '.join(args)} failed: {error}",
+                # Failing tests or SQL errors will fail again; only a locked file is transient.
+                allow_retries="lock" in str(error).lower(),
+            )
+
+    return tessera_dbt_models
+
+
+def _with_relation_metadata(
+    events: list[Any], relations: Mapping[str, str], warehouse: WarehouseResource
+) -> Iterator[Any]:
+    built = {_unique_id(ev) for ev in events if hasattr(ev, "with_metadata")}
+    wanted = {uid: relations[uid] for uid in built if uid in relations}
+    extra = relation_metadata(warehouse.warehouse(), wanted) if wanted else {}
+    for ev in events:
+        uid = _unique_id(ev)
+        if uid in extra:
+            ev = ev.with_metadata({**ev.metadata, **extra[uid]})
+        yield ev
+
+
+def _unique_id(event: Any) -> str | None:
+    value = getattr(event, "metadata", {}).get("unique_id")
+    return getattr(value, "value", None)

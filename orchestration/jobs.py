@@ -1,0 +1,72 @@
+"""Jobs and their schedules: full refresh, incremental refresh, weekly retrain."""
+
+from __future__ import annotations
+
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+)
+from dagster._core.definitions.unresolved_asset_job_definition import (
+    UnresolvedAssetJobDefinition,
+)
+
+from orchestration.dbt_assets import FULL_REFRESH_TAG
+
+FULL_REFRESH = "full_refresh"
+INCREMENTAL_REFRESH = "incremental_refresh"
+RETRAIN = "retrain"
+TRAINING_GROUP = "ml_training"
+
+
+def _dbt_tags(full_refresh: bool) -> dict[str, str]:
+    return {FULL_REFRESH_TAG: str(full_refresh).lower()}
+
+
+def build_jobs(has_training: bool) -> list[UnresolvedAssetJobDefinition]:
+    everything = AssetSelection.all()  # external source tables are not included
+    training = AssetSelection.groups(TRAINING_GROUP)
+    jobs = [
+        define_asset_job(
+            FULL_REFRESH,
+            selection=everything,
+            tags=_dbt_tags(full_refresh=True),
+            description="Rebuild every model from raw data, retrain, score, segment and sync.",
+        ),
+        define_asset_job(
+            INCREMENTAL_REFRESH,
+            selection=everything - training,
+            tags=_dbt_tags(full_refresh=False),
+            description="New events -> identity -> profiles -> scores -> segments -> syncs, "
+            "with the current champion models.",
+        ),
+    ]
+    if has_training:
+        jobs.append(
+            define_asset_job(
+                RETRAIN,
+                selection=training.downstream(),
+                tags=_dbt_tags(full_refresh=False),
+                description="Retrain the models, then rescore and refresh what depends on it.",
+            )
+        )
+    return jobs
+
+
+def build_schedules(jobs: list[UnresolvedAssetJobDefinition]) -> list[ScheduleDefinition]:
+    crons = {
+        FULL_REFRESH: "0 2 * * *",  # nightly
+        INCREMENTAL_REFRESH: "0 * * * *",  # hourly safety net behind the raw-events sensor
+        RETRAIN: "0 3 * * 0",  # weekly, Sunday
+    }
+    return [
+        ScheduleDefinition(
+            name=f"{job.name}_schedule",
+            job=job,
+            cron_schedule=crons[job.name],
+            execution_timezone="UTC",
+            default_status=DefaultScheduleStatus.RUNNING,
+        )
+        for job in jobs
+    ]

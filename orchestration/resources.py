@@ -1,0 +1,48 @@
+"""Resources chosen by environment: TESSERA_TARGET picks the dbt target and the warehouse."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from dagster import ConfigurableResource
+from dagster_dbt import DbtCliResource, DbtProject
+
+from tessera.dbt import dbt_executable
+from tessera.settings import Settings
+from tessera.warehouse import Warehouse
+
+
+class WarehouseResource(ConfigurableResource):
+    """Tessera's warehouse client; Snowflake credentials stay in env vars, never in config."""
+
+    target: str = "duckdb"
+    duckdb_path: str = ""
+
+    def settings(self) -> Settings:
+        settings = Settings.from_env()
+        if self.target != settings.target:
+            raise ValueError(
+                f"warehouse resource was built for target {self.target!r} but TESSERA_TARGET "
+                f"is now {settings.target!r}; restart the Dagster code location"
+            )
+        if self.duckdb_path:
+            settings = dataclasses.replace(settings, warehouse_path=Path(self.duckdb_path))
+        return settings
+
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.settings())
+
+
+def build_resources(settings: Settings, project: DbtProject) -> dict[str, object]:
+    warehouse = WarehouseResource(
+        target=settings.target,
+        duckdb_path=str(settings.warehouse_path) if settings.target == "duckdb" else "",
+    )
+    dbt = DbtCliResource(
+        project_dir=project,
+        profiles_dir=str(settings.dbt_profiles_dir),
+        target=settings.target,
+        dbt_executable=dbt_executable(),
+    )
+    return {"warehouse": warehouse, "dbt": dbt}

@@ -1,0 +1,243 @@
+"""The Dagster definitions load, validate, and run the full refresh in-process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, build_sensor_context
+
+from orchestration.builder import build_definitions
+from orchestration.config import OrchestrationConfig
+from orchestration.dbt_assets import TesseraDbtTranslator
+from orchestration.dbt_project import manifest_is_stale
+from orchestration.jobs import FULL_REFRESH, INCREMENTAL_REFRESH, RETRAIN
+from orchestration.resources import WarehouseResource
+from orchestration.sensors import NEW_RAW_DATA_SENSOR
+from reverse_etl.hashing import hash_value
+from tessera.settings import PROJECT_ROOT
+from tessera.warehouse import Warehouse
+from tests.orchestration.orchestration_env import OrchestrationEnv
+
+LAYER_GROUPS = ("staging", "identity", "profiles", "features", "segments")
+
+
+def _config(env: OrchestrationEnv) -> OrchestrationConfig:
+    return OrchestrationConfig.from_env(env.env)
+
+
+def _manifest_models(env: OrchestrationEnv) -> dict[AssetKey, dict]:
+    manifest = json.loads((Path(env.env["TESSERA_DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    translator = TesseraDbtTranslator()
+    return {
+        translator.get_asset_key(node): node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+    }
+
+
+def test_definitions_list_every_model_job_schedule_and_sensor(
+    orchestration_env: OrchestrationEnv,
+) -> None:
+    defs = build_definitions(_config(orchestration_env))
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+
+    models = _manifest_models(orchestration_env)
+    assert models, "the dbt manifest lists no models"
+    assert set(models) <= keys
+    for key, node in models.items():
+        assert graph.get(key).group_name == node["fqn"][1]
+    groups = {graph.get(key).group_name for key in keys}
+    present = [g for g in LAYER_GROUPS if any(node["fqn"][1] == g for node in models.values())]
+    assert set(present) <= groups
+
+    if AssetKey(["features", "ml_features"]) in keys:
+        scores = AssetKey(["ml", "person_scores"])
+        assert scores in keys
+        assert AssetKey(["features", "ml_features"]) in graph.get(scores).parent_keys
+
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    assert {FULL_REFRESH, INCREMENTAL_REFRESH} <= jobs
+    schedules = {s.name: s for s in defs.schedules}
+    assert {f"{job}_schedule" for job in jobs if not job.startswith("__")} == set(schedules)
+    sensor = defs.resolve_sensor_def(NEW_RAW_DATA_SENSOR)
+    assert sensor.default_status == DefaultSensorStatus.RUNNING
+    assert sensor.job_name == INCREMENTAL_REFRESH
+
+    # dbt tests are asset checks, and so are our own.
+    checks = {key.name for key in graph.asset_check_keys}
+    assert any(name.startswith(("unique_", "not_null_")) for name in checks)
+    if AssetKey(["identity", "identity_graph"]) in keys:
+        assert "largest_identity_cluster" in checks
+    if AssetKey(["profiles", "customer_profiles"]) in keys:
+        assert "profile_quality" in checks
+
+
+def test_retrain_job_exists_once_features_are_modelled(orchestration_env: OrchestrationEnv) -> None:
+    defs = build_definitions(_config(orchestration_env))
+    if AssetKey(["features", "ml_features"]) not in defs.resolve_asset_graph().get_all_asset_keys():
+        pytest.skip("features.ml_features is not in the dbt project yet")
+    assert RETRAIN in {job.name for job in defs.resolve_all_job_defs()}
+
+
+def test_dagster_definitions_validate(orchestration_env: OrchestrationEnv) -> None:
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        cwd=PROJECT_ROOT,
+        env=orchestration_env.env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "Validation successful" in proc.stdout + proc.stderr
+
+
+def test_new_raw_data_sensor_launches_incremental_refresh_on_new_events(
+    orchestration_env: OrchestrationEnv,
+) -> None:
+    defs = build_definitions(_config(orchestration_env))
+    sensor = defs.resolve_sensor_def(NEW_RAW_DATA_SENSOR)
+    warehouse = WarehouseResource(target="duckdb", duckdb_path=str(orchestration_env.warehouse))
+    instance = DagsterInstance.ephemeral()
+
+    def tick(cursor: str | None):
+        context = build_sensor_context(
+            instance=instance, cursor=cursor, resources={"warehouse": warehouse}
+        )
+        return sensor.evaluate_tick(context)
+
+    first = tick(None)
+    assert not first.run_requests and first.cursor, "first tick records a baseline only"
+    second = tick(first.cursor)
+    assert not second.run_requests, "nothing new, nothing launched"
+
+    with Warehouse(_config(orchestration_env).settings).session() as session:
+        session.execute(
+            "insert into raw.events by name select * replace ("
+            "message_id || '-again' as message_id, "
+            "received_at + interval 1 minute as received_at"
+            ") from raw.events order by received_at desc limit 1"
+        )
+    third = tick(first.cursor)
+    assert len(third.run_requests) == 1
+    assert third.run_requests[0].tags["tessera/changed"] == "events"
+    assert third.cursor != first.cursor
+
+
+@pytest.mark.timeout(1800)
+def test_full_refresh_job_runs_in_process(
+    orchestration_env: OrchestrationEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # dagster-dbt hands os.environ to dbt, whose profile reads TESSERA_WAREHOUSE from it.
+    for name, value in orchestration_env.env.items():
+        monkeypatch.setenv(name, value)
+    config = _config(orchestration_env)
+    defs = build_definitions(config)
+    result = defs.resolve_job_def(FULL_REFRESH).execute_in_process(
+        instance=DagsterInstance.ephemeral()
+    )
+    assert result.success
+
+    materialized = {
+        ev.asset_key: ev.materialization.metadata
+        for ev in result.get_asset_materialization_events()
+    }
+    models = _manifest_models(orchestration_env)
+    assert set(models) <= set(materialized)
+    failed_checks = [
+        e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed
+    ]
+    assert not failed_checks
+
+    scores = AssetKey(["ml", "person_scores"])
+    with Warehouse(config.settings).session(read_only=True) as session:
+        for key, node in models.items():
+            if node["config"]["materialized"] in ("table", "incremental"):
+                rows = session.scalar(f"select count(*) from {node['relation_name']}")
+                assert materialized[key]["dagster/row_count"].value == rows, key
+        profiles = AssetKey(["profiles", "customer_profiles"])
+        if profiles in models:
+            assert session.scalar(f"select count(*) from {models[profiles]['relation_name']}") > 0
+        if scores in materialized:
+            assert session.scalar("select count(*) from ml.person_scores") > 0
+            assert materialized[scores]["dagster/row_count"].value > 0
+
+    syncs = [k for k in materialized if k.path[0] == "sync"]
+    hubspots = [h for h in orchestration_env.emulators.values() if h.app.kind == "hubspot"]
+    if syncs and hubspots:
+        assert sum(h.app.summary()["contacts"] for h in hubspots) > 0
+
+    # A new purchase: the incremental refresh (with the champion models) carries the buyer
+    # into the recent-buyers segment and its ad-suppression audience.
+    if "meta" not in orchestration_env.emulators or scores not in materialized:
+        return
+    email = _append_purchase_for_lapsed_buyer(config.settings)
+    incremental = defs.resolve_job_def(INCREMENTAL_REFRESH).execute_in_process(
+        instance=DagsterInstance.ephemeral()
+    )
+    assert incremental.success
+    refreshed = {ev.asset_key for ev in incremental.get_asset_materialization_events()}
+    assert not any(key.path[-1].endswith("_model") for key in refreshed), "no retraining"
+    audience = orchestration_env.emulators["meta"].app.members[RECENT_BUYERS_AUDIENCE]
+    assert any(hash_value("email", email) in row for row in audience)
+
+
+RECENT_BUYERS_AUDIENCE = "120210000000000002"  # meta_suppress_recent_buyers
+
+
+def _append_purchase_for_lapsed_buyer(settings) -> str:  # noqa: ANN001 - tessera Settings
+    """Copy a lapsed buyer's last completed order to just after the newest data; their email."""
+    with Warehouse(settings).session() as session:
+        row = session.arrow(
+            """
+            select p.email, o.order_id
+            from profiles.customer_profiles p
+            join raw.orders o on lower(trim(o.customer_email)) = p.email
+            where p.consent_ads and lower(trim(o.status)) = 'completed'
+              and p.person_id not in (select person_id from segments.recent_buyers_suppression)
+            qualify row_number() over (partition by p.person_id order by o.ordered_at desc) = 1
+            order by p.person_id
+            limit 1
+            """
+        ).to_pylist()[0]
+        session.execute(
+            "insert into raw.orders by name select * replace ("
+            "order_id || '-again' as order_id, "
+            "(select max(updated_at) from raw.orders) + interval 1 minute as ordered_at, "
+            "(select max(updated_at) from raw.orders) + interval 1 minute as updated_at"
+            ") from raw.orders where order_id = ?",
+            [row["order_id"]],
+        )
+    return row["email"]
+
+
+def test_manifest_is_stale_when_a_parsed_file_changes_or_goes(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "models" / "staging").mkdir(parents=True)
+    (project / "dbt_project.yml").write_text("name: x\n")
+    model = project / "models" / "staging" / "a.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{}")
+    past = manifest.stat().st_mtime - 100
+    for path in (project / "dbt_project.yml", model, model.parent, project / "models"):
+        os.utime(path, (past, past))
+    assert not manifest_is_stale(manifest, project)
+
+    model.write_text("select 2")
+    assert manifest_is_stale(manifest, project)
+
+    os.utime(model, (past, past))
+    (project / "models" / "staging" / "notes.txt").write_text("not parsed")
+    os.utime(model.parent, (past, past))
+    assert not manifest_is_stale(manifest, project)
+
+    model.unlink()
+    assert manifest_is_stale(manifest, project), "a deleted model moves its folder's mtime"
