@@ -136,7 +136,7 @@ class StateStore:
                 if s.dialect == "duckdb":
                     self._apply_by_delete_insert(rel)
                 else:
-                    self._apply_by_merge(rel)
+                    self._apply_by_update_insert(rel)
                 if "removed" in outcomes.outcomes:
                     s.execute(
                         f"delete from {self.table} where key in "
@@ -157,29 +157,43 @@ class StateStore:
         finally:
             unstage_rows(s, rel)
 
-    def _apply_by_merge(self, rel: str) -> None:
+    def _apply_by_update_insert(self, rel: str) -> None:
+        """UPDATE ... FROM then INSERT ... WHERE NOT EXISTS: the effect of a MERGE, which
+        fakesnow cannot run inside a transaction (its MERGE rewrite writes a second database)."""
         self.session.execute(
             f"""
-            merge into {self.table} as t
-            using (select * from {rel} where outcome in ('synced', 'failed')) as o
-            on t.key = o.key
-            when matched and o.outcome = 'synced' then update set
-                row_hash = o.row_hash, dest_id = coalesce(o.dest_id, t.dest_id),
-                status = 'synced', last_synced_at = current_timestamp,
-                attempts = 0, last_error = null
-            when matched then update set
-                status = 'failed', attempts = t.attempts + 1, last_error = o.error
-            when not matched and o.outcome = 'synced' then insert
+            update {self.table} as t set
+                row_hash = case when o.outcome = 'synced' then o.row_hash else t.row_hash end,
+                dest_id = case when o.outcome = 'synced' then coalesce(o.dest_id, t.dest_id)
+                    else t.dest_id end,
+                status = o.outcome,
+                last_synced_at = case when o.outcome = 'synced' then current_timestamp
+                    else t.last_synced_at end,
+                attempts = case when o.outcome = 'synced' then 0 else t.attempts + 1 end,
+                last_error = case when o.outcome = 'synced' then null else o.error end
+            from {rel} as o
+            where t.key = o.key and o.outcome in ('synced', 'failed')
+            """
+        )
+        self.session.execute(
+            f"""
+            insert into {self.table}
                 (key, row_hash, dest_id, status, last_synced_at, attempts, last_error)
-                values (o.key, o.row_hash, o.dest_id, 'synced', current_timestamp, 0, null)
-            when not matched then insert
-                (key, row_hash, dest_id, status, last_synced_at, attempts, last_error)
-                values (o.key, null, null, 'failed', null, 1, o.error)
+            select o.key,
+                case when o.outcome = 'synced' then o.row_hash end,
+                case when o.outcome = 'synced' then o.dest_id end,
+                o.outcome,
+                case when o.outcome = 'synced' then current_timestamp end,
+                case when o.outcome = 'synced' then 0 else 1 end,
+                case when o.outcome = 'failed' then o.error end
+            from {rel} as o
+            where o.outcome in ('synced', 'failed')
+                and not exists (select 1 from {self.table} as t where t.key = o.key)
             """
         )
 
     def _apply_by_delete_insert(self, rel: str) -> None:
-        """Same effect as `_apply_by_merge`. DuckDB updates of string columns in a large
+        """Same effect as `_apply_by_update_insert`. DuckDB updates of string columns in a large
         table cost ~10x a delete plus insert of the same rows, so the touched rows are
         snapshotted, deleted and written back whole (inside the caller's transaction)."""
         s = self.session

@@ -116,23 +116,15 @@ class Session:
             finally:
                 self.conn.unregister("_tessera_incoming")
             return n
-        from snowflake.connector.pandas_tools import write_pandas
+        from snowflake.connector.errors import Error as SnowflakeError
 
-        frame = df if isinstance(df, pd.DataFrame) else df.to_pandas()
-        frame = frame.rename(columns=str.upper)
-        ok, _, nrows, _ = write_pandas(
-            self.conn,
-            frame,
-            table_name=table.upper(),
-            schema=schema.upper(),
-            auto_create_table=True,
-            overwrite=mode == "replace",
-            quote_identifiers=False,
-            use_logical_type=True,
-        )
-        if not ok:
-            raise WarehouseError(f"write_pandas to {schema}.{table} failed")
-        return nrows
+        from tessera.snowflake_load import LoadError, load_arrow
+
+        try:
+            return load_arrow(self.conn, df, schema, table, mode)
+        except (LoadError, SnowflakeError) as exc:
+            reason = getattr(exc, "msg", None) or str(exc)
+            raise WarehouseError(f"cannot write {schema}.{table} to Snowflake: {reason}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -228,6 +220,8 @@ class Warehouse:
             "user": sf.user,
             "database": sf.database,
             "schema": sf.schema,
+            # Tags every query, so Tessera's warehouse spend is attributable in QUERY_HISTORY.
+            "session_parameters": {"QUERY_TAG": "tessera"},
         }
         if sf.private_key_path:
             kwargs["private_key_file"] = sf.private_key_path
@@ -244,5 +238,9 @@ class Warehouse:
                 f"could not connect to Snowflake account {sf.account!r} as {sf.user!r}: "
                 f"{type(exc).__name__}"
             ) from None
-        conn.cursor().execute(f"create schema if not exists {sf.database}.{sf.schema}")
+        cur = conn.cursor()
+        try:
+            cur.execute(f"create schema if not exists {sf.database}.{sf.schema}")
+        finally:
+            cur.close()
         return conn
