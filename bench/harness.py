@@ -18,7 +18,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS_MD = ROOT / "BENCHMARKS.md"
-DEFAULT_BENCHMARKS = ("datagen", "staging", "identity", "profiles", "ml", "sync")
+DEFAULT_BENCHMARKS = (
+    "datagen",
+    "staging",
+    "identity",
+    "profiles",
+    "ml",
+    "sync",
+    "destinations",
+    "freshness",
+)
 
 
 @dataclass
@@ -29,6 +38,7 @@ class Result:
     peak_rss_mb: float
     metrics: dict = field(default_factory=dict)
     error: str | None = None
+    load_average: float = 0.0  # 1-minute load when the run started: other work skews figures
 
 
 def machine_description() -> str:
@@ -71,13 +81,15 @@ def run_child(benchmark: str, scale: int, workdir: Path) -> Result:
 def child_main(benchmark: str, scale: int, workdir: Path) -> int:
     module = importlib.import_module(f"bench.bench_{benchmark}")
     workdir.mkdir(parents=True, exist_ok=True)
+    load_average = os.getloadavg()[0]
     started = time.perf_counter()
     metrics = module.run(scale, workdir)
     wall = time.perf_counter() - started
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     peak_mb = max(own, children) / 1024  # ru_maxrss is KiB on Linux
-    print(json.dumps(Result(benchmark, scale, wall, peak_mb, metrics).__dict__, default=str))
+    result = Result(benchmark, scale, wall, peak_mb, metrics, load_average=load_average)
+    print(json.dumps(result.__dict__, default=str))
     return 0
 
 
@@ -102,14 +114,14 @@ def append_markdown(results: list[Result], path: Path = BENCHMARKS_MD) -> None:
         "",
         f"Machine: {machine_description()}",
         "",
-        "| benchmark | scale (persons) | wall s | peak RSS MB | figures |",
-        "|---|---:|---:|---:|---|",
+        "| benchmark | scale | wall s | peak RSS MB | load at start | figures |",
+        "|---|---:|---:|---:|---:|---|",
     ]
     for r in results:
         figures = f"FAILED: {r.error}" if r.error else format_metrics(r.metrics)
         lines.append(
             f"| {r.benchmark} | {r.scale:,} | {r.wall_seconds:,.1f} | {r.peak_rss_mb:,.0f} "
-            f"| {figures} |"
+            f"| {r.load_average:.1f} | {figures} |"
         )
     path.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
 

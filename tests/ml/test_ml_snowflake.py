@@ -8,13 +8,11 @@ whose stage upload (PUT / COPY) fakesnow's server does not implement.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import math
 from collections.abc import Iterator
 from datetime import date
 
 import duckdb
-import fakesnow
 import pytest
 from pydantic import SecretStr
 
@@ -50,33 +48,34 @@ def copy_table(source: duckdb.DuckDBPyConnection, target: Session, table: str) -
 
 
 @pytest.fixture(scope="module")
-def snowflake_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    server = fakesnow.server if callable(fakesnow.server) else importlib.reload(fakesnow).server
+def snowflake_settings(
+    tmp_path_factory: pytest.TempPathFactory, fakesnow_address: dict
+) -> Iterator[Settings]:
     local = duckdb.connect()
     write_synthetic_tables(Session(local, "duckdb"), SyntheticSpec.monthly(600, n_cutoffs=4))
-    with server() as address:
-        snowflake = SnowflakeSettings(
-            account="fakesnow",
-            user="fake",
-            password=SecretStr("snow"),
-            database="tessera",
-            schema="public",
-            host=address["host"],
-            port=address["port"],
-            protocol="http",
-        )
-        settings = dataclasses.replace(
-            Settings.from_env({}),
-            target="snowflake",
-            snowflake=snowflake,
-            artifacts_dir=tmp_path_factory.mktemp("ml_snowflake"),
-            threads=1,
-        )
-        with Warehouse(settings).session() as session:
-            session.execute("create schema if not exists features")
-            for table in ("ml_features", "ml_labels"):
-                copy_table(local, session, table)
-        yield settings
+    address = fakesnow_address
+    snowflake = SnowflakeSettings(
+        account="fakesnow",
+        user="fake",
+        password=SecretStr("snow"),
+        database="tessera",
+        schema="public",
+        host=address["host"],
+        port=address["port"],
+        protocol="http",
+    )
+    settings = dataclasses.replace(
+        Settings.from_env({}),
+        target="snowflake",
+        snowflake=snowflake,
+        artifacts_dir=tmp_path_factory.mktemp("ml_snowflake"),
+        threads=1,
+    )
+    with Warehouse(settings).session() as session:
+        session.execute("create schema if not exists features")
+        for table in ("ml_features", "ml_labels"):
+            copy_table(local, session, table)
+    yield settings
 
 
 def test_train_and_evaluate_on_snowflake(snowflake_settings, config_with) -> None:

@@ -4,11 +4,9 @@ information_schema, check_unique runs the transpiled SQL, membership SQL runs as
 from __future__ import annotations
 
 import dataclasses
-import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 
-import fakesnow
 import pytest
 from pydantic import SecretStr
 
@@ -18,38 +16,30 @@ from tessera.settings import Settings, SnowflakeSettings
 from tessera.warehouse import Session, Warehouse
 
 
-def fakesnow_server() -> Callable:
-    """fakesnow.server() imports its submodule `fakesnow.server`, which then shadows the
-    function on the package; reloading the package brings the function back."""
-    return fakesnow.server if callable(fakesnow.server) else importlib.reload(fakesnow).server
-
-
 @pytest.fixture(scope="module")
-def snowflake_session() -> Iterator[Session]:
-    with fakesnow_server()() as server:
-        snowflake = SnowflakeSettings(
-            account="fakesnow",
-            user="fake",
-            password=SecretStr("snow"),
-            database="tessera",
-            schema="public",
-            host=server["host"],
-            port=server["port"],
-            protocol="http",
+def snowflake_session(fakesnow_address: dict) -> Iterator[Session]:
+    server = fakesnow_address
+    snowflake = SnowflakeSettings(
+        account="fakesnow",
+        user="fake",
+        password=SecretStr("snow"),
+        database="tessera",
+        schema="public",
+        host=server["host"],
+        port=server["port"],
+        protocol="http",
+    )
+    settings = dataclasses.replace(Settings.from_env({}), target="snowflake", snowflake=snowflake)
+    with Warehouse(settings).session() as session:
+        session.execute("create schema if not exists profiles")
+        session.execute("create schema if not exists segments")
+        session.execute(
+            "create or replace table profiles.customer_profiles as "
+            "select column1 as person_id, column2 as email, column3 as last_order_at "
+            "from values ('a', 'a@x.com', '2026-11-01'::timestamp), "
+            "('b', 'b@y.com', '2026-11-20'::timestamp), ('c', 'c@x.com', null)"
         )
-        settings = dataclasses.replace(
-            Settings.from_env({}), target="snowflake", snowflake=snowflake
-        )
-        with Warehouse(settings).session() as session:
-            session.execute("create schema if not exists profiles")
-            session.execute("create schema if not exists segments")
-            session.execute(
-                "create or replace table profiles.customer_profiles as "
-                "select column1 as person_id, column2 as email, column3 as last_order_at "
-                "from values ('a', 'a@x.com', '2026-11-01'::timestamp), "
-                "('b', 'b@y.com', '2026-11-20'::timestamp), ('c', 'c@x.com', null)"
-            )
-            yield session
+        yield session
 
 
 def test_validate_and_check_unique_on_snowflake(snowflake_session: Session) -> None:
