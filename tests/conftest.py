@@ -10,11 +10,15 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from pydantic import SecretStr
+
+from tessera.settings import SnowflakeSettings
 
 
 @pytest.fixture(scope="session")
-def fakesnow_address() -> Iterator[dict[str, object]]:
-    """A fakesnow HTTP server in this process, on a free loopback port.
+def fakesnow_snowflake() -> Iterator[SnowflakeSettings]:
+    """A fakesnow HTTP server in this process on a free loopback port, and the settings that
+    reach it (database `tessera`, schema `public`).
 
     Started from the `fakesnow.server` module's app directly: `fakesnow.server()` looks the
     app up through the package attribute, which the submodule and the function of the same
@@ -35,7 +39,16 @@ def fakesnow_address() -> Iterator[dict[str, object]]:
             raise RuntimeError(f"fakesnow server did not start on 127.0.0.1:{port}")
         time.sleep(0.05)
     try:
-        yield {"host": "127.0.0.1", "port": port}
+        yield SnowflakeSettings(
+            account="fakesnow",
+            user="fake",
+            password=SecretStr("snow"),
+            database="tessera",
+            schema="public",
+            host="127.0.0.1",
+            port=port,
+            protocol="http",
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

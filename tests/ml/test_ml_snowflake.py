@@ -14,7 +14,6 @@ from datetime import date
 
 import duckdb
 import pytest
-from pydantic import SecretStr
 
 from ml.pipeline import evaluate_registered, train_and_register
 from ml.synthetic import SyntheticSpec, write_synthetic_tables
@@ -49,21 +48,11 @@ def copy_table(source: duckdb.DuckDBPyConnection, target: Session, table: str) -
 
 @pytest.fixture(scope="module")
 def snowflake_settings(
-    tmp_path_factory: pytest.TempPathFactory, fakesnow_address: dict
+    tmp_path_factory: pytest.TempPathFactory, fakesnow_snowflake: SnowflakeSettings
 ) -> Iterator[Settings]:
     local = duckdb.connect()
     write_synthetic_tables(Session(local, "duckdb"), SyntheticSpec.monthly(600, n_cutoffs=4))
-    address = fakesnow_address
-    snowflake = SnowflakeSettings(
-        account="fakesnow",
-        user="fake",
-        password=SecretStr("snow"),
-        database="tessera",
-        schema="public",
-        host=address["host"],
-        port=address["port"],
-        protocol="http",
-    )
+    snowflake = fakesnow_snowflake
     settings = dataclasses.replace(
         Settings.from_env({}),
         target="snowflake",

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
-from pydantic import SecretStr
 
 from tessera.segments.membership import refresh_membership
 from tessera.segments.validate import check_unique, validate_sql
@@ -17,18 +16,8 @@ from tessera.warehouse import Session, Warehouse
 
 
 @pytest.fixture(scope="module")
-def snowflake_session(fakesnow_address: dict) -> Iterator[Session]:
-    server = fakesnow_address
-    snowflake = SnowflakeSettings(
-        account="fakesnow",
-        user="fake",
-        password=SecretStr("snow"),
-        database="tessera",
-        schema="public",
-        host=server["host"],
-        port=server["port"],
-        protocol="http",
-    )
+def snowflake_session(fakesnow_snowflake: SnowflakeSettings) -> Iterator[Session]:
+    snowflake = fakesnow_snowflake
     settings = dataclasses.replace(Settings.from_env({}), target="snowflake", snowflake=snowflake)
     with Warehouse(settings).session() as session:
         session.execute("create schema if not exists profiles")
