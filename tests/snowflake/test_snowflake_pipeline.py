@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import snowflake.connector
-import yaml
 from fakesnow_env import FakesnowServer, duckdb_settings, snowflake_settings
 from sf_pipeline import (
     MODELS,
@@ -31,13 +29,10 @@ from sf_pipeline import (
 
 from reverse_etl.demo import demo_destinations
 from reverse_etl.runner import RunResult, SyncPaths, plan_sync, run_sync
-from reverse_etl.state import Outcomes, StateStore, ensure_tables
-from tessera.dbt import DbtError
 from tessera.identity.evaluate import evaluate
 from tessera.segments.catalog import load_catalog, segments_dir
 from tessera.segments.membership import refresh_membership
-from tessera.settings import DBT_PROJECT_DIR
-from tessera.warehouse import Session, Warehouse
+from tessera.warehouse import Warehouse
 
 pytestmark = pytest.mark.snowflake
 
@@ -163,30 +158,6 @@ def test_person_ids_are_the_same_on_both_targets(
     assert graphs[0] == graphs[1]
 
 
-TEMPORARY_TABLE_NAMES = (
-    "fakesnow cannot create a schema-qualified temporary table: dbt-snowflake's incremental "
-    "delete+insert stages the new rows in `create or replace temporary table "
-    "<db>.<schema>.<model>__dbt_tmp`, and DuckDB, under fakesnow, only allows temporary "
-    'tables in its own "temp" catalog (Parser Error: TEMPORARY table names can *only* use '
-    'the "temp" catalog). The same statement is how dbt runs unit tests on Snowflake. '
-    "With `+tmp_relation_type: transient` in dbt_project.yml this test runs and passes."
-)
-
-
-def incremental_tmp_tables_are_transient() -> bool:
-    """dbt-snowflake's `tmp_relation_type: transient` stages in a plain (transient) table,
-    which fakesnow can create."""
-    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    models = (project.get("models") or {}).get("tessera") or {}
-    return models.get("+tmp_relation_type") == "transient"
-
-
-@pytest.mark.xfail(
-    not incremental_tmp_tables_are_transient(),
-    strict=True,
-    raises=DbtError,
-    reason=TEMPORARY_TABLE_NAMES,
-)
 def test_incremental_build_on_snowflake_matches_duckdb(
     sf_run: PipelineRun, duck_run: PipelineRun, tmp_path: Path
 ) -> None:
@@ -235,48 +206,8 @@ def test_reverse_etl_plan_diffs_in_snowflake(sf_run: PipelineRun) -> None:
         assert sample.num_rows == min(5, plan.counts["added"]), name
 
 
-MERGE_IN_TRANSACTION = (
-    "fakesnow cannot run MERGE inside BEGIN ... COMMIT: its MERGE rewrite creates a temporary "
-    "table and records it in fakesnow's own _fs_global DuckDB catalog, and DuckDB lets one "
-    "transaction write only one attached database (HTTP 500, which the connector retries "
-    "without end). reverse_etl's StateStore.commit runs a MERGE in a transaction on Snowflake; "
-    "with UPDATE ... FROM + INSERT ... WHERE NOT EXISTS instead, this test runs and passes."
-)
-
-
-def state_commit_works(server: FakesnowServer) -> bool:
-    """reverse_etl's own state commit, on a connection whose short network timeout turns
-    the emulator's HTTP 500 into a quick error instead of endless retries."""
-    env = server.env
-    conn = snowflake.connector.connect(
-        account=env["SNOWFLAKE_ACCOUNT"],
-        user=env["SNOWFLAKE_USER"],
-        password=env["SNOWFLAKE_PASSWORD"],
-        database=env["SNOWFLAKE_DATABASE"],
-        host=server.host,
-        port=server.port,
-        protocol="http",
-        network_timeout=10,
-    )
-    session = Session(conn=conn, dialect="snowflake")
-    outcomes = Outcomes()
-    outcomes.add("k1", "synced", "added", "hash", "dest-1", None)
-    try:
-        ensure_tables(session, "commit_probe")
-        StateStore(session, "commit_probe").commit("probe-run", outcomes)
-        return session.scalar("select count(*) from tessera_sync.state_commit_probe") == 1
-    except snowflake.connector.errors.Error:
-        return False
-    finally:
-        conn.close()
-
-
-def test_reverse_etl_sync_from_snowflake_sends_only_changes(
-    sf_run: PipelineRun, fakesnow_server: FakesnowServer
-) -> None:
+def test_reverse_etl_sync_from_snowflake_sends_only_changes(sf_run: PipelineRun) -> None:
     """Runs last: it edits a segment row to prove the re-sync sends only that row."""
-    if not state_commit_works(fakesnow_server):
-        pytest.xfail(MERGE_IN_TRANSACTION)
     settings = sf_run.settings
     paths = SyncPaths.default(settings)
     catalog = paths.catalog()
