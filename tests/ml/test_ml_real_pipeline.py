@@ -13,18 +13,9 @@ import pytest
 
 from ml.pipeline import score_registered, train_and_register
 from ml.registry import Registry
-from tessera.settings import DBT_PROJECT_DIR
 from tessera.warehouse import Warehouse
 
-FEATURE_MODELS = DBT_PROJECT_DIR / "models" / "features"
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (FEATURE_MODELS / "ml_features.sql").exists()
-        or not (FEATURE_MODELS / "ml_labels.sql").exists(),
-        reason="dbt feature models not built yet",
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
