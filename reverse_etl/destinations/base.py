@@ -123,6 +123,16 @@ class BaseDestination:
                 text = text.replace(value, "***")
         return text
 
+    def http_client(self) -> HttpClient:
+        """A pooled client for this destination's base URL, timeout and concurrency, whose
+        errors have the credentials redacted."""
+        return HttpClient(
+            self.config.base_url,
+            timeout=self.config.timeout_seconds,
+            pool_size=self.concurrency,
+            redact=self.redact,
+        )
+
     def close(self) -> None:
         """Release connections; the default has none."""
 

@@ -21,7 +21,6 @@ from typing import Any
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
-    HttpClient,
     Operation,
     PlanRow,
     RowResult,
@@ -48,12 +47,7 @@ class BrazeUsers(BaseDestination):
         self.identifier = identifier_field(self.sync)
         group = self.sync.options.get("subscription_group_id")
         self.group_id = str(group) if group is not None else None
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=self.concurrency,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

@@ -23,7 +23,6 @@ from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retrying
 from reverse_etl.destinations.base import (
     BaseDestination,
     DestinationError,
-    HttpClient,
     Operation,
     PlanRow,
     RowResult,
@@ -94,12 +93,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         self.version = version
         self.schema = list(self.sync.mapping)
         self.user_list = f"customers/{self.customer_id}/userLists/{self.sync.object}"
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=1,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

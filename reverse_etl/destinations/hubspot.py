@@ -15,7 +15,6 @@ from typing import Any
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
-    HttpClient,
     Operation,
     PlanRow,
     RowResult,
@@ -35,12 +34,7 @@ class HubSpotContacts(BaseDestination):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=self.concurrency,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

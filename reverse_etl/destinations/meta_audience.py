@@ -14,7 +14,6 @@ from typing import Any
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
-    HttpClient,
     Operation,
     PlanRow,
     RowResult,
@@ -36,12 +35,7 @@ class MetaCustomAudience(BaseDestination):
         super().__init__(*args, **kwargs)
         self.schema = list(self.sync.mapping)
         self.path = f"/{self.sync.object}/users"
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=self.concurrency,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

@@ -29,7 +29,6 @@ from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retrying
 from reverse_etl.destinations.base import (
     BaseDestination,
     DestinationError,
-    HttpClient,
     HttpResponse,
     Operation,
     PlanRow,
@@ -107,12 +106,7 @@ class SalesforceBulk(BaseDestination):
         self.columns = [self.external_id_field] + [
             f for f in self.sync.mapping if f != self.external_id_field
         ]
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=self.concurrency,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

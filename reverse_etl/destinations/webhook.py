@@ -16,7 +16,6 @@ from typing import Any
 
 from reverse_etl.destinations.base import (
     BaseDestination,
-    HttpClient,
     Operation,
     PlanRow,
     RowResult,
@@ -41,12 +40,7 @@ class Webhook(BaseDestination):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.http = HttpClient(
-            self.config.base_url,
-            timeout=self.config.timeout_seconds,
-            pool_size=self.concurrency,
-            redact=self.redact,
-        )
+        self.http = self.http_client()
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
         items = []
