@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from bench.common import build_synthetic_segment
 from tessera.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,28 +110,6 @@ def _sync(kind: str, name: str) -> dict[str, Any]:
     }
 
 
-def _build_segment(settings: Settings, rows: int) -> None:
-    from tessera.warehouse import Warehouse
-
-    with Warehouse(settings).session() as s:
-        s.execute("create schema if not exists segments")
-        s.execute("create schema if not exists profiles")
-        s.execute(
-            f"""create or replace table segments.bench_dest_audience as
-            select 'p' || lpad(cast(i as varchar), 9, '0') as person_id,
-                   'person.' || i || '@example.com' as email,
-                   '+1415' || lpad(cast(i % 10000000 as varchar), 7, '0') as phone,
-                   'First' || i as first_name,
-                   'Last' || (i % 997) as last_name
-            from range({rows}) as t(i)"""
-        )
-        s.execute(
-            """create or replace table profiles.customer_profiles as
-            select person_id, true as consent_email, true as consent_sms, true as consent_ads
-            from segments.bench_dest_audience"""
-        )
-
-
 def _start_emulator(kind: str, limited: bool) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "reverse_etl.testing", kind]
     limit = LIMITS[kind]
@@ -164,7 +143,7 @@ def run(scale: int, workdir: Path) -> dict:
         artifacts_dir=workdir / "artifacts",
     )
     settings.warehouse_path.unlink(missing_ok=True)
-    _build_segment(settings, scale)
+    build_synthetic_segment(settings, "bench_dest_audience", scale)
     os.environ.update(ENV)
 
     figures: dict[str, Any] = {"segment_rows": scale}

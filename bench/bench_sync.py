@@ -18,33 +18,11 @@ from pathlib import Path
 
 import yaml
 
+from bench.common import build_synthetic_segment
 from tessera.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "BENCH_HUBSPOT_TOKEN"
-
-
-def _build_segment(settings: Settings, rows: int) -> None:
-    from tessera.warehouse import Warehouse
-
-    with Warehouse(settings).session() as s:
-        s.execute("create schema if not exists segments")
-        s.execute("create schema if not exists profiles")
-        s.execute(
-            f"""create or replace table segments.bench_audience as
-            select 'p' || lpad(cast(i as varchar), 9, '0') as person_id,
-                   'person.' || i || '@example.com' as email,
-                   '+1415' || lpad(cast(i % 10000000 as varchar), 7, '0') as phone,
-                   'First' || i as first_name,
-                   'Last' || (i % 997) as last_name,
-                   case when i % 3 = 0 then 'lapsed' else 'active' end as lifecycle_stage
-            from range({rows}) as t(i)"""
-        )
-        s.execute(
-            """create or replace table profiles.customer_profiles as
-            select person_id, true as consent_email, true as consent_sms, true as consent_ads
-            from segments.bench_audience"""
-        )
 
 
 def _change_one_percent(settings: Settings) -> int:
@@ -137,7 +115,7 @@ def run(scale: int, workdir: Path) -> dict:
         artifacts_dir=workdir / "artifacts",
     )
     settings.warehouse_path.unlink(missing_ok=True)
-    _build_segment(settings, scale)
+    build_synthetic_segment(settings, "bench_audience", scale)
 
     env = {**os.environ, TOKEN_ENV: "bench-token", "TESSERA_EMULATOR_TOKEN": "bench-token"}
     emulator = subprocess.Popen(

@@ -41,3 +41,28 @@ def generated_warehouse(scale: int, workdir: Path) -> Settings:
     target = workdir / "warehouse.duckdb"
     shutil.copyfile(cache, target)
     return bench_settings(target)
+
+
+def build_synthetic_segment(settings: Settings, table: str, rows: int) -> None:
+    """`segments.<table>` with `rows` persons (email, phone, names, lifecycle) and a
+    customer_profiles table consenting all of them, for the sync benchmarks."""
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as s:
+        s.execute("create schema if not exists segments")
+        s.execute("create schema if not exists profiles")
+        s.execute(
+            f"""create or replace table segments.{table} as
+            select 'p' || lpad(cast(i as varchar), 9, '0') as person_id,
+                   'person.' || i || '@example.com' as email,
+                   '+1415' || lpad(cast(i % 10000000 as varchar), 7, '0') as phone,
+                   'First' || i as first_name,
+                   'Last' || (i % 997) as last_name,
+                   case when i % 3 = 0 then 'lapsed' else 'active' end as lifecycle_stage
+            from range({rows}) as t(i)"""
+        )
+        s.execute(
+            f"""create or replace table profiles.customer_profiles as
+            select person_id, true as consent_email, true as consent_sms, true as consent_ads
+            from segments.{table}"""
+        )
