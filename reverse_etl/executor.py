@@ -211,6 +211,7 @@ class Executor:
         read_rows = max(size, (10_000 // size) * size)
         max_in_flight = self.destination.concurrency * 2
         futures: set[Future] = set()
+        retries_in_place_before = self.destination.retries_in_place
         self._committer.start()
         pool = ThreadPoolExecutor(
             max_workers=self.destination.concurrency, thread_name_prefix=f"sync-{plan.sync_name}"
@@ -240,4 +241,5 @@ class Executor:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             self._committer.close()  # commits every acknowledged outcome before returning
+            self.stats.retries += self.destination.retries_in_place - retries_in_place_before
         return self.stats

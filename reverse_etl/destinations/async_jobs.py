@@ -3,7 +3,9 @@
 A job is created, fed, started and then polled. The polls and result downloads are
 idempotent reads, so they are retried here, in place: letting the executor retry the
 whole `send` would start a second job and resend every row because one status read hit
-a 503. Writes that create or start jobs are never retried here (the executor does that).
+a 503. A write is retried in place only where repeating it is harmless for that API (the
+destination says so where it calls this); starting a job never is (the executor retries
+the whole `send` instead).
 """
 
 from __future__ import annotations
@@ -19,25 +21,37 @@ from reverse_etl.destinations.base import RateLimitedError, TransientError
 T = TypeVar("T")
 
 
-def retrying_read(read: Callable[[], T], retry: RetryConfig, what: str) -> T:
-    """Call `read` until it succeeds, waiting out 429s and backing off on 5xx/timeouts."""
+def retry_in_place(
+    call: Callable[[], T],
+    retry: RetryConfig,
+    what: str,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Call `call` until it succeeds, waiting out 429s and backing off on 5xx/timeouts.
+
+    `on_retry` is told about every repeat so the run's retry count includes them.
+    """
     failures = 0
     waited_on_429 = 0.0
     while True:
         try:
-            return read()
+            return call()
         except RateLimitedError as exc:
             wait = exc.retry_after if exc.retry_after is not None else retry.base_delay_seconds
             waited_on_429 += wait
             if waited_on_429 > retry.max_rate_limited_seconds:
                 raise
             time.sleep(wait)
+            if on_retry:
+                on_retry()
         except TransientError:
             failures += 1
             if failures >= retry.max_attempts:
                 raise
             delay = min(retry.max_delay_seconds, retry.base_delay_seconds * 2 ** (failures - 1))
             time.sleep(delay)
+            if on_retry:
+                on_retry()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ run. Retrying, rate limiting, batching and committing are the executor's job, no
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
@@ -75,6 +76,9 @@ class Destination(Protocol):
     rate_limit: RateLimitConfig | None
     retry: RetryConfig
 
+    @property
+    def retries_in_place(self) -> int: ...
+
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]: ...
 
     def close(self) -> None: ...
@@ -111,10 +115,22 @@ class BaseDestination:
         self.rate_limit = config.rate_limit
         self.retry = config.retry
         self._secrets = dict(secrets)
+        self._retries_in_place = 0
+        self._retries_lock = threading.Lock()
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:
         """Raise ConfigError if `sync` cannot work with this destination type."""
+
+    def note_retry(self) -> None:
+        """Count a call the destination repeated itself (polls, idempotent writes)."""
+        with self._retries_lock:
+            self._retries_in_place += 1
+
+    @property
+    def retries_in_place(self) -> int:
+        with self._retries_lock:
+            return self._retries_in_place
 
     def redact(self, text: str) -> str:
         for secret in self._secrets.values():

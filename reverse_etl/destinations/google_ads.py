@@ -10,6 +10,11 @@ request and 20 per `UserData`; Google advises ~10,000 operations per request and
 at a time per list (parallel jobs fail with CONCURRENT_MODIFICATION), so this destination
 runs one worker. `enablePartialFailure` reports bad operations by index; those rows are
 rejected and the rest are applied. Rows are acknowledged only when the job has finished.
+
+Creating a job and adding operations to it are retried in place: a repeated create leaves
+an empty job that is never run, and a repeated `addOperations` adds the same members to a
+set. Starting the job is not: if `:run` fails the executor retries the whole batch with a
+new job, because a lost answer cannot tell us whether the first one started.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reverse_etl.config import ConfigError
-from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retrying_read
+from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retry_in_place
 from reverse_etl.destinations.base import (
     BaseDestination,
     DestinationError,
@@ -143,6 +148,11 @@ class GoogleAdsCustomerMatch(BaseDestination):
             raise
         return response.json() or {}
 
+    def _post_repeatable(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        return retry_in_place(
+            lambda: self._post(path, body, what), self.retry, what, self.note_retry
+        )
+
     # --- send ----------------------------------------------------------------------------
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
@@ -194,7 +204,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         metadata: dict[str, Any] = {"userList": self.user_list}
         if verb == "create":
             metadata["consent"] = {"adUserData": "GRANTED", "adPersonalization": "GRANTED"}
-        job = self._post(
+        job = self._post_repeatable(
             f"customers/{self.customer_id}/offlineUserDataJobs:create",
             {
                 "job": {
@@ -210,7 +220,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         failed: dict[str, str] = {}
         for start in range(0, len(members), OPERATIONS_PER_REQUEST):
             chunk = members[start : start + OPERATIONS_PER_REQUEST]
-            answer = self._post(
+            answer = self._post_repeatable(
                 f"{resource}:addOperations",
                 {
                     "operations": [{verb: self._user_data(values)} for _, values in chunk],
@@ -228,7 +238,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         if not name:
             raise DestinationError("google ads run job: the answer has no operation name")
         final = poll_until(
-            lambda: retrying_read(
+            lambda: retry_in_place(
                 lambda: (
                     self.http.request(
                         "GET",
@@ -241,6 +251,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
                 ),
                 self.retry,
                 "google ads job status",
+                self.note_retry,
             ),
             lambda state: bool(state.get("done")),
             self.poll,

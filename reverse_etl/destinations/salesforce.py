@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from reverse_etl.config import ConfigError
-from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retrying_read
+from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retry_in_place
 from reverse_etl.destinations.base import (
     BaseDestination,
     DestinationError,
@@ -155,8 +155,11 @@ class SalesforceBulk(BaseDestination):
         )
 
     def _read(self, path: str, what: str) -> HttpResponse:
-        return retrying_read(
-            lambda: self.http.request("GET", path, None, self._headers(), what), self.retry, what
+        return retry_in_place(
+            lambda: self.http.request("GET", path, None, self._headers(), what),
+            self.retry,
+            what,
+            self.note_retry,
         )
 
     @staticmethod
