@@ -15,6 +15,7 @@ from orchestration.dbt_assets import (
     TesseraDbtTranslator,
     build_dbt_assets,
     load_manifest,
+    nightly_only,
     source_specs,
 )
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
@@ -49,7 +50,7 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     produced = {key for a in assets for key in a.keys}
     assets += source_specs(manifest, produced)
 
-    jobs = build_jobs(has_training=has_training)
+    jobs = build_jobs(has_training=has_training, nightly_only=nightly_only(manifest, project))
     return Definitions(
         assets=assets,
         asset_checks=build_checks(relations),

@@ -2,6 +2,11 @@
 
 dbt tests become asset checks (dagster-dbt's default). After each build, row counts and
 layer statistics are attached to every materialisation so the UI shows what was built.
+
+Two dbt tags decide what the frequent incremental refresh leaves to the nightly full
+refresh: models tagged `nightly` (monitoring tables nobody segments on) are only rebuilt
+nightly, and only tests tagged `critical` (keys of what leaves the warehouse) run on every
+refresh; every test runs nightly.
 """
 
 import json
@@ -10,14 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from dagster import (
+    AssetCheckKey,
     AssetExecutionContext,
     AssetKey,
+    AssetSelection,
     AssetSpec,
     Backoff,
     Failure,
     RetryPolicy,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.observability import relation_metadata
@@ -31,6 +39,9 @@ WAREHOUSE_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
 
 # Run tag set by the full_refresh job: dbt rebuilds incremental models from scratch.
 FULL_REFRESH_TAG = "tessera/dbt_full_refresh"
+
+NIGHTLY_MODEL_TAG = "nightly"
+CRITICAL_TEST_TAG = "critical"
 
 
 class TesseraDbtTranslator(DagsterDbtTranslator):
@@ -76,6 +87,24 @@ def source_specs(manifest: Mapping[str, Any], produced: set[AssetKey]) -> list[A
             description=props.get("description") or f"source table {key.to_user_string()}",
         )
     return list(specs.values())
+
+
+def nightly_only(manifest: Mapping[str, Any], project: DbtProject) -> AssetSelection:
+    """Models tagged `nightly` and every test not tagged `critical`: what the incremental
+    refresh leaves to the full refresh."""
+    translator = TesseraDbtTranslator()
+    models: list[AssetKey] = []
+    checks: list[AssetCheckKey] = []
+    for unique_id, node in manifest.get("nodes", {}).items():
+        tags = set(node.get("tags") or [])
+        if node.get("resource_type") == "model" and NIGHTLY_MODEL_TAG in tags:
+            models.append(translator.get_asset_key(node))
+        elif node.get("resource_type") == "test" and CRITICAL_TEST_TAG not in tags:
+            key = get_asset_check_key_for_test(manifest, translator, unique_id, project)
+            if key is not None:
+                checks.append(key)
+    # selecting a model's key selects its checks too
+    return AssetSelection.assets(*models) | AssetSelection.checks(*checks)
 
 
 def build_dbt_assets(project: DbtProject, manifest_path: Path):

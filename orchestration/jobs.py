@@ -24,9 +24,13 @@ def _dbt_tags(full_refresh: bool) -> dict[str, str]:
     return {FULL_REFRESH_TAG: str(full_refresh).lower()}
 
 
-def build_jobs(has_training: bool) -> list[UnresolvedAssetJobDefinition]:
+def build_jobs(
+    has_training: bool, nightly_only: AssetSelection | None = None
+) -> list[UnresolvedAssetJobDefinition]:
+    """`nightly_only`: models and checks the incremental refresh leaves to full_refresh."""
     everything = AssetSelection.all()  # external source tables are not included
     training = AssetSelection.groups(TRAINING_GROUP)
+    left_to_nightly = training | nightly_only if nightly_only is not None else training
     jobs = [
         define_asset_job(
             FULL_REFRESH,
@@ -36,10 +40,11 @@ def build_jobs(has_training: bool) -> list[UnresolvedAssetJobDefinition]:
         ),
         define_asset_job(
             INCREMENTAL_REFRESH,
-            selection=everything - training,
+            selection=everything - left_to_nightly,
             tags=_dbt_tags(full_refresh=False),
             description="New events -> identity -> profiles -> scores -> segments -> syncs, "
-            "with the current champion models.",
+            "with the current champion models. Runs the dbt tests tagged `critical`; the "
+            "rest, and models tagged `nightly`, wait for full_refresh.",
         ),
     ]
     if has_training:

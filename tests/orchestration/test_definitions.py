@@ -143,6 +143,8 @@ def test_full_refresh_job_runs_in_process(
         e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed
     ]
     assert not failed_checks
+    nightly_checks = {e.asset_check_key.name for e in result.get_asset_check_evaluations()}
+    assert any(name.startswith("accepted_values_") for name in nightly_checks), "every test"
 
     scores = AssetKey(["ml", "person_scores"])
     with Warehouse(config.settings).session(read_only=True) as session:
@@ -173,6 +175,13 @@ def test_full_refresh_job_runs_in_process(
     assert incremental.success
     refreshed = {ev.asset_key for ev in incremental.get_asset_materialization_events()}
     assert not any(key.path[-1].endswith("_model") for key in refreshed), "no retraining"
+    assert AssetKey(["profiles", "profile_quality"]) not in refreshed, "tagged nightly"
+    assert AssetKey(["profiles", "customer_profiles"]) in refreshed
+    # only the tests tagged `critical` (keys of what leaves the warehouse) and our own checks
+    checked = {e.asset_check_key.name for e in incremental.get_asset_check_evaluations()}
+    assert {"unique_customer_profiles_person_id", "largest_identity_cluster"} <= checked
+    assert any(name.startswith("unique_recent_buyers_suppression") for name in checked)
+    assert not any(name.startswith("accepted_values_") for name in checked)
     audience = orchestration_env.emulators["meta"].app.members[RECENT_BUYERS_AUDIENCE]
     assert any(hash_value("email", email) in row for row in audience)
 
