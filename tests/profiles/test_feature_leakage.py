@@ -172,7 +172,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     before = features(warehouse)
     buyer = pick_buyer(warehouse)
     future_records(warehouse, buyer)
-    dbt(warehouse, target, ["run", "--select", *FEATURE_MODELS], vars=VARS)
+    # a full refresh: ml_features keeps built training cutoffs on incremental runs
+    # (tests/features/test_ml_features_incremental.py)
+    dbt(warehouse, target, ["run", "--select", *FEATURE_MODELS, "--full-refresh"], vars=VARS)
     return {
         "warehouse": warehouse,
         "default_cutoffs": default_cutoffs,

@@ -8,14 +8,30 @@
     Known limit: persons are today's identity resolution (an identifier linked after the cutoff
     merges history that was apart at the cutoff).
     Every non-key column is a feature; VARCHAR columns are categorical.
+
+    Incremental by cutoff: a run recomputes the scoring cutoff (every person, so its RFM
+    quintiles stay exact) and any cutoff not in the table yet; training cutoffs already built
+    are kept as they were computed, and cutoffs no longer wanted (yesterday's scoring cutoff)
+    are deleted. A full refresh (the nightly Dagster full_refresh) recomputes them all.
 -#}
-{{ config(materialized='table') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='cutoff_date',
+    on_schema_change='fail',
+    post_hook="delete from {{ this }} where cutoff_date not in
+        (select cutoff_date from {{ ref('int_feature_cutoffs') }})"
+) }}
 
 with
 
 cutoffs as (
 
     select cutoff_date from {{ ref('int_feature_cutoffs') }}
+    {%- if is_incremental() %}
+    where is_scoring_cutoff
+        or cutoff_date not in (select distinct cutoff_date from {{ this }})
+    {%- endif %}
 
 ),
 
