@@ -109,10 +109,14 @@ def nightly_only(manifest: Mapping[str, Any], project: DbtProject) -> AssetSelec
 
 def build_dbt_assets(project: DbtProject, manifest_path: Path):
     manifest = load_manifest(manifest_path)
+    # Row counts for stored relations only: counting a view runs its whole query (a staging
+    # view normalises every raw event), which would double an incremental refresh.
     relations = {
         uid: node["relation_name"]
         for uid, node in manifest.get("nodes", {}).items()
-        if node.get("resource_type") in ("model", "seed", "snapshot") and node.get("relation_name")
+        if node.get("resource_type") in ("model", "seed", "snapshot")
+        and node.get("relation_name")
+        and node.get("config", {}).get("materialized") != "view"
     }
 
     @dbt_assets(
@@ -129,7 +133,14 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         warehouse: WarehouseResource,
     ) -> Iterator[Any]:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        args = ["build", *(["--full-refresh"] if full_refresh else [])]
+        # dbt unit tests check SQL logic on fixed inputs: CI runs them (`make test`), and, as
+        # dbt advises, production builds skip them.
+        args = [
+            "build",
+            *(["--full-refresh"] if full_refresh else []),
+            "--exclude-resource-type",
+            "unit_test",
+        ]
         invocation = dbt.cli(
             args, context=context, target_path=project.target_path, raise_on_error=False
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import shutil
 import socket
 import threading
 import time
@@ -52,3 +53,6 @@ def fakesnow_snowflake() -> Iterator[SnowflakeSettings]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        # fakesnow makes its stage bucket with mkdtemp at import and never removes it
+        stage = importlib.import_module("fakesnow.transforms.stage")
+        shutil.rmtree(stage.LOCAL_BUCKET_PATH, ignore_errors=True)
