@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from dagster_dbt import DbtCliResource, DbtProject
+from packaging.version import Version
+from packaging.version import parse as parse_version
 
 from tessera.dbt import dbt_executable
 from tessera.settings import Settings
@@ -34,12 +38,23 @@ class WarehouseResource(ConfigurableResource):
         return Warehouse(self.settings())
 
 
+class TesseraDbtCliResource(DbtCliResource):
+    """dagster-dbt runs `dbt --version` before each dbt step to tell dbt Core from the Fusion
+    engine: a whole dbt start-up plus a package-registry lookup, about 5 s of every refresh.
+    Tessera runs the dbt-core installed beside it (tessera.dbt.dbt_executable), so its
+    version is read from the package metadata instead."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return parse_version(installed_version("dbt-core"))
+
+
 def build_resources(settings: Settings, project: DbtProject) -> dict[str, object]:
     warehouse = WarehouseResource(
         target=settings.target,
         duckdb_path=str(settings.warehouse_path) if settings.target == "duckdb" else "",
     )
-    dbt = DbtCliResource(
+    dbt = TesseraDbtCliResource(
         project_dir=project,
         profiles_dir=str(settings.dbt_profiles_dir),
         target=settings.target,
