@@ -2,9 +2,11 @@
 
 A generated warehouse is built in full, new activity is appended (a replayed week of every
 source, a week of tessera.datagen.append_activity, a late-arriving event, a new visitor, a
-record merging two known persons, a consent change), the profiles are refreshed
-incrementally, and the result is compared with a --full-refresh of a copy of the same
-warehouse (same identity state, same as_of).
+record merging two known persons, a consent change, and cases for each path of the refresh:
+see profile_activity.add_delta_cases), the profiles are refreshed incrementally, and the
+result is compared with a --full-refresh of a copy of the same warehouse (same identity
+state, same as_of). Persons with only new records are combined from their stored row (delta),
+the others recomputed from their whole history (full): both must give the full rebuild's row.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from datetime import date, datetime
 
 import duckdb
 import pytest
-from profile_activity import add_edge_cases, replay_last_week
+from profile_activity import add_delta_cases, add_edge_cases, replay_last_week
 from profile_helpers import assert_same_rows, copy_warehouse, dbt, read_table, scalar
 
 from tessera.datagen import append_activity, generate
@@ -58,6 +60,7 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     )
     replay_last_week(warehouse, "w1")
     used = add_edge_cases(warehouse, "w1")
+    paths = add_delta_cases(warehouse, "w1")
     # an untouched person (oldest activity, not in the edge cases) gets a marker value: an
     # incremental run that recomputed everyone would overwrite it
     with duckdb.connect(str(warehouse)) as con:
@@ -86,6 +89,7 @@ def refreshed(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "full": full,
         "sentinel": sentinel,
         "used": used,
+        "paths": paths,
         "persons_before": persons_before,
     }
 
@@ -99,11 +103,17 @@ def test_untouched_person_is_not_recomputed(refreshed) -> None:
     assert events == -1
 
 
+# when and how a row was written, not what it says
+BOOKKEEPING = ["watermark_indexed", "watermark_identity", "refresh_path"]
+
+
 @pytest.mark.parametrize("relation", ["profiles.int_profile_facts", "profiles.customer_profiles"])
 def test_incremental_equals_full_rebuild(refreshed, relation: str) -> None:
     sentinel = refreshed["sentinel"]
     incremental = read_table(refreshed["incremental"], relation)
     full = read_table(refreshed["full"], relation)
+    incremental = incremental.drop(columns=BOOKKEEPING, errors="ignore")
+    full = full.drop(columns=BOOKKEEPING, errors="ignore")
     # the sentinel row differs by construction (see the test above); everything else must not
     keep_inc = incremental["person_id"] != sentinel
     keep_full = full["person_id"] != sentinel
@@ -142,3 +152,38 @@ def test_new_records_reach_the_profiles(refreshed) -> None:
         f"and p.emails_count >= 1",
     )
     assert user_row == 1
+
+
+def test_each_change_takes_its_path(refreshed) -> None:
+    facts = read_table(refreshed["incremental"], "profiles.int_profile_facts").set_index(
+        "person_id"
+    )
+    paths = refreshed["paths"]
+    expected = {
+        "new_category": "delta",
+        "late_event": "delta",
+        "known_category": "full",
+        "changed_order": "full",
+        "same_day_event": "full",
+        "new_consent": "delta",
+        "stale_consent": "full",
+    }
+    assert {case: facts.loc[paths[case], "refresh_path"] for case in expected} == expected
+    assert "w1-garden gnomes" in facts.loc[paths["new_category"], "categories_purchased"]
+    assert facts.loc[paths["new_consent"], "consent_sms"]
+    survivor = scalar(
+        refreshed["incremental"],
+        "select person_id from identity.identity_graph "
+        f"where id_type = 'user_id' and id_value = '{refreshed['used']['user_id']}'",
+    )
+    assert facts.loc[survivor, "refresh_path"] == "full"  # absorbed a merge in this run
+
+
+def test_most_touched_persons_take_the_delta_path(refreshed) -> None:
+    """The point of the delta path: persons with only new activity are not recomputed."""
+    counts = read_table(
+        refreshed["incremental"], "profiles.int_profile_facts"
+    ).refresh_path.value_counts()
+    full = read_table(refreshed["full"], "profiles.int_profile_facts")
+    assert set(full["refresh_path"]) == {"full"}
+    assert counts["delta"] > 0

@@ -4,19 +4,34 @@
     ranked across persons, so a person's row changes only when their records or identifiers do.
     customer_profiles adds the relative and ranked traits on top.
 
-    Incremental (delete+insert on person_id). A run rebuilds the rows of the persons it touches:
-      - persons with a record whose watermark timestamp (see profile_sources) is at or after
-        that source's watermark minus var profile_lookback_days; a source's watermark is the
-        latest value already processed (max of watermark_<name> in this table), the lookback
-        re-reads late arrivals;
-      - persons whose identifier set changed (identity fingerprint differs, or no row yet):
-        merges, splits and newly linked identifiers;
-      - persons that absorbed a merge since the last run (identity.person_merges rows whose
-        old_person_id still has a row here).
+    Incremental (delete+insert on person_id). What changed since the last run comes from the
+    index int_record_identifiers: records whose indexed_at is after this table's
+    watermark_indexed (the index's latest indexed_at when this table was last built) are new
+    (first_indexed_at after it) or changed. A run rewrites the rows of the persons they touch,
+    in one of two ways:
+      - delta: the person's stored row combined with the facts of its new records only (counts
+        and sums add, first/last timestamps take the min/max, survivorship winners: the stored
+        winner competes with the new candidates; see profile_combine). Used when that is exact:
+        the person's identifiers are unchanged and nothing but new records arrived.
+      - full: the person's whole history, found through their identifiers in the index and
+        read from staging by source_record_id (see resolve_person). Used for persons whose
+        identifier set changed (merges, splits, newly linked identifiers: among the persons
+        identity assigned an identifier to or took one from since the last run, per
+        identity_graph.resolved_at and previous_person_id, those whose identity fingerprint
+        differs or who have no row yet), persons that absorbed a merge (identity.person_merges rows
+        whose old_person_id still has a row here), persons with a changed (not new) record or a
+        return recorded within var profile_lookback_days of the latest processed one, and
+        persons whose new records a delta cannot combine exactly: an event on or before the day
+        of their last stored event (sessions would join), a CRM record with an email or, when
+        the stored email is verified, a sighting of another email, spend in a category they
+        bought before that is not their favourite, and a consent record not after every stored
+        one (consents are in the index too, under their subject's id type).
     The rows of persons that no longer exist in identity.persons (merged away) are deleted by
-    the post-hook. Records of touched persons are found through their identifiers in the lean
-    index int_record_identifiers and then read from staging by source_record_id (see
-    resolve_person), so the unchanged majority of records is never normalised nor resolved.
+    the post-hook. If the index was rebuilt after this table (its oldest first_indexed_at is
+    after watermark_indexed), every record looks new: every person is then recomputed in full.
+    The index must be current when this table is built (dbt runs it first when both are
+    selected): a record a full build read from staging but the index had not yet seen would
+    later look new and be counted twice by a delta.
 -#}
 {{ config(
     materialized='incremental',
@@ -29,27 +44,52 @@
 
 {%- set sources = profile_sources() -%}
 {%- set incremental = is_incremental() -%}
-{%- set restrict = 'touched_identifiers' if incremental else none -%}
-{%- set records_of = {} -%}
-{%- for model_name in sources -%}
-    {%- do records_of.update({model_name: "select source_record_id from touched_records "
-        ~ "where source = '" ~ model_name ~ "'" if incremental else none}) -%}
-{%- endfor -%}
+{%- set index = ref('int_record_identifiers') -%}
 {%- set watermark_names = [] -%}
 {%- for spec in sources.values() -%}
     {%- for name in spec.watermarks -%}{%- do watermark_names.append(name) -%}{%- endfor -%}
 {%- endfor -%}
 {%- do watermark_names.extend(['consents_recorded', 'returns_returned']) -%}
+{#- the output columns in order, with how a delta combines the stored and the new value
+    (profile_combine); the watermark and delta-state columns follow in the final CTE -#}
+{%- set combined = [
+    ('person_id', 'keep'), ('is_known', 'keep'), ('user_id', 'keep'), ('crm_id', 'keep'),
+    ('loyalty_id', 'keep'), ('email', 'keep'), ('email_is_verified', 'keep'), ('phone', 'keep'),
+    ('first_name', 'keep'), ('last_name', 'keep'), ('name_source', 'keep'), ('country', 'keep'),
+    ('emails_count', 'keep'), ('phones_count', 'keep'), ('devices_count', 'keep'),
+    ('anonymous_ids_count', 'keep'), ('first_seen_at', 'min'), ('last_seen_at', 'max'),
+    ('channels_seen', 'keep'), ('channels_count', 'keep'), ('events_count', 'add'),
+    ('sessions_count', 'add'), ('page_views_count', 'add'), ('product_views_count', 'add'),
+    ('cart_adds_count', 'add'), ('abandoned_carts_count', 'add'), ('last_session_at', 'max'),
+    ('last_abandoned_cart_at', 'max'), ('online_orders_count', 'add'),
+    ('store_purchases_count', 'add'), ('online_revenue', 'add'), ('store_revenue', 'add'),
+    ('returns_count', 'add'), ('returns_amount', 'add'), ('first_order_at', 'min'),
+    ('last_order_at', 'max'), ('categories_purchased', 'keep'), ('categories_count', 'keep'),
+    ('favourite_category', 'keep'), ('emails_sent', 'add'), ('email_opens', 'add'),
+    ('email_clicks', 'add'), ('email_bounces', 'add'), ('email_unsubscribed', 'or'),
+    ('last_email_engaged_at', 'max'), ('tickets_count', 'add'), ('open_tickets_count', 'add'),
+    ('last_ticket_at', 'max'), ('last_ticket_sentiment', 'keep'), ('ad_clicks_count', 'add'),
+    ('ad_spend_total', 'add'), ('last_ad_click_at', 'max'), ('crm_contacts_count', 'add'),
+    ('consent_email', 'consent'), ('consent_sms', 'consent'), ('consent_ads', 'consent'),
+    ('consent_analytics', 'consent'), ('consent_updated_at', 'max'),
+    ('identity_fingerprint', 'keep'), ('last_record_at', 'max')
+] -%}
 {%- set since = {} -%}
 {%- for name in watermark_names -%}
     {%- do since.update({name: "cast('1900-01-01' as timestamp)"}) -%}
 {%- endfor -%}
+{%- set indexed_since = "cast('1900-01-01' as timestamp)" -%}
+{%- set resolved_since = "cast('1900-01-01' as timestamp)" -%}
+{%- set index_rebuilt = false -%}
 {%- if incremental and execute -%}
     {%- set maxima_sql -%}
         select
         {%- for name in watermark_names %}
-            max(watermark_{{ name }}) as {{ name }}{{ ',' if not loop.last }}
+            max(watermark_{{ name }}) as {{ name }},
         {%- endfor %}
+            max(watermark_indexed) as indexed,
+            (select min(first_indexed_at) from {{ index }}) as index_started,
+            max(watermark_identity) as identity_resolved
         from {{ this }}
     {%- endset -%}
     {%- set maxima = run_query(maxima_sql) -%}
@@ -61,14 +101,21 @@
                 'day', -1 * lookback_days, "cast('" ~ value ~ "' as timestamp)")}) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- set indexed = maxima.columns[watermark_names | length].values()[0] -%}
+    {%- set index_started = maxima.columns[watermark_names | length + 1].values()[0] -%}
+    {%- if indexed is not none -%}
+        {%- set indexed_since = "cast('" ~ indexed ~ "' as timestamp)" -%}
+        {%- set index_rebuilt = index_started is not none and index_started > indexed -%}
+    {%- endif -%}
+    {%- set resolved = maxima.columns[watermark_names | length + 2].values()[0] -%}
+    {%- if resolved is not none -%}
+        {%- set resolved_since = "cast('" ~ resolved ~ "' as timestamp)" -%}
+    {%- endif -%}
 {%- endif -%}
-{%- set in_scope = 'person_id in (select person_id from scope)' if incremental
-    else 'person_id is not null' -%}
-
 with
 
 -- depends_on: {{ ref('person_merges') }}
--- depends_on: {{ ref('int_record_identifiers') }}
+-- depends_on: {{ index }}
 
 persons as (
 
@@ -82,47 +129,78 @@ graph as (
 
 ),
 
-identity_fingerprints as {{ materialized_cte() }} (
+identity_now as (
 
-    select
-        person_id,
-        {{ set_fingerprint("id_type || ':' || id_value") }} as identity_fingerprint
-    from graph
-    group by person_id
+    select max(resolved_at) as resolved_at from {{ ref('identity_graph') }}
+
+),
+
+index_now as (
+
+    select max(indexed_at) as indexed_at from {{ index }}
 
 ),
 
 {%- if incremental %}
 
-recent_record_persons as (
+-- what changed since the last run
 
-    {%- for model_name, spec in sources.items() %}
-    {%- set conditions = [] %}
-    {%- for name, expr in spec.watermarks.items() %}
-        {%- do conditions.append(expr ~ ' >= ' ~ since[name]) %}
-    {%- endfor %}
-    select person_id from (
-        {{ resolve_source(model_name, where=conditions | join(' or ')) }}
-    ) as recent_{{ loop.index }}
+index_changes as {{ materialized_cte() }} (
+
+    select *, false as has_recent_return from {{ index }}
+    where indexed_at > {{ indexed_since }}
+    union all
+    -- orders with a return recorded within the lookback: their person is recomputed in full
+    select *, true from {{ index }}
+    where source = 'stg_shop__orders'
+        and source_record_id in (
+            select order_id from {{ ref('stg_shop__returns') }}
+            where returned_at >= {{ since['returns_returned'] }}
+        )
+
+),
+
+record_changes as {{ materialized_cte() }} (
+
+    select
+        person_id,
+        source,
+        source_record_id,
+        email,
+        seen_at,
+        first_indexed_at > {{ indexed_since }} and not has_recent_return as is_new
+    from ({{ resolve_person('index_changes', person_id_priority()) }}) as resolved
+    where person_id is not null
+
+),
+
+identity_candidates as {{ materialized_cte() }} (
+
+    -- persons identity (re)assigned an identifier to, or took one from, since the last run
+    -- (identity_graph.resolved_at, previous_person_id): only theirs can have changed
+    select person_id from {{ ref('identity_graph') }}
+    where resolved_at > {{ resolved_since }}
     union
-    {%- endfor %}
-    select person_id from (
-        {{ resolve_consent_subjects(
-            where='consents.recorded_at >= ' ~ since['consents_recorded']) }}
-    ) as recent_consents
-    union
-    select person_id from (
-        {{ resolve_source('stg_shop__orders', where="order_id in (select order_id from "
-            ~ ref('stg_shop__returns') ~ " where returned_at >= "
-            ~ since['returns_returned'] ~ ")") }}
-    ) as recent_returns
+    select previous_person_id from {{ ref('identity_graph') }}
+    where resolved_at > {{ resolved_since }} and previous_person_id is not null
+
+),
+
+candidate_fingerprints as (
+
+    select
+        person_id,
+        {{ set_fingerprint("id_type || ':' || id_value") }} as identity_fingerprint
+    from graph
+    where person_id in (select person_id from identity_candidates)
+    group by person_id
 
 ),
 
 changed_identities as (
 
     select current_ids.person_id
-    from identity_fingerprints as current_ids
+    from candidate_fingerprints as current_ids
     left join {{ this }} as previous
         on previous.person_id = current_ids.person_id
     where previous.person_id is null
@@ -140,7 +218,7 @@ merged_persons as (
 
 touched_persons as (
 
-    select person_id from recent_record_persons where person_id is not null
+    select person_id from record_changes
     union
     select person_id from changed_identities
     union
@@ -148,9 +226,147 @@ touched_persons as (
 
 ),
 
+-- persons recomputed in full whatever their new records say
+
+structural_changes as (
+
+    {%- if index_rebuilt %}
+    select person_id from touched_persons
+    {%- else %}
+    select person_id from record_changes where not is_new
+    union
+    select person_id from changed_identities
+    union
+    select person_id from merged_persons
+    {%- endif %}
+
+),
+
+delta_candidates as {{ materialized_cte() }} (
+
+    select person_id from touched_persons
+    where person_id not in (select person_id from structural_changes)
+        and person_id in (select person_id from persons)
+
+),
+
+candidate_records as {{ materialized_cte() }} (
+
+    select * from record_changes
+    where is_new and person_id in (select person_id from delta_candidates)
+
+),
+
+previous_candidates as {{ materialized_cte() }} (
+
+    select * from {{ this }}
+    where person_id in (select person_id from delta_candidates)
+
+),
+
+-- new records a delta cannot combine exactly
+
+candidate_category_spend as (
+
+    select candidate_records.person_id, order_items.category
+    from candidate_records
+    inner join {{ ref('stg_shop__orders') }} as candidate_orders
+        on candidate_orders.source_record_id = candidate_records.source_record_id
+    inner join {{ ref('stg_shop__order_items') }} as order_items
+        on order_items.order_id = candidate_orders.order_id
+    where candidate_records.source = 'stg_shop__orders'
+        and coalesce(lower(candidate_orders.status), '') not in ('cancelled', 'canceled')
+        and order_items.category is not null
+    union all
+    select candidate_records.person_id, candidate_pos.category
+    from candidate_records
+    inner join {{ ref('stg_pos__purchases') }} as candidate_pos
+        on candidate_pos.source_record_id = candidate_records.source_record_id
+    where candidate_records.source = 'stg_pos__purchases'
+        and candidate_pos.category is not null
+
+),
+
+stored_categories as (
+
+    {{ profile_explode_list('previous_candidates', 'person_id', 'categories_purchased',
+                            'category') }}
+
+),
+
+uncombinable_persons as (
+
+    -- an event on or before the day of the last stored one: sessions may join
+    select candidate_records.person_id
+    from candidate_records
+    inner join previous_candidates
+        on previous_candidates.person_id = candidate_records.person_id
+    where candidate_records.source = 'stg_segment__events'
+        and cast(candidate_records.seen_at as date)
+            <= cast(previous_candidates.last_event_at as date)
+    union
+    -- email survivorship: a CRM email may be verified; a verified winner only keeps its rank
+    -- against emails whose verification is unknown here if it is the one seen again
+    select candidate_records.person_id
+    from candidate_records
+    inner join previous_candidates
+        on previous_candidates.person_id = candidate_records.person_id
+    where candidate_records.email is not null
+        and candidate_records.source <> 'stg_cmp__consents'
+        and (
+            candidate_records.source = 'stg_crm__contacts'
+            or (previous_candidates.email_is_verified
+                and candidate_records.email <> coalesce(previous_candidates.email, ''))
+        )
+    union
+    -- new spend in a known category other than the favourite: its total is not stored
+    select stored_categories.person_id
+    from stored_categories
+    inner join candidate_category_spend
+        on candidate_category_spend.person_id = stored_categories.person_id
+        and candidate_category_spend.category = stored_categories.category
+    inner join previous_candidates
+        on previous_candidates.person_id = stored_categories.person_id
+    where stored_categories.category <> previous_candidates.favourite_category
+        or previous_candidates.favourite_category_amount <= 0
+    union
+    -- a consent record not after every stored one: the latest per purpose is not stored
+    select candidate_records.person_id
+    from candidate_records
+    inner join previous_candidates
+        on previous_candidates.person_id = candidate_records.person_id
+    where candidate_records.source = 'stg_cmp__consents'
+        and candidate_records.seen_at <= previous_candidates.consent_updated_at
+
+),
+
+delta_persons as {{ materialized_cte() }} (
+
+    select person_id from delta_candidates
+    where person_id not in (select person_id from uncombinable_persons)
+
+),
+
+full_persons as {{ materialized_cte() }} (
+
+    select person_id from touched_persons
+    where person_id not in (select person_id from delta_persons)
+
+),
+
+previous as {{ materialized_cte() }} (
+
+    select * from previous_candidates
+    where person_id in (select person_id from delta_persons)
+
+),
+
 scope as {{ materialized_cte() }} (
 
-    select * from persons
+    select
+        persons.*,
+        persons.person_id in (select person_id from delta_persons) as is_delta
+    from persons
     where person_id in (select person_id from touched_persons)
 
 ),
@@ -158,22 +374,36 @@ scope as {{ materialized_cte() }} (
 touched_identifiers as {{ materialized_cte() }} (
 
     select id_type, id_value from graph
-    where person_id in (select person_id from scope)
+    where person_id in (select person_id from full_persons)
 
 ),
 
-touched_records as {{ materialized_cte() }} (
+full_person_records as {{ materialized_cte() }} (
 
-    -- records carrying an identifier of a rebuilt person, from the lean index: one semi-join
-    -- per id type on plain columns
-    {%- for id_type in person_id_priority() %}
-    select source, source_record_id
-    from {{ ref('int_record_identifiers') }}
-    where {{ id_type }} in (
-        select id_value from touched_identifiers where id_type = '{{ id_type }}'
-    )
-    {{ 'union' if not loop.last }}
-    {%- endfor %}
+    -- records carrying an identifier of a person rebuilt in full, from the lean index: one
+    -- scan, a semi-join per id type on plain columns
+    select source, source_record_id, {{ person_id_priority() | join(', ') }}
+    from {{ index }}
+    where
+        {%- for id_type in person_id_priority() %}
+        {{ 'or ' if not loop.first }}{{ id_type }} in (
+            select id_value from touched_identifiers where id_type = '{{ id_type }}'
+        )
+        {%- endfor %}
+
+),
+
+scope_records as {{ materialized_cte() }} (
+
+    -- every record the facts below are computed from, with its person: resolved once here
+    -- from the index's identifiers (the same normalised values staging has), so staging rows
+    -- are only joined by source_record_id
+    select source, source_record_id, person_id
+    from ({{ resolve_person('full_person_records', person_id_priority()) }}) as resolved
+    where person_id in (select person_id from full_persons)
+    union all
+    select source, source_record_id, person_id from candidate_records
+    where person_id in (select person_id from delta_persons)
 
 ),
 
@@ -181,7 +411,7 @@ touched_records as {{ materialized_cte() }} (
 
 scope as {{ materialized_cte() }} (
 
-    select * from persons
+    select *, false as is_delta from persons
 
 ),
 
@@ -191,76 +421,49 @@ scope as {{ materialized_cte() }} (
 
 events as {{ materialized_cte() }} (
 
-    select * from ({{ resolve_source('stg_segment__events',
-            restrict_to_records=records_of['stg_segment__events']) }})
-        as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_segment__events', incremental) }}
 
 ),
 
 orders as {{ materialized_cte() }} (
 
-    select * from ({{ resolve_source('stg_shop__orders',
-            restrict_to_records=records_of['stg_shop__orders']) }})
-        as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_shop__orders', incremental) }}
 
 ),
 
 crm_contacts as {{ materialized_cte() }} (
 
-    select * from ({{ resolve_source('stg_crm__contacts',
-            restrict_to_records=records_of['stg_crm__contacts']) }})
-        as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_crm__contacts', incremental) }}
 
 ),
 
 email_events as {{ materialized_cte() }} (
 
-    select * from (
-        {{ resolve_source('stg_esp__email_events',
-            restrict_to_records=records_of['stg_esp__email_events']) }}
-    ) as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_esp__email_events', incremental) }}
 
 ),
 
 tickets as {{ materialized_cte() }} (
 
-    select * from (
-        {{ resolve_source('stg_helpdesk__tickets',
-            restrict_to_records=records_of['stg_helpdesk__tickets']) }}
-    ) as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_helpdesk__tickets', incremental) }}
 
 ),
 
 pos_purchases as {{ materialized_cte() }} (
 
-    select * from (
-        {{ resolve_source('stg_pos__purchases',
-            restrict_to_records=records_of['stg_pos__purchases']) }}
-    ) as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_pos__purchases', incremental) }}
 
 ),
 
 ad_clicks as {{ materialized_cte() }} (
 
-    select * from ({{ resolve_source('stg_ads__ad_clicks',
-            restrict_to_records=records_of['stg_ads__ad_clicks']) }})
-        as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_ads__ad_clicks', incremental) }}
 
 ),
 
 consents as {{ materialized_cte() }} (
 
-    select * from (
-        {{ resolve_consent_subjects(restrict_to_identifiers=restrict) }}
-    ) as resolved
-    where {{ in_scope }}
+    {{ profile_read_records('stg_cmp__consents', incremental) }}
 
 ),
 
@@ -295,7 +498,8 @@ identifier_counts as (
         count(case when id_type = 'anonymous_id' then 1 end) as anonymous_ids_count,
         min(case when id_type = 'user_id' then id_value end) as user_id,
         min(case when id_type = 'crm_id' then id_value end) as crm_id,
-        min(case when id_type = 'loyalty_id' then id_value end) as loyalty_id
+        min(case when id_type = 'loyalty_id' then id_value end) as loyalty_id,
+        {{ set_fingerprint("id_type || ':' || id_value") }} as identity_fingerprint
     from scope_graph
     group by person_id
 
@@ -318,6 +522,12 @@ email_sightings as (
     select person_id, email, created_at, false from tickets where email is not null
     union all
     select person_id, email, occurred_at, false from email_events where email is not null
+    {%- if incremental %}
+    union all
+    -- a delta person's stored winner competes with the new sightings
+    select person_id, email, email_seen_at, email_is_verified from previous
+    where email is not null
+    {%- endif %}
 
 ),
 
@@ -340,7 +550,7 @@ email_candidates as (
 
 best_email as (
 
-    select person_id, email, is_verified as email_is_verified
+    select person_id, email, is_verified as email_is_verified, last_seen_at as email_seen_at
     from (
         select
             *,
@@ -366,16 +576,21 @@ phone_sightings as (
     select person_id, phone, purchased_at from pos_purchases where phone is not null
     union all
     select person_id, phone, created_at from tickets where phone is not null
+    {%- if incremental %}
+    union all
+    select person_id, phone, phone_seen_at from previous where phone is not null
+    {%- endif %}
 
 ),
 
 best_phone as (
 
-    select person_id, phone
+    select person_id, phone, seen_at as phone_seen_at
     from (
         select
             sightings.person_id,
             sightings.phone,
+            max(sightings.seen_at) as seen_at,
             row_number() over (
                 partition by sightings.person_id
                 order by max(sightings.seen_at) desc nulls last, sightings.phone
@@ -403,12 +618,22 @@ name_candidates as (
         person_id, first_name, last_name, 'web', 2, occurred_at, source_record_id
     from events
     where first_name is not null or last_name is not null
+    {%- if incremental %}
+    union all
+    select
+        person_id, first_name, last_name, name_source,
+        case when name_source = 'crm' then 1 else 2 end, name_seen_at, name_record_id
+    from previous
+    where name_source is not null
+    {%- endif %}
 
 ),
 
 best_name as (
 
-    select person_id, first_name, last_name, name_source
+    select
+        person_id, first_name, last_name, name_source, seen_at as name_seen_at,
+        source_record_id as name_record_id
     from (
         select
             *,
@@ -424,16 +649,29 @@ best_name as (
 
 latest_country as (
 
-    select person_id, shipping_country as country
+    select
+        person_id, shipping_country as country, ordered_at as country_ordered_at,
+        order_id as country_order_id
     from (
         select
             person_id,
             shipping_country,
+            ordered_at,
+            order_id,
             row_number() over (
                 partition by person_id order by ordered_at desc, order_id desc
             ) as preference
-        from orders
-        where shipping_country is not null
+        from (
+            select person_id, shipping_country, ordered_at, order_id
+            from orders
+            where shipping_country is not null
+            {%- if incremental %}
+            union all
+            select person_id, country, country_ordered_at, country_order_id
+            from previous
+            where country is not null
+            {%- endif %}
+        ) as country_orders
     ) as ranked
     where preference = 1
 
@@ -527,20 +765,36 @@ return_facts as (
 
 category_spend as (
 
-    select placed_orders.person_id, order_items.category, order_items.line_amount as amount
+    select
+        placed_orders.person_id,
+        order_items.category,
+        coalesce(order_items.line_amount, 0) as amount
     from order_items
     inner join placed_orders on placed_orders.order_id = order_items.order_id
     where order_items.category is not null
     union all
-    select person_id, category, total
+    select person_id, category, coalesce(total, 0)
     from pos_purchases
     where category is not null
+    {%- if incremental %}
+    union all
+    -- a delta person's stored categories: the favourite with its total, the others unknown
+    -- (a delta never adds to them)
+    select
+        stored.person_id,
+        stored.category,
+        case when stored.category = previous.favourite_category
+            then previous.favourite_category_amount end
+    from ({{ profile_explode_list('previous', 'person_id', 'categories_purchased',
+                                  'category') }}) as stored
+    inner join previous on previous.person_id = stored.person_id
+    {%- endif %}
 
 ),
 
 category_totals as {{ materialized_cte() }} (
 
-    select person_id, category, sum(coalesce(amount, 0)) as amount
+    select person_id, category, sum(amount) as amount
     from category_spend
     group by person_id, category
 
@@ -559,13 +813,14 @@ category_facts as (
 
 favourite_category as (
 
-    select person_id, category as favourite_category
+    select person_id, category as favourite_category, amount as favourite_category_amount
     from (
         select
             person_id,
             category,
+            amount,
             row_number() over (
-                partition by person_id order by amount desc, category
+                partition by person_id order by amount desc nulls last, category
             ) as preference
         from category_totals
     ) as ranked
@@ -605,15 +860,24 @@ ticket_facts as (
 
 last_ticket as (
 
-    select person_id, sentiment as last_ticket_sentiment
+    select person_id, sentiment as last_ticket_sentiment, ticket_id as last_ticket_id
     from (
         select
             person_id,
             sentiment,
+            ticket_id,
             row_number() over (
                 partition by person_id order by created_at desc, ticket_id desc
             ) as recency
-        from tickets
+        from (
+            select person_id, sentiment, created_at, ticket_id from tickets
+            {%- if incremental %}
+            union all
+            select person_id, last_ticket_sentiment, last_ticket_at, last_ticket_id
+            from previous
+            where last_ticket_id is not null
+            {%- endif %}
+        ) as ticket_candidates
     ) as ranked
     where recency = 1
 
@@ -677,6 +941,10 @@ consent_facts as (
             as consent_ads,
         max(case when purpose = 'analytics' and status = 'granted' then 1 else 0 end) = 1
             as consent_analytics,
+        {%- for purpose in ['email', 'sms', 'ads', 'analytics'] %}
+        max(case when purpose = '{{ purpose }}' then 1 else 0 end) = 1
+            as has_consent_{{ purpose }},
+        {%- endfor %}
         max(recorded_at) as consent_updated_at
     from latest_consents
     group by person_id
@@ -696,6 +964,10 @@ channel_touches as (
     select distinct person_id, 'ads' from ad_clicks
     union
     select distinct person_id, 'support' from tickets
+    {%- if incremental %}
+    union
+    {{ profile_explode_list('previous', 'person_id', 'channels_seen', 'channel') }}
+    {%- endif %}
 
 ),
 
@@ -768,7 +1040,7 @@ record_watermarks as (
 
 ),
 
-final as (
+computed as (
 
     select
         scope.person_id,
@@ -853,14 +1125,28 @@ final as (
         coalesce(consent_facts.consent_ads, false) as consent_ads,
         coalesce(consent_facts.consent_analytics, false) as consent_analytics,
         consent_facts.consent_updated_at,
+        {%- for purpose in ['email', 'sms', 'ads', 'analytics'] %}
+        coalesce(consent_facts.has_consent_{{ purpose }}, false) as has_consent_{{ purpose }},
+        {%- endfor %}
 
-        identity_fingerprints.identity_fingerprint,
+        identifier_counts.identity_fingerprint,
         record_watermarks.last_record_at
         {%- for name in watermark_names %},
         record_watermarks.watermark_{{ name }}
-        {%- endfor %}
+        {%- endfor %},
+        (select indexed_at from index_now) as watermark_indexed,
+        (select resolved_at from identity_now) as watermark_identity,
+        best_email.email_seen_at,
+        best_phone.phone_seen_at,
+        best_name.name_seen_at,
+        best_name.name_record_id,
+        latest_country.country_ordered_at,
+        latest_country.country_order_id,
+        event_facts.last_event_at,
+        favourite_category.favourite_category_amount,
+        last_ticket.last_ticket_id,
+        scope.is_delta
     from scope
-    left join identity_fingerprints on identity_fingerprints.person_id = scope.person_id
     left join identifier_counts on identifier_counts.person_id = scope.person_id
     left join best_email on best_email.person_id = scope.person_id
     left join best_phone on best_phone.person_id = scope.person_id
@@ -882,6 +1168,42 @@ final as (
     left join crm_facts on crm_facts.person_id = scope.person_id
     left join consent_facts on consent_facts.person_id = scope.person_id
     left join record_watermarks on record_watermarks.person_id = scope.person_id
+
+),
+
+final as (
+
+    -- a delta person's row: its stored facts combined with those of its new records
+    select
+        {%- for name, how in combined %}
+        {%- if how == 'consent' %}
+        {#- the latest record per purpose: a new one (after every stored one) replaces it -#}
+        {{ profile_combine('previous', 'computed.' ~ name, 'previous.' ~ name, incremental,
+            is_delta='computed.is_delta and not computed.has_' ~ name) }} as {{ name }},
+        {%- else %}
+        {{ profile_combine(how, 'computed.' ~ name, 'previous.' ~ name, incremental) }}
+            as {{ name }},
+        {%- endif %}
+        {%- endfor %}
+        {%- for name in watermark_names %}
+        {{ profile_combine('max', 'computed.watermark_' ~ name, 'previous.watermark_' ~ name,
+                           incremental) }} as watermark_{{ name }},
+        {%- endfor %}
+        computed.watermark_indexed,
+        computed.watermark_identity,
+        {%- for name in ['email_seen_at', 'phone_seen_at', 'name_seen_at', 'name_record_id',
+                         'country_ordered_at', 'country_order_id'] %}
+        computed.{{ name }},
+        {%- endfor %}
+        {{ profile_combine('max', 'computed.last_event_at', 'previous.last_event_at',
+                           incremental) }} as last_event_at,
+        computed.favourite_category_amount,
+        computed.last_ticket_id,
+        case when computed.is_delta then 'delta' else 'full' end as refresh_path
+    from computed
+    {%- if incremental %}
+    left join previous on previous.person_id = computed.person_id
+    {%- endif %}
 
 )
 

@@ -1,14 +1,21 @@
 {#-
-    A lean index of every record of the profile sources: its normalised identifiers only, one
-    row per (source, source_record_id). The incremental profile refresh looks up the records of
-    the persons it rebuilds here (plain columns: a fast semi-join) instead of normalising every
-    staging row, then reads just those records from staging by source_record_id.
+    A lean index of every record of the profile sources and of every consent record: its
+    normalised identifiers only, one row per (source, source_record_id). The incremental
+    profile refresh looks up the records of the persons it rebuilds here (plain columns: a fast
+    semi-join) instead of normalising every staging row, then reads just those records from
+    staging by source_record_id; and it learns here which records are new or changed.
 
     Incremental (delete+insert on source, source_record_id): the records whose watermark
     timestamps (profile_sources; loaded_at and seen_at here) are within var
-    profile_lookback_days of the source's latest indexed ones, the same rule as
-    int_profile_facts: new records, late arrivals within the lookback, and updated records
-    (an updated CRM contact or order may carry new identifiers).
+    profile_lookback_days of the source's latest indexed ones are re-read: new records, late
+    arrivals within the lookback, and updated records (an updated CRM contact or order may
+    carry new identifiers). Only the new ones and those whose identifiers or timestamps
+    changed (record_hash) are written.
+
+    first_indexed_at and indexed_at tell int_profile_facts what a run changed: first_indexed_at
+    is the dbt run that first indexed the record; indexed_at the run that last saw it change.
+    A re-read record that did not change keeps both, so records indexed after the facts' last
+    run are exactly the new (first_indexed_at) and changed (indexed_at) ones.
 -#}
 {{ config(
     materialized='incremental',
@@ -38,6 +45,23 @@ with
 {{ spec.cte }} as (
 
     {%- set marks = spec.watermarks.values() | list %}
+    {#- incremental: one branch per column of the watermark expressions (coalesce(a, b) >= x
+        holds only if a >= x or b >= x), each a single-column comparison the warehouse applies
+        while scanning; the branches are disjoint. A superset of the lookback rows is fine: a
+        re-read record that did not change is not rewritten. -#}
+    {%- set conditions = [] %}
+    {%- if is_incremental() and model_name in latest %}
+        {%- for mark in [marks[0], marks[-1]] %}
+            {%- set bound = dbt.dateadd('day', -1 * lookback_days,
+                "cast('" ~ latest[model_name][loop.index0] ~ "' as timestamp)") %}
+            {%- set columns = mark[9:-1].split(', ') if mark.startswith('coalesce(') else [mark] %}
+            {%- for column in columns %}
+                {%- do conditions.append(column ~ ' >= ' ~ bound) %}
+            {%- endfor %}
+        {%- endfor %}
+    {%- endif %}
+    {%- for condition in (conditions or [none]) %}
+    {%- set branch = loop.index0 %}
     select
         '{{ model_name }}' as source,
         source_record_id,
@@ -47,22 +71,90 @@ with
         {{ marks[0] }} as loaded_at,
         {{ marks[-1] }} as seen_at
     from {{ ref(model_name) }}
-    {%- if is_incremental() and model_name in latest %}
-    where {{ marks[0] }} >= {{ dbt.dateadd('day', -1 * lookback_days,
-                                           "cast('" ~ latest[model_name][0] ~ "' as timestamp)") }}
-        or {{ marks[-1] }} >= {{ dbt.dateadd('day', -1 * lookback_days,
-                                             "cast('" ~ latest[model_name][1] ~ "' as timestamp)") }}
+    {%- if condition %}
+    where {{ condition }}
+        {%- for earlier in conditions[:branch] %}
+        and not coalesce({{ earlier }}, false)
+        {%- endfor %}
     {%- endif %}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 
 ),
 {%- endfor %}
 
-final as (
+consents as (
+
+    -- a consent names one subject: its identifier goes in the column of its type
+    select
+        'stg_cmp__consents' as source,
+        source_record_id,
+        {%- for id_type in id_types %}
+        case when subject_type = '{{ id_type }}' then subject_id end as {{ id_type }},
+        {%- endfor %}
+        recorded_at as loaded_at,
+        recorded_at as seen_at
+    from {{ ref('stg_cmp__consents') }}
+    {%- if is_incremental() and 'stg_cmp__consents' in latest %}
+    where recorded_at >= {{ dbt.dateadd('day', -1 * lookback_days,
+        "cast('" ~ latest['stg_cmp__consents'][0] ~ "' as timestamp)") }}
+    {%- endif %}
+
+),
+
+indexed as (
 
     {%- for spec in sources.values() %}
     select * from {{ spec.cte }}
-    {{ 'union all' if not loop.last }}
+    union all
     {%- endfor %}
+    select * from consents
+
+),
+
+{%- set this_run = "cast('" ~ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') ~ "' as timestamp)" %}
+
+hashed as {{ materialized_cte() }} (
+
+    select
+        *,
+        {{ profile_row_hash(id_types + ['loaded_at', 'seen_at']) }} as record_hash
+    from indexed
+
+),
+
+{%- if is_incremental() %}
+
+previous as (
+
+    -- the few columns that tell whether a re-read record is new or changed, for the re-read
+    -- records only (a semi-join: the whole index is probed, never hashed)
+    select source, source_record_id, record_hash, first_indexed_at from {{ this }}
+    where source_record_id in (select source_record_id from hashed)
+
+),
+
+{%- endif %}
+
+final as (
+
+    select
+        hashed.*,
+        {%- if is_incremental() %}
+        coalesce(previous.first_indexed_at, {{ this_run }}) as first_indexed_at,
+        {%- else %}
+        {{ this_run }} as first_indexed_at,
+        {%- endif %}
+        {{ this_run }} as indexed_at
+    from hashed
+    {%- if is_incremental() %}
+    left join previous
+        on previous.source = hashed.source
+        and previous.source_record_id = hashed.source_record_id
+    -- a re-read record that did not change is left as it is
+    where previous.source is null
+        or previous.record_hash <> hashed.record_hash
+    {%- endif %}
 
 )
 
