@@ -4,6 +4,10 @@ Acknowledged outcomes arrive on a queue; they are committed together (group comm
 the commit interval has passed, in one transaction each. Commits cost more as the state
 table grows, so the interval stretches to 3x the last commit's duration: commits stay
 under a quarter of the run, and a crash can only mean some acknowledged rows are sent again.
+
+The queue is bounded in rows: when commits fall behind the destination, `put` waits for
+the committer instead of piling acknowledged rows up in memory, so memory stays flat in
+the segment's size whatever the ratio of commit to send speed.
 """
 
 from __future__ import annotations
@@ -19,21 +23,50 @@ _STOP = object()
 
 class Committer(threading.Thread):
     def __init__(
-        self, store: StateStore, run_id: str, commit_seconds: float, commit_rows: int
+        self,
+        store: StateStore,
+        run_id: str,
+        commit_seconds: float,
+        commit_rows: int,
+        max_queued_rows: int | None = None,
     ) -> None:
         super().__init__(name=f"commit-{store.sync_name}", daemon=True)
         self.store = store
         self.run_id = run_id
         self.commit_seconds = commit_seconds
         self.commit_rows = commit_rows
+        # room for one commit's worth while the previous one is being written
+        self.max_queued_rows = max_queued_rows or 2 * commit_rows
         self.error: BaseException | None = None
         self.commits = 0
+        self.waits = 0  # times a sender waited for room: commits were the bottleneck
+        self.peak_queued_rows = 0
         self._queue: queue.Queue[object] = queue.Queue()
+        self._queued_rows = 0
+        self._room = threading.Condition()
+
+    @property
+    def queued_rows(self) -> int:
+        with self._room:
+            return self._queued_rows
 
     def put(self, outcomes: Outcomes) -> None:
-        if self.error is not None:
-            raise self.error
-        self._queue.put(outcomes)
+        """Queue acknowledged outcomes; waits while the backlog is full (back-pressure)."""
+        rows = len(outcomes)
+        with self._room:
+            waited = False
+            # An empty queue always takes a batch, however large, so progress never stalls.
+            while self._queued_rows and self._queued_rows + rows > self.max_queued_rows:
+                if self.error is not None or not self.is_alive():
+                    break
+                waited = True
+                self._room.wait(timeout=0.5)
+            if self.error is not None:
+                raise self.error
+            self.waits += waited
+            self._queued_rows += rows
+            self.peak_queued_rows = max(self.peak_queued_rows, self._queued_rows)
+        self._queue.put(outcomes.seal())
 
     def close(self) -> None:
         """Commit everything queued so far, stop the thread, and re-raise its error."""
@@ -41,6 +74,11 @@ class Committer(threading.Thread):
         self.join()
         if self.error is not None:
             raise self.error
+
+    def _taken(self, rows: int) -> None:
+        with self._room:
+            self._queued_rows -= rows
+            self._room.notify_all()
 
     def run(self) -> None:
         pending = Outcomes()
@@ -56,6 +94,7 @@ class Committer(threading.Thread):
                     item = None
                 if item is _STOP:
                     self._commit(pending)
+                    self._taken(len(pending))
                     return
                 if isinstance(item, Outcomes):
                     pending.extend(item)
@@ -63,11 +102,15 @@ class Committer(threading.Thread):
                 if pending and (due or len(pending) >= self.commit_rows):
                     started = time.monotonic()
                     self._commit(pending)
+                    self._taken(len(pending))
                     pending = Outcomes()
                     last_commit = time.monotonic()
                     last_duration = last_commit - started
         except BaseException as exc:  # surfaced to the sending thread by put()/close()
             self.error = exc
+        finally:
+            with self._room:
+                self._room.notify_all()
 
     def _commit(self, pending: Outcomes) -> None:
         if len(pending):

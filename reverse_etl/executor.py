@@ -38,6 +38,7 @@ from tessera.warehouse import Session
 log = logging.getLogger("tessera.reverse_etl")
 
 ProgressCallback = Callable[[str, int, int], None]  # (kind, rows ok, rows failed)
+PhaseCallback = Callable[[str], None]  # "send", then "commit" (the last acknowledgements)
 
 
 def operation_for(mode: str, kind: str) -> Operation:
@@ -99,12 +100,14 @@ class Executor:
         commit_rows: int = 100_000,
         commit_seconds: float = 0.5,
         rng: random.Random | None = None,
+        on_phase: PhaseCallback | None = None,
     ) -> None:
         self.destination = destination
         self.sync = sync
         self.store = store
         self.run_id = run_id
         self.on_progress = on_progress
+        self.on_phase = on_phase or (lambda phase: None)
         self.rng = rng or random.Random()
         limit = destination.rate_limit
         self.bucket = (
@@ -212,6 +215,7 @@ class Executor:
         max_in_flight = self.destination.concurrency * 2
         futures: set[Future] = set()
         retries_in_place_before = self.destination.retries_in_place
+        self.on_phase("send")
         self._committer.start()
         pool = ThreadPoolExecutor(
             max_workers=self.destination.concurrency, thread_name_prefix=f"sync-{plan.sync_name}"
@@ -240,6 +244,7 @@ class Executor:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            self.on_phase("commit")
             self._committer.close()  # commits every acknowledged outcome before returning
             self.stats.retries += self.destination.retries_in_place - retries_in_place_before
         return self.stats

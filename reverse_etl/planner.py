@@ -1,8 +1,9 @@
 """Plan a sync in the warehouse: which rows were added, changed, removed or need a retry.
 
 The plan is one `create or replace table tessera_sync.plan_<sync> as select ...` comparing
-the segment's mapped columns (hashed in SQL where the sync says so) and an md5 row hash with
-the sync's state table. Only the plan's rows, and only mapped columns, are ever read out.
+a row hash of the segment's mapped columns (hashed in SQL where the sync says so) with the
+sync's state table, then fetching the mapped values of the differing rows only (see
+`plan_sql`). Only the plan's rows, and only mapped columns, are ever read out.
 """
 
 from __future__ import annotations
@@ -83,14 +84,27 @@ def check_sources(session: Session, sync: SyncConfig) -> None:
 
 
 def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
+    """The plan in two passes over the segment, so the join's memory does not hold fields.
+
+    1. The diff: keys and row hashes (over the mapped values, hashed where the sync says)
+       against the state's keys and hashes. A full outer join of narrow rows, which a bounded
+       DuckDB memory limit spills cheaply.
+    2. The mapped values, fetched again by key for the diff's rows only: for a 1% change the
+       hash table is 1% of the segment, and hashing rules run for those rows only.
+    """
     fields = list(sync.mapping)
-    select_fields = []
-    for index, dest_field in enumerate(fields):
-        source = f"seg.{sync.mapping[dest_field]}"
-        rule = sync.hashing.get(dest_field)
-        expr = hash_expression(dialect, rule, source) if rule else source
-        select_fields.append(f"{expr} as {field_column(index)}")
+    rules = [sync.hashing.get(dest_field) for dest_field in fields]
+
+    def mapped(index: int, column: str) -> str:
+        return hash_expression(dialect, rules[index], column) if rules[index] else column
+
+    select_fields = [
+        f"{mapped(i, f'seg.{sync.mapping[dest_field]}')} as {field_column(i)}"
+        for i, dest_field in enumerate(fields)
+    ]
+    raw_fields = [f"seg.{sync.mapping[dest_field]} as r_{i}" for i, dest_field in enumerate(fields)]
     key = key_expression(sync.key_columns, "seg")
+    keys_present = " and ".join(f"seg.{c} is not null" for c in sync.key_columns)
     consent_join = ""
     if sync.consent:
         consent_join = (
@@ -98,7 +112,6 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
             f"on p.person_id = seg.{sync.person_column} "
             f"and p.consent_{sync.consent} = true"
         )
-    field_list = ", ".join(field_column(i) for i in range(len(fields)))
     row_hash = row_hash_expression(dialect, [field_column(i) for i in range(len(fields))])
 
     if full_resync:  # resend everything current; full resyncs never remove
@@ -117,15 +130,17 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
             when s.status = 'failed' then 'retry'
             when s.row_hash <> c._row_hash then {changed}
             end"""
+    # The segment is written out twice rather than as one CTE used twice, which an engine
+    # may materialise whole.
     return f"""
         with segment_rows as (
             select {key} as _key, {", ".join(select_fields)}
             from {sync.segment} as seg
             {consent_join}
-            where {" and ".join(f"seg.{c} is not null" for c in sync.key_columns)}
+            where {keys_present}
         ),
         current_rows as (
-            select segment_rows.*, {row_hash} as _row_hash from segment_rows
+            select _key, {row_hash} as _row_hash from segment_rows
         ),
         state as (
             select key, row_hash, dest_id, status from {state_table(sync.name)}
@@ -135,12 +150,23 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
                 coalesce(c._key, s.key) as _key,
                 {kind} as _kind,
                 c._row_hash,
-                s.dest_id as _previous_dest_id,
-                {", ".join(f"c.{f}" for f in field_list.split(", "))}
+                s.dest_id as _previous_dest_id
             from current_rows as c
             full outer join state as s on s.key = c._key
+        ),
+        diff as (
+            select * from compared where _kind is not null
+        ),
+        values_by_key as (
+            select {key} as _key, {", ".join(raw_fields)}
+            from {sync.segment} as seg
+            where {keys_present}
         )
-        select * from compared where _kind is not null
+        select
+            d._key, d._kind, d._row_hash, d._previous_dest_id,
+            {", ".join(f"{mapped(i, f'v.r_{i}')} as {field_column(i)}" for i in range(len(fields)))}
+        from diff as d
+        left join values_by_key as v on v._key = d._key and d._row_hash is not null
     """
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ import pyarrow as pa
 from reverse_etl.config import Catalog
 from reverse_etl.destinations import build_destination
 from reverse_etl.destinations.base import Destination
-from reverse_etl.executor import Executor, ProgressCallback, RunStats
+from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback, RunStats
 from reverse_etl.lock import SyncLock
 from reverse_etl.planner import Plan, build_plan, drop_plan, sample
 from reverse_etl.state import RunLog, StateStore, ensure_tables
@@ -41,6 +42,54 @@ class SyncPaths:
         return Catalog.load(self.syncs_dir, self.segments_dir)
 
 
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class WarehouseLimits:
+    """How much of the machine a sync's DuckDB session may take.
+
+    Unbounded, DuckDB lets its buffer pool and the plan's join hash tables grow to 80% of RAM,
+    so a sync's memory would grow with the segment. Under `memory_limit` it spills the join to
+    `temp_directory` instead (default: DuckDB's own, `<warehouse file>.tmp`). With the default,
+    the plan of a 1M-row segment spills a little and still takes about a second (see
+    BENCHMARKS.md, sync). Snowflake sessions ignore these: there the virtual warehouse's size
+    is the limit.
+    """
+
+    memory_limit: str | None = "128MB"
+    temp_directory: Path | None = None
+    threads: int | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseLimits:
+        """TESSERA_SYNC_MEMORY_LIMIT (`none` lifts it) and TESSERA_SYNC_TEMP_DIR."""
+        try:
+            return cls(settings.sync_memory_limit, settings.sync_temp_directory)
+        except ValueError as exc:
+            raise ValueError(f"TESSERA_SYNC_MEMORY_LIMIT: {exc}") from None
+
+    def __post_init__(self) -> None:
+        if self.memory_limit is not None and not _MEMORY.match(self.memory_limit):
+            raise ValueError(
+                f"sync memory_limit {self.memory_limit!r} is not a size like '256MB' or '1GB'"
+            )
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"sync threads must be at least 1, not {self.threads}")
+
+    def apply(self, session: Session) -> None:
+        if session.dialect != "duckdb":
+            return
+        if self.memory_limit is not None:
+            session.execute(f"set memory_limit = '{self.memory_limit.strip()}'")
+        if self.temp_directory is not None:
+            self.temp_directory.mkdir(parents=True, exist_ok=True)
+            path = str(self.temp_directory).replace("'", "''")
+            session.execute(f"set temp_directory = '{path}'")
+        if self.threads is not None:
+            session.execute(f"set threads = {int(self.threads)}")
+
+
 @dataclass(frozen=True)
 class RunResult:
     run_id: str
@@ -64,11 +113,17 @@ def reader_for(session: Session) -> Session:
 
 
 def plan_sync(
-    settings: Settings, catalog: Catalog, name: str, full_resync: bool = False, rows: int = 5
+    settings: Settings,
+    catalog: Catalog,
+    name: str,
+    full_resync: bool = False,
+    rows: int = 5,
+    limits: WarehouseLimits | None = None,
 ) -> tuple[Plan, pa.Table]:
     """Dry run: the plan's counts and a sample of its rows. Nothing is sent."""
     sync = catalog.sync(name)
     with Warehouse(settings).session() as session:
+        (limits or WarehouseLimits.from_settings(settings)).apply(session)
         plan = build_plan(session, sync, full_resync=full_resync)
         try:
             return plan, sample(session, plan, rows)
@@ -88,11 +143,15 @@ def run_sync(
     on_progress: ProgressCallback | None = None,
     commit_rows: int = 100_000,
     commit_seconds: float = 0.5,
+    limits: WarehouseLimits | None = None,
+    on_phase: PhaseCallback | None = None,
 ) -> RunResult:
+    """Plan and send one sync. `on_phase` hears "plan", "send", "commit" and "done"."""
     sync = catalog.sync(name)
     destination = build_destination(catalog.destination_for(sync), sync, env)
     try:
         with SyncLock(lock_dir, name), Warehouse(settings).session() as session:
+            (limits or WarehouseLimits.from_settings(settings)).apply(session)
             return _run_locked(
                 session,
                 catalog,
@@ -103,6 +162,7 @@ def run_sync(
                 on_progress,
                 commit_rows,
                 commit_seconds,
+                on_phase or (lambda phase: None),
             )
     finally:
         destination.close()
@@ -118,6 +178,7 @@ def _run_locked(
     on_progress: ProgressCallback | None,
     commit_rows: int,
     commit_seconds: float,
+    on_phase: PhaseCallback,
 ) -> RunResult:
     sync = catalog.sync(name)
     started = time.perf_counter()
@@ -131,6 +192,7 @@ def _run_locked(
     plan: Plan | None = None
     stats = RunStats()
     try:
+        on_phase("plan")
         plan = build_plan(session, sync, full_resync=full_resync)
         store.forget_never_acknowledged(plan.table)
         if on_plan:
@@ -143,6 +205,7 @@ def _run_locked(
             on_progress=on_progress,
             commit_rows=commit_rows,
             commit_seconds=commit_seconds,
+            on_phase=on_phase,
         )
         stats = executor.stats
         executor.execute(reader_for(session), plan)
@@ -156,6 +219,7 @@ def _run_locked(
     seconds = time.perf_counter() - started
     status = "success" if stats.rejected == 0 else "partial"
     runs.finish(run_id, status, _figures(plan, stats, seconds))
+    on_phase("done")
     return RunResult(run_id, sync.name, status, plan, stats, seconds)
 
 

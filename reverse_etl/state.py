@@ -72,7 +72,11 @@ def ensure_tables(session: Session, sync_name: str) -> None:
 
 @dataclass
 class Outcomes:
-    """Acknowledged results waiting to be committed."""
+    """Acknowledged results waiting to be committed.
+
+    Rows are added as Python values, then `seal()` packs them into Arrow, a few dozen bytes a
+    row instead of a few hundred as Python strings: what waits for the committer is sealed.
+    """
 
     keys: list[str] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
@@ -80,6 +84,9 @@ class Outcomes:
     row_hashes: list[str | None] = field(default_factory=list)
     dest_ids: list[str | None] = field(default_factory=list)
     errors: list[str | None] = field(default_factory=list)
+    _sealed: list[pa.Table] = field(default_factory=list, repr=False)
+    _sealed_rows: int = field(default=0, repr=False)
+    _present: set[str] = field(default_factory=set, repr=False)  # outcome values seen
 
     def add(
         self,
@@ -96,23 +103,38 @@ class Outcomes:
         self.row_hashes.append(row_hash)
         self.dest_ids.append(dest_id)
         self.errors.append(error)
+        self._present.add(outcome)
+
+    def _columns(self) -> tuple[list, ...]:
+        return (self.keys, self.outcomes, self.kinds, self.row_hashes, self.dest_ids, self.errors)
+
+    def seal(self) -> Outcomes:
+        """Move the rows added so far into Arrow; returns self."""
+        if self.keys:
+            self._sealed.append(pa.table(list(self._columns()), schema=OUTCOME_SCHEMA))
+            self._sealed_rows += len(self.keys)
+            for values in self._columns():
+                values.clear()
+        return self
 
     def extend(self, other: Outcomes) -> None:
-        self.keys += other.keys
-        self.outcomes += other.outcomes
-        self.kinds += other.kinds
-        self.row_hashes += other.row_hashes
-        self.dest_ids += other.dest_ids
-        self.errors += other.errors
+        self.seal()
+        other.seal()
+        self._sealed += other._sealed
+        self._sealed_rows += other._sealed_rows
+        self._present |= other._present
+
+    def has(self, outcome: str) -> bool:
+        return outcome in self._present
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self._sealed_rows + len(self.keys)
 
     def to_arrow(self) -> pa.Table:
-        return pa.table(
-            [self.keys, self.outcomes, self.kinds, self.row_hashes, self.dest_ids, self.errors],
-            schema=OUTCOME_SCHEMA,
-        )
+        self.seal()
+        if not self._sealed:
+            return OUTCOME_SCHEMA.empty_table()
+        return pa.concat_tables(self._sealed)
 
 
 class StateStore:
@@ -137,12 +159,12 @@ class StateStore:
                     self._apply_by_delete_insert(rel)
                 else:
                     self._apply_by_update_insert(rel)
-                if "removed" in outcomes.outcomes:
+                if outcomes.has("removed"):
                     s.execute(
                         f"delete from {self.table} where key in "
                         f"(select key from {rel} where outcome = 'removed')"
                     )
-                if "failed" in outcomes.outcomes:
+                if outcomes.has("failed"):
                     s.execute(
                         f"""
                         insert into {SCHEMA}.errors

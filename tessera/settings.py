@@ -73,6 +73,10 @@ class Settings:
     dbt_profiles_dir: Path = DBT_PROJECT_DIR
     artifacts_dir: Path = PROJECT_ROOT / "artifacts"
     threads: int = 2
+    # A sync's DuckDB session spills its plan joins beyond this instead of growing with the
+    # segment (None: DuckDB's default, 80% of RAM); temp dir None: `<warehouse>.tmp`.
+    sync_memory_limit: str | None = "128MB"
+    sync_temp_directory: Path | None = None
     snowflake: SnowflakeSettings | None = field(default=None, repr=False)
 
     @classmethod
@@ -89,12 +93,18 @@ class Settings:
         ).expanduser()
         artifacts_dir = Path(env.get("TESSERA_ARTIFACTS", PROJECT_ROOT / "artifacts"))
         threads = int(env.get("TESSERA_THREADS", "2"))
+        sync_memory_limit = env.get("TESSERA_SYNC_MEMORY_LIMIT", "128MB").strip()
+        sync_temp_directory = env.get("TESSERA_SYNC_TEMP_DIR")
         snowflake = SnowflakeSettings.from_env(env) if target == "snowflake" else None
         return cls(
             target=target,
             warehouse_path=warehouse_path.resolve(),
             artifacts_dir=artifacts_dir.resolve(),
             threads=threads,
+            sync_memory_limit=None if sync_memory_limit.lower() == "none" else sync_memory_limit,
+            sync_temp_directory=(
+                Path(sync_temp_directory).expanduser().resolve() if sync_temp_directory else None
+            ),
             snowflake=snowflake,
         )
 

@@ -1,0 +1,118 @@
+"""The planner's two passes (narrow diff, then mapped values for the diff's keys only) give
+every kind its right values, on DuckDB and as Snowflake SQL (through fakesnow)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from retl_helpers import meta_destination, meta_sync, sync_paths
+
+from reverse_etl.config import SyncConfig
+from reverse_etl.hashing import hash_value
+from reverse_etl.planner import build_plan, drop_plan, field_column
+from tessera.settings import Settings
+from tessera.warehouse import Session, Warehouse
+
+PEOPLE = [  # person_id, email, phone, consent_ads
+    ("p1", "Ann@Example.com ", "+1 (415) 555-0101", True),
+    ("p2", "bob@example.com", None, True),
+    ("p3", "cy@example.com", "+44 20 7946 0958", True),
+    ("p4", "dee@example.com", "+1 415 555 0104", False),  # never consented: never planned
+    ("p5", "eve@example.com", "+1 415 555 0105", True),
+]
+
+
+def literal(value: object) -> str:
+    if value is None:
+        return "null"
+    return repr(value) if isinstance(value, str) else str(value).lower()
+
+
+def load(session: Session, people: list[tuple]) -> None:
+    names = ("person_id", "email", "phone", "consent_ads")
+    rows = " union all ".join(
+        "select " + ", ".join(f"{literal(v)} as {n}" for v, n in zip(p, names, strict=True))
+        for p in people
+    )
+    for schema in ("segments", "profiles"):
+        session.execute(f"create schema if not exists {schema}")
+    session.execute(
+        "create or replace table segments.test_audience as "
+        f"select person_id, email, phone from ({rows}) as t"
+    )
+    session.execute(
+        "create or replace table profiles.customer_profiles as "
+        f"select person_id, consent_ads from ({rows}) as t"
+    )
+
+
+def plan_rows(session: Session, sync: SyncConfig) -> dict[str, tuple]:
+    plan = build_plan(session, sync)
+    try:
+        columns = ", ".join(field_column(i) for i in range(len(plan.fields)))
+        table = session.arrow(f"select _key, _kind, {columns} from {plan.table}")
+    finally:
+        drop_plan(session, plan)
+    rows = table.to_pylist()
+    assert len(rows) == len({r["_key"] for r in rows})  # one row per key
+    return {
+        r["_key"]: (r["_kind"], *(r[field_column(i)] for i in range(len(plan.fields))))
+        for r in rows
+    }
+
+
+def expected(person: tuple) -> tuple:
+    return (hash_value("email", person[1]), hash_value("phone", person[2]))
+
+
+def check_two_runs(session: Session, sync: SyncConfig) -> None:
+    load(session, PEOPLE)
+    first = plan_rows(session, sync)
+    assert first == {p[0]: ("added", *expected(p)) for p in PEOPLE if p[3]}
+    # acknowledge everything, then change one row, drop one, and fail one
+    plan = build_plan(session, sync)
+    session.execute(
+        f"insert into tessera_sync.state_{sync.name} (key, row_hash, dest_id, status, attempts) "
+        f"select _key, _row_hash, 'd-' || _key, case when _key = 'p5' then 'failed' "
+        f"else 'synced' end, 0 from {plan.table}"
+    )
+    drop_plan(session, plan)
+    changed = [
+        ("p1", "ann.new@example.com", PEOPLE[0][2], True),
+        *[p for p in PEOPLE[1:] if p[0] != "p3"],
+    ]
+    load(session, changed)
+    second = plan_rows(session, sync)
+    assert second == {
+        "p1": ("changed", *expected(changed[0])),
+        "p3": ("removed", None, None),  # nothing of a removed row leaves the warehouse
+        "p5": ("retry", *expected(PEOPLE[4])),
+    }
+
+
+def test_two_pass_plan_on_duckdb(tmp_path: Path, settings: Settings) -> None:
+    paths = sync_paths(tmp_path, [meta_destination("http://127.0.0.1:9")], [meta_sync()])
+    sync = paths.catalog().sync("ads")
+    with Warehouse(settings).session() as session:
+        check_two_runs(session, sync)
+
+
+@pytest.fixture(scope="module")
+def fakesnow_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A `fakesnow -s` server, as the Snowflake suite runs it (its helper module is reused)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "snowflake"))
+    from fakesnow_env import running_fakesnow, snowflake_settings
+
+    root = tmp_path_factory.mktemp("fakesnow")
+    with running_fakesnow(root) as server:
+        yield snowflake_settings(server, root)
+
+
+def test_two_pass_plan_as_snowflake_sql(tmp_path: Path, fakesnow_settings: Settings) -> None:
+    paths = sync_paths(tmp_path, [meta_destination("http://127.0.0.1:9")], [meta_sync()])
+    sync = paths.catalog().sync("ads")
+    with Warehouse(fakesnow_settings).session() as session:
+        check_two_runs(session, sync)
