@@ -178,12 +178,30 @@ def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) ->
     session.execute(
         f"create or replace table {table} as {plan_sql(sync, session.dialect, full_resync)}"
     )
+    _refuse_duplicate_keys(session, sync, table)
     counts = {kind: 0 for kind in (*KINDS, "forget")}
     for kind, n in session.df(
         f"select _kind as kind, count(*) as n from {table} group by _kind"
     ).itertuples(index=False):
         counts[kind] = int(n)
     return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+
+
+def _refuse_duplicate_keys(session: Session, sync: SyncConfig, table: str) -> None:
+    """Two segment rows with one key would be sent as two contacts (and plan N^2 rows): stop
+    before anything is sent. Only planned rows are checked, so this costs little."""
+    duplicates = session.df(
+        f"select _key from {table} group by _key having count(*) > 1 order by _key limit 5"
+    )
+    if duplicates.empty:
+        return
+    session.execute(f"drop table if exists {table}")
+    examples = ", ".join(repr(key) for key in duplicates["_key"])
+    raise PlanError(
+        f"{_where(sync)}: segment {sync.segment} has several rows for one key "
+        f"({', '.join(sync.key_columns)}), e.g. {examples}; nothing was sent. Make the key "
+        "unique in the segment's SQL (its dbt `unique` test fails too)."
+    )
 
 
 def iter_plan(session: Session, plan: Plan, kind: str, batch_size: int) -> Iterator[pa.RecordBatch]:

@@ -100,6 +100,23 @@ def test_consent_needs_profiles_unless_sync_declares_no_purpose(
     assert run(settings, paths, "no_purpose").stats.sent_ok == 2000
 
 
+def test_a_segment_with_a_duplicated_key_is_refused_before_anything_is_sent(
+    tmp_path: Path, settings: Settings, hubspot: EmulatorHandle
+) -> None:
+    execute(
+        settings,
+        "insert into segments.test_audience select * replace ('dup.' || email as email) "
+        "from segments.test_audience where person_id = 'p0000007'",
+    )
+    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    with pytest.raises(Exception, match="several rows for one key .*e.g. 'p0000007';"):
+        run(settings, paths, "crm")
+    assert not hubspot.app.requests, "nothing sent"
+    execute(settings, "delete from segments.test_audience where email like 'dup.%'")
+    assert run(settings, paths, "crm").status == "success"
+    assert live_contacts(hubspot.app) == expected_contacts(settings)
+
+
 def test_upsert_keeps_leavers_mirror_archives_them(
     tmp_path: Path, settings: Settings, hubspot: EmulatorHandle
 ) -> None:
