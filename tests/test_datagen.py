@@ -8,14 +8,22 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from tessera.datagen import append_activity, generate
+from tessera.datagen.context import TruthCollector
 from tessera.datagen.mess import PLACEHOLDER_VALUES
 from tessera.datagen.normalise import normalise_email, normalise_phone
-from tessera.datagen.schema import RAW_TABLES, TRUTH_IDENTIFIER_PERSON, TRUTH_PERSONS
+from tessera.datagen.schema import (
+    RAW_TABLES,
+    TRUTH_IDENTIFIER_EVIDENCE,
+    TRUTH_IDENTIFIER_PERSON,
+    TRUTH_PERSONS,
+)
 from tessera.settings import Settings
 from tessera.warehouse import Warehouse
 
@@ -93,6 +101,7 @@ def _all_tables() -> list[str]:
     return [f"raw.{t.name}" for t in RAW_TABLES] + [
         f"truth.{TRUTH_IDENTIFIER_PERSON.name}",
         f"truth.{TRUTH_PERSONS.name}",
+        f"truth.{TRUTH_IDENTIFIER_EVIDENCE.name}",
     ]
 
 
@@ -127,8 +136,67 @@ def _raw_identifiers(conn: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
     return found
 
 
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict = {}
+
+    def find(self, x):
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def union(self, a, b) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def groups(self) -> set[frozenset]:
+        members: dict = {}
+        for x in self.parent:
+            members.setdefault(self.find(x), set()).add(x)
+        return {frozenset(m) for m in members.values() if len(m) > 1}
+
+
+def _raw_evidence_groups(conn: duckdb.DuckDBPyConnection) -> set[frozenset]:
+    """Evidence groups recomputed from the raw rows alone: identifiers of one person (in
+    truth) that some raw row carries together, chained across rows."""
+    owner = dict(
+        ((t, v), p)
+        for t, v, p in conn.execute(
+            "select id_type, id_value, min(person_key) from truth.identifier_person "
+            "group by all having count(distinct person_key) = 1"
+        ).fetchall()
+    )
+    by_table: dict[str, list[tuple[str, str, str]]] = {}
+    for table, column, id_type, how in IDENTIFIER_COLUMNS:
+        by_table.setdefault(table, []).append((column, id_type, how))
+    groups = _UnionFind()
+    for table, columns in by_table.items():
+        country = "shipping_country" if table == "orders" else "null"
+        select = ", ".join(c for c, _, _ in columns)
+        for row in conn.execute(f"select {select}, {country} from raw.{table}").fetchall():
+            found = []
+            for value, (_, id_type, how) in zip(row[:-1], columns, strict=True):
+                normalised = _normalise(value, how, row[-1])
+                if normalised and (id_type, normalised) in owner:
+                    found.append((id_type, normalised))
+            assert len({owner[i] for i in found}) <= 1, (table, found)  # one person per row
+            for other in found[1:]:
+                groups.union(found[0], other)
+    return groups.groups()
+
+
+def _evidence_groups(conn: duckdb.DuckDBPyConnection) -> set[frozenset]:
+    groups = _UnionFind()
+    for id_type, id_value, linked_type, linked_value in conn.execute(
+        "select id_type, id_value, linked_id_type, linked_id_value from truth.identifier_evidence"
+    ).fetchall():
+        groups.union((id_type, id_value), (linked_type, linked_value))
+    return groups.groups()
+
+
 def test_every_table_has_the_schema_columns_and_plausible_counts(db) -> None:
-    for table in (*RAW_TABLES, TRUTH_IDENTIFIER_PERSON, TRUTH_PERSONS):
+    for table in (*RAW_TABLES, TRUTH_IDENTIFIER_PERSON, TRUTH_PERSONS, TRUTH_IDENTIFIER_EVIDENCE):
         schema = "raw" if table in RAW_TABLES else "truth"
         columns = _df(
             db,
@@ -341,6 +409,68 @@ def _person_by_anonymous_id(db) -> str:
     )
 
 
+def test_evidence_lists_what_raw_records_carry_together(db) -> None:
+    groups = _evidence_groups(db)
+    assert groups == _raw_evidence_groups(db)
+    # every listed identifier belongs to exactly one person, the one its row names
+    assert (
+        _scalar(
+            db,
+            """
+            select count(*) from truth.identifier_evidence e
+            left join (
+                select id_type, id_value, min(person_key) as person_key
+                from truth.identifier_person group by all
+                having count(distinct person_key) = 1
+            ) t using (id_type, id_value, person_key)
+            where t.person_key is null
+            """,
+        )
+        == 0
+    )
+    assert _scalar(db, "select count(distinct person_key) from truth.identifier_evidence") > (
+        PERSONS * 0.5
+    )
+    # some identifiers carry no evidence at all: cookies that never log in, ESP-only emails
+    listed = {i for g in groups for i in g}
+    truth = set(db.execute("select id_type, id_value from truth.identifier_person").fetchall())
+    unlinked = truth - listed
+    assert {"anonymous_id", "email", "loyalty_id"} <= {t for t, _ in unlinked}
+
+
+def test_truth_collector_links_identifiers_per_record() -> None:
+    truth = TruthCollector()
+    strings = pa.array
+    with pytest.raises(RuntimeError, match="records"):
+        truth.add("email", strings(["a@x.com"]), np.array([1]), np.array([True]))
+    truth.records(3)  # an orders-like table: user_id + email on rows 0..2
+    truth.add("user_id", strings(["u1", "u2", "u3"]), np.array([1, 2, 3]), np.ones(3, bool))
+    truth.add(
+        "email",
+        strings(["a@x.com", "b@x.com"]),
+        np.array([1, 3]),
+        np.array([True, False]),  # row 2's email was replaced by a placeholder
+        rows=np.array([0, 2]),
+    )
+    with pytest.raises(ValueError, match="record block has 3 rows"):
+        truth.add("phone", strings(["+1"]), np.array([1]), np.array([True]), rows=np.array([3]))
+    truth.records(2)  # events: the shared tablet t1 links nobody; c1 chains to u1 via u1
+    truth.add("device_id", strings(["t1", "t1"]), np.array([1, 2]), np.ones(2, bool))
+    truth.add("anonymous_id", strings(["c1", "c2"]), np.array([1, 2]), np.ones(2, bool))
+    truth.records(1)
+    truth.add("anonymous_id", strings(["c1"]), np.array([1]), np.ones(1, bool))
+    truth.add("user_id", strings(["u1"]), np.array([1]), np.ones(1, bool))
+
+    evidence = truth.evidence().to_pylist()
+    linked = {
+        (r["id_type"], r["id_value"]): (r["linked_id_type"], r["linked_id_value"]) for r in evidence
+    }
+    assert set(linked) == {("user_id", "u1"), ("email", "a@x.com"), ("anonymous_id", "c1")}
+    assert len(set(linked.values())) == 1  # one evidence group, named by one member
+    assert {r["person_key"] for r in evidence} == {1}
+    assert truth.table().num_rows == 8  # identifier_person is unchanged by record tracking
+
+
 def test_purchasers_view_more_products_and_recent_activity_predicts_purchase(db) -> None:
     by_person = _df(
         db,
@@ -443,6 +573,31 @@ def test_tiny_populations_and_windows_work(tmp_path: Path) -> None:
     assert sum(none_chosen.rows_per_table.values()) == 0
 
 
+def test_append_works_on_a_warehouse_generated_before_the_evidence_table(tmp_path: Path) -> None:
+    path = tmp_path / "older.duckdb"
+    _generate(path, persons=300, chunk_persons=300)
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("drop table truth.identifier_evidence")
+    start = datetime(END.year, END.month, END.day) + timedelta(days=1)
+    summary = append_activity(
+        _warehouse(path),
+        seed=SEED,
+        start=start,
+        end=start + timedelta(days=14),
+        persons_fraction=0.5,
+        new_persons=5,
+    )
+    assert summary.rows_per_table["raw.events"] > 0
+    assert summary.rows_per_table["truth.identifier_evidence"] == 0
+    with duckdb.connect(str(path), read_only=True) as conn:
+        # partial evidence (appended records only) would mislead: the table stays absent
+        assert not _scalar(
+            conn,
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'truth' and table_name = 'identifier_evidence'",
+        )
+
+
 def test_append_activity_adds_rows_for_existing_persons_without_collisions(tmp_path: Path) -> None:
     path = tmp_path / "append.duckdb"
     _generate(path, persons=1500, chunk_persons=500)
@@ -500,3 +655,5 @@ def test_append_activity_adds_rows_for_existing_persons_without_collisions(tmp_p
             ).fetchall()
         }
         assert _raw_identifiers(conn) == truth
+        # an append's evidence rows join those of the first run into the same groups
+        assert _evidence_groups(conn) == _raw_evidence_groups(conn)

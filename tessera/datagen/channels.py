@@ -59,6 +59,7 @@ def build_crm_contacts(ctx: ChunkContext, pop: Population) -> pa.Table:
     n = len(person)
     duplicate = np.arange(n) - np.repeat(s.starts(records), records)
     keys = pop.keys[person]
+    ctx.truth.records(n)  # the rows below are one source record each
     contact_id = render.identifier(ctx, "crm_id", crm_contact_ids(keys, duplicate), keys)
     email = render.emails(
         ctx,
@@ -169,6 +170,7 @@ def build_consents(ctx: ChunkContext, pop: Population, plan: EmailPlan) -> pa.Ta
     by_phone = purpose == "sms"
     by_user = ~by_phone & pop.registered[person] & (rng.random(n) < 0.5)
     by_email = ~by_phone & ~by_user
+    ctx.truth.records(n)  # the rows below are one source record each
     email = render.emails(ctx, pop, person, by_email, mess_rate=0.1, placeholder_rate=0.003)
     phone = render.phones(ctx, pop, person, by_phone)
     user_id = render.identifier(
@@ -283,6 +285,7 @@ def build_email_events(
     # The ESP holds one address per subscriber: pick it per person, render per row.
     item = pop.emails.choose(rng, np.arange(pop.n), 0.9)
     canonical = s.take_valid(pop.email_values, item[rows_person], item[rows_person] >= 0)
+    ctx.truth.records(n)  # the rows below are one source record each
     ctx.truth.add("email", canonical, pop.keys[rows_person], np.ones(n, bool))
     is_click = rows_type == "click"
     url = s.null_where(
@@ -316,6 +319,7 @@ def build_ad_clicks(ctx: ChunkContext, pop: Population, sessions: Sessions) -> p
     group_pick = rng.integers(0, 2, n) % np.array([len(g) for g in ad_groups])[campaign]
     flat_groups = [g for groups in ad_groups for g in groups]
     group_offset = np.concatenate([[0], np.cumsum([len(g) for g in ad_groups])[:-1]])
+    ctx.truth.records(n)  # the rows below are one source record each
     anonymous_id = render.identifier(
         ctx,
         "anonymous_id",
@@ -404,6 +408,7 @@ def build_support_tickets(ctx: ChunkContext, pop: Population, orders: Orders) ->
     sentiment = np.where(u < negative_share, 2, np.where(u < negative_share + positive_share, 0, 1))
     channel = rng.choice(3, p=(0.55, 0.25, 0.2), size=n)
     by_phone = channel == 2
+    ctx.truth.records(n)  # the rows below are one source record each
     email = render.emails(
         ctx,
         pop,

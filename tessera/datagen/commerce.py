@@ -80,6 +80,7 @@ def build_orders(
 
     shipping_country = np.where(rng.random(n) < 0.97, country, rng.integers(0, 3, n))
     logged_in = sessions.logged_in[idx]
+    ctx.truth.records(n)  # the rows below are one source record each
     user_id = render.identifier(
         ctx, "user_id", s.null_where(~logged_in, s.take(pop.user_id, person)), keys
     )
@@ -188,6 +189,7 @@ def build_pos_purchases(ctx: ChunkContext, pop: Population) -> pa.Table:
     country = pop.country[person]
 
     shows_card = pop.has_loyalty[person] & (rng.random(n) < 0.9)
+    ctx.truth.records(n)  # the rows below are one source record each
     loyalty_id = render.identifier(
         ctx,
         "loyalty_id",

@@ -128,6 +128,7 @@ def build_events(
     slot = sessions.slot[sess]
     landing = kind == LANDING
 
+    ctx.truth.records(n)  # the rows below are one source record each
     anonymous_id = render.identifier(
         ctx,
         "anonymous_id",

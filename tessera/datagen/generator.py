@@ -110,6 +110,7 @@ def simulate_activity(ctx: ChunkContext, pop: Population) -> dict[str, pa.Table]
     tables["raw.pos_purchases"] = commerce.build_pos_purchases(ctx, pop)
     tables["raw.consents"] = channels.build_consents(ctx, pop, plan)
     tables["truth.identifier_person"] = ctx.truth.table()
+    tables["truth.identifier_evidence"] = ctx.truth.evidence()
     tables["truth.persons"] = persons_table(pop)
     return tables
 
@@ -135,7 +136,8 @@ def _write(sink: Sink, tables: dict[str, pa.Table], part_name: str, only_new_tru
             qualified,
             table,
             part_name,
-            only_new_truth=only_new_truth and qualified == "truth.identifier_person",
+            only_new_truth=only_new_truth
+            and qualified in ("truth.identifier_person", "truth.identifier_evidence"),
         )
 
 

@@ -34,7 +34,7 @@ def emails(
     canonical = s.take(pop.email_values, item[rows]) if len(rows) else s.nulls(0)
     raw = mess.messy_emails(rng, canonical, mess_rate)
     raw, replaced = mess.with_placeholders(rng, raw, placeholder_rate, mess.EMAIL_PLACEHOLDERS)
-    ctx.truth.add("email", canonical, pop.keys[person[rows]], ~replaced)
+    ctx.truth.add("email", canonical, pop.keys[person[rows]], ~replaced, rows)
     return s.scatter(n, rows, raw)
 
 
@@ -59,7 +59,8 @@ def phones(
         rng, pop.phones.calling_code[item[rows]], s.take(pop.phones.national, item[rows]), national
     )
     raw, replaced = mess.with_placeholders(rng, raw, placeholder_rate, mess.PHONE_PLACEHOLDERS)
-    ctx.truth.add("phone", s.take(pop.phones.e164, item[rows]), pop.keys[person[rows]], ~replaced)
+    e164 = s.take(pop.phones.e164, item[rows])
+    ctx.truth.add("phone", e164, pop.keys[person[rows]], ~replaced, rows)
     return s.scatter(n, rows, raw)
 
 

@@ -257,6 +257,30 @@ TRUTH_IDENTIFIER_PERSON = RawTable(
     ),
 )
 
+TRUTH_IDENTIFIER_EVIDENCE = RawTable(
+    name="identifier_evidence",
+    description=(
+        "Ground truth of what the data can prove, for scoring identity resolution. An "
+        "identifier of exactly one person is listed when some raw record carries it together "
+        "with another identifier of that person (an identify call with user_id and "
+        "anonymous_id, an order with email and phone ...); placeholders and identifiers "
+        "shared by several persons (a household tablet) carry no evidence. Records chain: "
+        "identifiers of one person connected through such records form an evidence group, "
+        "and each row names one member of its group (linked_id_type, linked_id_value). The "
+        "groups are the connected components of these rows taken as edges (an append can "
+        "join groups of an earlier run). An identifier absent here never appears with "
+        "another of its person's identifiers: no resolver can link it."
+    ),
+    loaded_at_field="",
+    columns=(
+        ("id_type", "VARCHAR", "Identifier type, as in truth.identifier_person."),
+        ("id_value", "VARCHAR", "Normalised value, as in truth.identifier_person."),
+        ("person_key", "BIGINT", "The hidden person both identifiers belong to."),
+        ("linked_id_type", "VARCHAR", "Type of an identifier in the same evidence group."),
+        ("linked_id_value", "VARCHAR", "Its normalised value."),
+    ),
+)
+
 TRUTH_PERSONS = RawTable(
     name="persons",
     description="Ground truth per hidden person: latent traits used to drive behaviour.",

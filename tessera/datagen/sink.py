@@ -7,7 +7,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from tessera.datagen.schema import RAW_TABLES, TRUTH_IDENTIFIER_PERSON, TRUTH_PERSONS, RawTable
+from tessera.datagen.schema import (
+    RAW_TABLES,
+    TRUTH_IDENTIFIER_EVIDENCE,
+    TRUTH_IDENTIFIER_PERSON,
+    TRUTH_PERSONS,
+    RawTable,
+)
 from tessera.warehouse import Session
 
 _ARROW_TYPES = {
@@ -21,10 +27,13 @@ _ARROW_TYPES = {
 
 DUCKDB_MEMORY_LIMIT = "1GB"
 
+OPTIONAL_ON_APPEND = f"truth.{TRUTH_IDENTIFIER_EVIDENCE.name}"
+
 TABLES: dict[str, RawTable] = {
     **{f"raw.{t.name}": t for t in RAW_TABLES},
     f"truth.{TRUTH_IDENTIFIER_PERSON.name}": TRUTH_IDENTIFIER_PERSON,
     f"truth.{TRUTH_PERSONS.name}": TRUTH_PERSONS,
+    f"truth.{TRUTH_IDENTIFIER_EVIDENCE.name}": TRUTH_IDENTIFIER_EVIDENCE,
 }
 
 
@@ -39,6 +48,7 @@ class Sink:
         self.session = session
         self.parquet_dir = Path(parquet_dir) if parquet_dir is not None else None
         self.rows: dict[str, int] = dict.fromkeys(TABLES, 0)
+        self.skipped: set[str] = set()  # tables an append leaves alone (require_existing)
         if session.dialect == "duckdb":
             # DuckDB keeps written blocks cached up to its limit (80% of RAM by default);
             # capping it keeps a long generation's memory flat. Connection-scoped.
@@ -53,7 +63,13 @@ class Sink:
             self.session.execute(table.ddl(qualified.split(".")[0]))
 
     def require_existing(self) -> None:
+        """Check the tables an append writes to exist. A warehouse generated before the
+        evidence table existed gets none: evidence for appended records alone would
+        understate what the data links, so it is left to a fresh `tessera datagen`."""
         missing = [q for q in TABLES if not self.session.table_exists(*q.split("."))]
+        if OPTIONAL_ON_APPEND in missing:
+            missing.remove(OPTIONAL_ON_APPEND)
+            self.skipped.add(OPTIONAL_ON_APPEND)
         if missing:
             raise RuntimeError(
                 f"cannot append activity: tables {', '.join(missing)} do not exist in the "
@@ -65,7 +81,7 @@ class Sink:
     ) -> int:
         table = TABLES[qualified]
         data = data.select(table.column_names).cast(arrow_schema(table))
-        if data.num_rows == 0:
+        if data.num_rows == 0 or qualified in self.skipped:
             return 0
         written = self._insert(qualified, data, only_new_truth)
         self.rows[qualified] += written
@@ -83,12 +99,12 @@ class Sink:
         cur = session.conn.cursor()
         try:
             cur.register("_tessera_datagen_chunk", data)
-            if only_new:  # truth rows for identifiers an earlier run already listed
+            if only_new:  # truth rows an earlier run already listed
                 before = cur.execute(f"select count(*) from {qualified}").fetchone()[0]
+                same = " and ".join(f"t.{c} = c.{c}" for c in TABLES[qualified].column_names)
                 cur.execute(
                     f"insert into {qualified} select * from _tessera_datagen_chunk c "
-                    f"where not exists (select 1 from {qualified} t where t.id_type = c.id_type "
-                    "and t.id_value = c.id_value and t.person_key = c.person_key)"
+                    f"where not exists (select 1 from {qualified} t where {same})"
                 ).fetchall()
                 after = cur.execute(f"select count(*) from {qualified}").fetchone()[0]
                 return int(after) - int(before)

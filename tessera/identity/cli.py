@@ -85,8 +85,17 @@ def print_evaluation(result: IdentityEvaluation, console: Console) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in result.as_dict().items():
-        table.add_row(name.replace("_", " "), _format_number(value))
+        if isinstance(value, dict):
+            for reason, pairs in sorted(value.items(), key=lambda item: -item[1]):
+                table.add_row(f"{name.replace('_', ' ')}: {reason}", _format_number(pairs))
+        else:
+            table.add_row(name.replace("_", " "), _format_number(value))
     console.print(table)
+    console.print(
+        "recall = correct / all true pairs; recall of linkable = correct / pairs in one "
+        "evidence group (identifiers raw records carry together); only the latter has a "
+        "threshold: no resolver can link what no record joins."
+    )
 
 
 def _format_number(value: float | int) -> str:

@@ -1,26 +1,43 @@
-"""Accuracy of the identity graph against the generator's ground truth, computed in SQL.
+"""Accuracy of the identity graph against the generator's ground truth.
 
-Pairwise metrics over identifiers: a pair of identifiers is predicted together when they
-share a person_id and truly together when they share a person_key. Pair counts come from
-n*(n-1)/2 sums over cluster sizes (and over the (person_id, person_key) cross tabulation for
-the true positives), so no pair is ever materialised.
+Population: the identifiers `truth.identifier_person` gives exactly one person ("scored").
+Identifiers it gives several persons (a household's shared tablet) are left out and counted.
+Scored identifiers missing from the graph (dropped by a validity rule or a cap) count as
+singletons, so dropping costs recall.
 
-Scored identifiers are those the truth gives exactly one person. Truth identifiers missing
-from the graph (dropped, or never linked) count as singletons, so dropping costs recall.
-Identifiers the truth gives several persons (shared devices) are excluded and counted.
+Pairwise measures over scored identifiers: a pair is predicted together when both share a
+person_id and truly together when both share a person_key.
+  precision           correct pairs / predicted pairs
+  recall (raw)        correct pairs / all true pairs
+  recall_of_linkable  correct linkable pairs / linkable pairs  (the measure with a threshold)
 
-Not every true pair is recoverable: a loyalty card only ever scanned alone, or a cookie that
-never logged in, carries no evidence linking it to its person. `linkable_pairs` counts the
-true pairs an oracle could join from the records themselves (identifiers of one true person
-that are connected through records carrying them together, whatever their validity), and
-`recall_of_linkable` = correct_pairs / linkable_pairs separates resolution losses from gaps
-in the data. That oracle needs connected components per person: the co-occurrence edges are
-read from the warehouse and solved with scipy.
+Linkable pairs. Not every true pair is recoverable from the data: a cookie that never logged
+in, a loyalty card only ever scanned alone, a newsletter address only the ESP knows appear
+in no record with another identifier of their person, and no resolver can link them. The
+generator records the evidence (`truth.identifier_evidence`): identifiers of one person that
+raw records carry together, chained through records into evidence groups (placeholders and
+identifiers of several persons carry none). A true pair is linkable when both identifiers
+are in the same evidence group. `unlinkable_pair_share` is the share of true pairs that are
+not, split by why (`unlinkable_pairs_by_reason`): an identifier with no evidence at all (by
+id type), or a person whose identifiers form several groups no record joins.
+
+Misses among linkable pairs are attributed to identifiers (`missed_linkable_pairs_by_reason`):
+within each evidence group the largest predicted cluster is the reference and every other
+identifier is charged the pairs it misses with identifiers in larger clusters, so the
+charges sum to linkable pairs - correct linkable pairs. Reasons: the identifier never
+reached identity (`not_seen`), was dropped by a validity rule (`dropped_invalid`) or as
+shared by a cap (`dropped_shared`), or is in the graph but its group's links ran through a
+dropped identifier (`cut_off_by_dropped`); `resolver_split` (in the graph, no dropped
+identifier in its group, still split) would be a bug in the resolver.
+
+Pair counts are n*(n-1)/2 sums over group sizes; no pair is ever materialised. The counting
+is in SQL; the evidence groups (connected components of the evidence rows) are computed with
+scipy on integer codes.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -31,9 +48,10 @@ from tessera.warehouse import Session, Warehouse, WarehouseError
 
 GRAPH_TABLE = "identity.identity_graph"
 PERSONS_TABLE = "identity.persons"
+NODES_TABLE = "identity.identity_nodes"
 TRUTH_TABLE = "truth.identifier_person"
-RECORDS_TABLE = "identity.identity_records"
-ID_TYPES = ("user_id", "crm_id", "email", "phone", "loyalty_id", "device_id", "anonymous_id")
+EVIDENCE_TABLE = "truth.identifier_evidence"
+INVALID_STATUSES = ("placeholder", "blocked_value", "invalid_format")
 
 
 @dataclass(frozen=True)
@@ -54,8 +72,11 @@ class IdentityEvaluation:
     precision: float
     recall: float
     f1: float
+    identifiers_without_evidence: int
     linkable_pairs: int
+    correct_linkable_pairs: int
     recall_of_linkable: float
+    unlinkable_pair_share: float
     true_persons: int
     predicted_persons: int
     overmerged_clusters: int
@@ -63,6 +84,8 @@ class IdentityEvaluation:
     anonymous_ids_scored: int
     anonymous_linked_to_known_share: float
     largest_cluster_identifiers: int
+    unlinkable_pairs_by_reason: dict[str, int] = field(default_factory=dict)
+    missed_linkable_pairs_by_reason: dict[str, int] = field(default_factory=dict)
 
     def failures(self, thresholds: Thresholds = Thresholds()) -> list[str]:
         """Thresholds this evaluation misses, each as a sentence; empty when all pass."""
@@ -80,7 +103,7 @@ class IdentityEvaluation:
             )
         return problems
 
-    def as_dict(self) -> dict[str, float | int]:
+    def as_dict(self) -> dict[str, float | int | dict[str, int]]:
         return asdict(self)
 
 
@@ -152,56 +175,136 @@ select
 """
 
 
-LINKABLE_EDGES_SQL = f"""
+# One row per scored identifier, integers only (strings stay in the warehouse): a dense node
+# index, the true person, the predicted cluster (-1 when not in the graph) and its status.
+SCORED_NODES_SQL = f"""
 with
 truth as (
     select id_type, id_value, min(person_key) as person_key
     from {TRUTH_TABLE}
     group by id_type, id_value
     having count(distinct person_key) = 1
-),
-occurrences as (
-    {
-    " union all ".join(
-        f"select record_key, '{t}' as id_type, {t} as id_value from {RECORDS_TABLE} "
-        f"where {t} is not null"
-        for t in ID_TYPES
-    )
-}
-),
-owned as (
-    select o.record_key, t.person_key, o.id_type || ':' || o.id_value as node_key
-    from occurrences o
-    join truth t on t.id_type = o.id_type and t.id_value = o.id_value
-),
-anchors as (
-    select record_key, person_key, min(node_key) as anchor_key
-    from owned
-    group by record_key, person_key
 )
-select distinct a.anchor_key as src, o.node_key as dst
-from owned o
-join anchors a on a.record_key = o.record_key and a.person_key = o.person_key
-where o.node_key <> a.anchor_key
+select
+    dense_rank() over (order by t.id_type, t.id_value) - 1 as node,
+    t.person_key,
+    t.id_type,
+    case
+        when g.person_id is null then -1
+        else dense_rank() over (order by g.person_id) - 1
+    end as cluster,
+    coalesce(n.status, 'not_seen') as status
+from truth t
+left join {GRAPH_TABLE} g on g.id_type = t.id_type and g.id_value = t.id_value
+left join {NODES_TABLE} n on n.id_type = t.id_type and n.id_value = t.id_value
+order by node
+"""
+
+# Evidence rows as pairs of node indexes (same numbering as SCORED_NODES_SQL).
+EVIDENCE_EDGES_SQL = f"""
+with
+truth as (
+    select id_type, id_value
+    from {TRUTH_TABLE}
+    group by id_type, id_value
+    having count(distinct person_key) = 1
+),
+nodes as (
+    select id_type, id_value, dense_rank() over (order by id_type, id_value) - 1 as node
+    from truth
+)
+select a.node as src, b.node as dst
+from {EVIDENCE_TABLE} e
+join nodes a on a.id_type = e.id_type and a.id_value = e.id_value
+join nodes b on b.id_type = e.linked_id_type and b.id_value = e.linked_id_value
 """
 
 
-def linkable_pairs(session: Session) -> int:
-    """True pairs joined through records that carry identifiers of one person together.
+@dataclass(frozen=True)
+class EvidenceBreakdown:
+    identifiers_without_evidence: int
+    linkable_pairs: int
+    correct_linkable_pairs: int
+    unlinkable_pairs_by_reason: dict[str, int]
+    missed_linkable_pairs_by_reason: dict[str, int]
 
-    Within one true person, identifiers that never appear in a record with another of that
-    person's identifiers are singletons; the rest form components whose pairs an oracle
-    resolver could find. Edges never cross persons, so components are per person.
-    """
-    edges = session.df(LINKABLE_EDGES_SQL)
-    if edges.empty:
-        return 0
-    codes, keys = pd.factorize(pd.concat([edges.src, edges.dst], ignore_index=True))
-    n = len(edges)
-    graph = coo_matrix((np.ones(n, dtype=np.int8), (codes[:n], codes[n:])), (len(keys),) * 2)
-    _, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels).astype(np.int64)
+
+def _pairs(sizes: np.ndarray) -> int:
+    sizes = sizes.astype(np.int64)
     return int((sizes * (sizes - 1) // 2).sum())
+
+
+def _charges(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Per element: how many elements of its `outer` group lie in larger `inner` cells.
+
+    Cells (outer, inner) are ranked by size within their outer group (ties by inner label,
+    so labels given to identifiers missing from the graph, numbered after every real
+    cluster, rank last); each element is charged the members of the cells ranked before its
+    own, so the charges sum to the pairs of the outer groups that the inner labels split.
+    """
+    cells = pd.DataFrame({"outer": outer, "inner": inner})
+    sizes = cells.groupby(["outer", "inner"], sort=False).size().rename("n").reset_index()
+    sizes = sizes.sort_values(["outer", "n", "inner"], ascending=[True, False, True])
+    before = sizes.groupby("outer").n.cumsum() - sizes.n
+    charge = pd.Series(before.to_numpy(), index=pd.MultiIndex.from_frame(sizes[["outer", "inner"]]))
+    return charge.reindex(pd.MultiIndex.from_arrays([outer, inner])).to_numpy()
+
+
+def evidence_breakdown(session: Session) -> EvidenceBreakdown:
+    """Linkable pairs, and why true pairs are missed (see the module docstring)."""
+    nodes = session.df(SCORED_NODES_SQL).sort_values("node", ignore_index=True)
+    edges = session.df(EVIDENCE_EDGES_SQL)
+    n = len(nodes)
+    if n == 0:
+        return EvidenceBreakdown(0, 0, 0, {}, {})
+    src, dst = edges.src.to_numpy(np.int64), edges.dst.to_numpy(np.int64)
+    graph = coo_matrix((np.ones(len(src), np.int8), (src, dst)), shape=(n, n))
+    _, group = connected_components(graph, directed=False)
+    has_evidence = np.zeros(n, dtype=bool)
+    has_evidence[src] = has_evidence[dst] = True
+    # identifiers without evidence are groups of one: give each a label of its own
+    group = np.where(has_evidence, group, group.max(initial=0) + 1 + np.arange(n))
+
+    person = nodes.person_key.to_numpy(np.int64)
+    cluster = nodes.cluster.to_numpy(np.int64)
+    cluster = np.where(cluster >= 0, cluster, cluster.max(initial=0) + 1 + np.arange(n))
+    status = nodes.status.to_numpy()
+    id_type = nodes.id_type.to_numpy()
+
+    linkable = _pairs(np.unique(group, return_counts=True)[1])
+    cell_sizes = pd.Series(1, index=pd.MultiIndex.from_arrays([group, cluster])).groupby(
+        level=[0, 1]
+    )
+    correct_linkable = _pairs(cell_sizes.size().to_numpy())
+
+    # True pairs the data cannot link: each identifier is charged the members of larger
+    # evidence groups of its person.
+    unlinkable_charge = _charges(person, group)
+    unlinkable_reason = np.where(
+        has_evidence, "separate_evidence_groups", "no_evidence:" + id_type.astype(object)
+    )
+    unlinkable = pd.Series(unlinkable_charge).groupby(unlinkable_reason).sum()
+
+    dropped = status != "valid"
+    group_has_dropped = pd.Series(dropped).groupby(group).transform("any").to_numpy()
+    missed_reason = np.select(
+        [
+            status == "not_seen",
+            np.isin(status, INVALID_STATUSES),
+            status == "shared_identifier",
+            group_has_dropped,
+        ],
+        ["not_seen", "dropped_invalid", "dropped_shared", "cut_off_by_dropped"],
+        "resolver_split",
+    )
+    missed = pd.Series(_charges(group, cluster)).groupby(missed_reason).sum()
+    return EvidenceBreakdown(
+        identifiers_without_evidence=int((~has_evidence).sum()),
+        linkable_pairs=linkable,
+        correct_linkable_pairs=correct_linkable,
+        unlinkable_pairs_by_reason={k: int(v) for k, v in unlinkable.items() if v},
+        missed_linkable_pairs_by_reason={k: int(v) for k, v in missed.items() if v},
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float:
@@ -210,23 +313,21 @@ def _ratio(numerator: int, denominator: int) -> float:
 
 def evaluate_session(session: Session) -> IdentityEvaluation:
     required = (
-        ("identity", "identity_graph"),
-        ("identity", "persons"),
-        ("identity", "identity_records"),
-        ("truth", "identifier_person"),
+        ("identity", "identity_graph", "`tessera build --select staging identity`"),
+        ("identity", "identity_nodes", "`tessera build --select staging identity`"),
+        ("identity", "persons", "`tessera build --select staging identity`"),
+        ("truth", "identifier_person", "`tessera datagen`"),
+        ("truth", "identifier_evidence", "`tessera datagen` (a generator of this version)"),
     )
-    for schema, table in required:
+    for schema, table, remedy in required:
         if not session.table_exists(schema, table):
-            raise WarehouseError(
-                f"{schema}.{table} does not exist: run `tessera datagen` (ground truth) and "
-                "`tessera build --select staging identity` (identity graph) first"
-            )
+            raise WarehouseError(f"{schema}.{table} does not exist: run {remedy} first")
     row = session.df(EVALUATION_SQL).iloc[0]
     counts = {k: int(v) if v == v and v is not None else 0 for k, v in row.items()}
     precision = _ratio(counts["correct_pairs"], counts["predicted_pairs"])
     recall = _ratio(counts["correct_pairs"], counts["true_pairs"])
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    linkable = linkable_pairs(session)
+    evidence = evidence_breakdown(session)
     return IdentityEvaluation(
         identifiers_scored=counts["identifiers_scored"],
         identifiers_missing_from_graph=counts["identifiers_missing_from_graph"],
@@ -237,8 +338,11 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
         precision=precision,
         recall=recall,
         f1=f1,
-        linkable_pairs=linkable,
-        recall_of_linkable=_ratio(counts["correct_pairs"], linkable),
+        identifiers_without_evidence=evidence.identifiers_without_evidence,
+        linkable_pairs=evidence.linkable_pairs,
+        correct_linkable_pairs=evidence.correct_linkable_pairs,
+        recall_of_linkable=_ratio(evidence.correct_linkable_pairs, evidence.linkable_pairs),
+        unlinkable_pair_share=1.0 - _ratio(evidence.linkable_pairs, counts["true_pairs"]),
         true_persons=counts["true_persons"],
         predicted_persons=counts["predicted_persons"],
         overmerged_clusters=counts["overmerged_clusters"],
@@ -248,6 +352,8 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
             counts["anonymous_linked"], counts["anonymous_ids_scored"]
         ),
         largest_cluster_identifiers=counts["largest_cluster_identifiers"],
+        unlinkable_pairs_by_reason=evidence.unlinkable_pairs_by_reason,
+        missed_linkable_pairs_by_reason=evidence.missed_linkable_pairs_by_reason,
     )
 
 

@@ -42,6 +42,24 @@ def test_precision_recall_and_cluster_size_meet_thresholds(built: Path) -> None:
     assert 0.0 < result.anonymous_linked_to_known_share < 1.0
 
 
+def test_recall_is_measured_over_the_pairs_the_data_can_link(built: Path) -> None:
+    result = evaluate(Warehouse(settings_for(built)))
+    # Raw recall also counts pairs no record joins (cookies that never log in, cards only
+    # ever scanned alone): far below the linkable recall, and explained by reason.
+    assert result.recall < 0.9 < 0.98 <= result.recall_of_linkable
+    assert 0.1 < result.unlinkable_pair_share < 0.6
+    unlinkable = result.unlinkable_pairs_by_reason
+    assert sum(unlinkable.values()) == result.true_pairs - result.linkable_pairs
+    assert {"no_evidence:anonymous_id", "no_evidence:loyalty_id"} <= set(unlinkable)
+    # Every missed linkable pair is charged to a guard (a dropped identifier, or a link
+    # that ran through one); none to the resolver splitting what it was allowed to join.
+    missed = result.missed_linkable_pairs_by_reason
+    assert sum(missed.values()) == result.linkable_pairs - result.correct_linkable_pairs
+    assert "resolver_split" not in missed
+    assert "not_seen" not in missed  # staging normalises every identifier truth lists
+    assert result.correct_linkable_pairs <= result.correct_pairs
+
+
 def test_evaluate_cli_prints_json_and_checks_thresholds(built: Path, monkeypatch, capsys) -> None:
     from tessera.cli import main
 
