@@ -56,7 +56,7 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
         asset_checks=build_checks(relations),
         jobs=jobs,
         schedules=build_schedules(jobs),
-        sensors=[build_new_raw_data_sensor(INCREMENTAL_REFRESH)],
+        sensors=[build_new_raw_data_sensor(INCREMENTAL_REFRESH, config.sensor_interval_seconds)],
         resources=build_resources(settings, project),
         # One DuckDB file takes one writer: run a job's steps one after another in one
         # process. Snowflake takes concurrent writers, so steps may run side by side there.

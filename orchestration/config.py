@@ -14,6 +14,10 @@ WAREHOUSE_POOL = "tessera_warehouse"
 
 DBT_TARGET_PATH_ENV = "TESSERA_DBT_TARGET_PATH"
 SYNCS_DIR_ENV = "TESSERA_SYNCS_DIR"
+SENSOR_INTERVAL_ENV = "TESSERA_SENSOR_INTERVAL_SECONDS"
+# How often the new-raw-data sensor looks. On DuckDB a look is a few metadata queries on the
+# local file; on Snowflake each look may resume a warehouse (billed 60 s at least).
+DEFAULT_SENSOR_INTERVAL_SECONDS = {"duckdb": 5, "snowflake": 120}
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class OrchestrationConfig:
     dbt_target_path: Path
     # Sync YAML files and destinations.yml (the `tessera sync --syncs-dir` default).
     syncs_dir: Path
+    sensor_interval_seconds: int = 15
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> OrchestrationConfig:
@@ -31,8 +36,16 @@ class OrchestrationConfig:
         settings = Settings.from_env(env)
         target_path = env.get(DBT_TARGET_PATH_ENV) or settings.dbt_project_dir / "target"
         syncs_dir = env.get(SYNCS_DIR_ENV) or settings.dbt_project_dir / "syncs"
+        interval = env.get(SENSOR_INTERVAL_ENV) or DEFAULT_SENSOR_INTERVAL_SECONDS[settings.target]
+        try:
+            sensor_interval_seconds = int(interval)
+        except ValueError:
+            raise ValueError(f"{SENSOR_INTERVAL_ENV}={interval!r} is not whole seconds") from None
+        if sensor_interval_seconds < 1:
+            raise ValueError(f"{SENSOR_INTERVAL_ENV} must be at least 1, not {interval}")
         return cls(
             settings=settings,
             dbt_target_path=Path(target_path).expanduser().resolve(),
             syncs_dir=Path(syncs_dir).expanduser().resolve(),
+            sensor_interval_seconds=sensor_interval_seconds,
         )

@@ -49,7 +49,7 @@ def changed_tables(before: Watermarks, after: Watermarks) -> list[str]:
     return sorted(name for name, mark in after.items() if before.get(name) != mark)
 
 
-def build_new_raw_data_sensor(job_name: str, interval_seconds: int = 15) -> SensorDefinition:
+def build_new_raw_data_sensor(job_name: str, interval_seconds: int) -> SensorDefinition:
     @sensor(
         name=NEW_RAW_DATA_SENSOR,
         job_name=job_name,

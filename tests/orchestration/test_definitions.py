@@ -66,6 +66,7 @@ def test_definitions_list_every_model_job_schedule_and_sensor(
     sensor = defs.resolve_sensor_def(NEW_RAW_DATA_SENSOR)
     assert sensor.default_status == DefaultSensorStatus.RUNNING
     assert sensor.job_name == INCREMENTAL_REFRESH
+    assert sensor.minimum_interval_seconds == 5, "DuckDB default; Snowflake looks every 120 s"
 
     # dbt tests are asset checks, and so are our own.
     checks = {key.name for key in graph.asset_check_keys}
