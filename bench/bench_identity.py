@@ -2,8 +2,9 @@
 
 1. `dbt run` of staging and identity on a generated warehouse (full build); per-model times
    come from run_results.json, connected-components figures from identity.identity_cc_runs.
-   DuckDB runs with a bounded `memory_limit` (DUCKDB_MEMORY_LIMIT, set through the profile's
-   `settings`), and the dbt process's own peak RSS is measured (its VmHWM, polled).
+   DuckDB runs with a bounded `memory_limit` (DUCKDB_MEMORY_LIMIT, passed to the profile's
+   `settings` as TESSERA_DUCKDB_MEMORY_LIMIT), and the dbt process's own peak RSS is
+   measured (its VmHWM, polled).
 2. The reference floor, in a child process of its own so its memory is measured apart from
    the SQL path: read identity_edges (kept edges, string node keys), map strings to integers
    (pandas.factorize), build a sparse matrix, run scipy.sparse.csgraph.connected_components,
@@ -22,7 +23,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,14 +37,6 @@ from tessera.settings import Settings
 
 SELECTION = ["--select", "staging", "identity"]
 DUCKDB_MEMORY_LIMIT = "6GB"  # 4GB ran the 5M full build but not its incremental step
-# What dbt_project/profiles.yml needs under outputs.duckdb for a bounded DuckDB; the bench
-# adds it to a private copy of the profile when the project's profile lacks it.
-PROFILE_SETTINGS = (
-    "      settings:\n"
-    "        memory_limit: \"{{ env_var('TESSERA_DUCKDB_MEMORY_LIMIT', '"
-    + DUCKDB_MEMORY_LIMIT
-    + "') }}\"\n"
-)
 
 
 def _memory_limit() -> str:
@@ -55,20 +48,6 @@ def _memory_limit() -> str:
 class ChildRun:
     seconds: float
     peak_rss_mb: float
-
-
-def _bounded_profile(settings: Settings, workdir: Path) -> Settings:
-    """Settings whose dbt profile gives DuckDB a memory_limit (a private copy if needed)."""
-    text = (settings.dbt_profiles_dir / "profiles.yml").read_text()
-    if "memory_limit" in text:
-        return settings
-    anchor = "      type: duckdb\n"
-    if anchor not in text:
-        raise RuntimeError("profiles.yml has no duckdb output to add a memory_limit to")
-    directory = workdir / "profiles"
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "profiles.yml").write_text(text.replace(anchor, anchor + PROFILE_SETTINGS, 1))
-    return replace(settings, dbt_profiles_dir=directory)
 
 
 def _high_water_mb(pid: int | str) -> float:
@@ -233,7 +212,7 @@ def run(scale: int, workdir: Path) -> dict:
     from tessera.datagen import append_activity
     from tessera.warehouse import Warehouse
 
-    settings = _bounded_profile(generated_warehouse(scale, workdir), workdir)
+    settings = generated_warehouse(scale, workdir)
     target = workdir / "dbt_target"
     build, per_model = _dbt_run(settings, target, "full")
     cc = _latest_cc_run(settings, "full")
