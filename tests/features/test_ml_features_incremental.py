@@ -8,17 +8,19 @@ then show it at both (so each assertion can fail).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tessera.datagen import generate
-from tessera.settings import Settings
-from tessera.warehouse import Warehouse
-from tests.profiles.profile_helpers import assert_same_rows, dbt, insert_rows, read_table
+from tests.profiles.profile_helpers import (
+    assert_same_rows,
+    dbt,
+    generate_year,
+    insert_rows,
+    read_table,
+)
 
 TRAINING = date(2026, 9, 1)
 KEYS = ["person_id", "cutoff_date"]
@@ -53,16 +55,7 @@ def a_buyer(warehouse: Path) -> dict:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("ml_features_incremental")
-    warehouse = base / "warehouse.duckdb"
-    settings = dataclasses.replace(Settings.from_env({}), warehouse_path=warehouse)
-    generate(
-        Warehouse(settings),
-        persons=800,
-        seed=21,
-        end_date=date(2026, 10, 31),
-        days=365,
-        progress=False,
-    )
+    warehouse = generate_year(base, persons=800, seed=21)
     target = base / "dbt_target"
     select = ["run", "--select", "+ml_features"]
     dbt(warehouse, target, select, vars=cutoff_vars("2026-11-01"))

@@ -5,21 +5,37 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from tessera.datagen import generate
 from tessera.datagen.schema import RAW_TABLES
 from tessera.dbt import DbtRun, run_dbt
 from tessera.settings import Settings
+from tessera.warehouse import Warehouse
 
 RAW_COLUMNS = {table.name: table.column_names for table in RAW_TABLES}
 
 
 def settings_for(warehouse: Path) -> Settings:
     return dataclasses.replace(Settings.from_env({}), warehouse_path=warehouse)
+
+
+def generate_year(base: Path, persons: int, seed: int) -> Path:
+    """base/warehouse.duckdb with a year of generated raw data ending 2026-10-31."""
+    warehouse = base / "warehouse.duckdb"
+    generate(
+        Warehouse(settings_for(warehouse)),
+        persons=persons,
+        seed=seed,
+        end_date=date(2026, 10, 31),
+        days=365,
+        progress=False,
+    )
+    return warehouse
 
 
 def create_raw_tables(warehouse: Path) -> None:

@@ -6,18 +6,13 @@ and earlier must stay identical, while a later cutoff must see them (so the chec
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
-from profile_helpers import assert_same_rows, dbt, insert_rows, read_table
-
-from tessera.datagen import generate
-from tessera.settings import Settings
-from tessera.warehouse import Warehouse
+from profile_helpers import assert_same_rows, dbt, generate_year, insert_rows, read_table
 
 CUTOFF = date(2026, 9, 1)
 VARS = {
@@ -155,16 +150,7 @@ def future_records(warehouse: Path, buyer: dict) -> None:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("feature_leakage")
-    warehouse = base / "warehouse.duckdb"
-    settings = dataclasses.replace(Settings.from_env({}), warehouse_path=warehouse)
-    generate(
-        Warehouse(settings),
-        persons=1500,
-        seed=13,
-        end_date=date(2026, 10, 31),
-        days=365,
-        progress=False,
-    )
+    warehouse = generate_year(base, persons=1500, seed=13)
     target = base / "dbt_target"
     dbt(warehouse, target, ["run", "--select", *FEATURE_MODELS, "int_orders_persons"])
     default_cutoffs = read_table(warehouse, "features.int_feature_cutoffs", order_by="cutoff_date")

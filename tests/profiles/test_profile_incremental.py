@@ -11,16 +11,22 @@ the others recomputed from their whole history (full): both must give the full r
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, datetime
+from datetime import datetime
 
 import duckdb
 import pytest
 from profile_activity import add_delta_cases, add_edge_cases, replay_last_week
-from profile_helpers import assert_same_rows, copy_warehouse, dbt, read_table, scalar
+from profile_helpers import (
+    assert_same_rows,
+    copy_warehouse,
+    dbt,
+    generate_year,
+    read_table,
+    scalar,
+    settings_for,
+)
 
-from tessera.datagen import append_activity, generate
-from tessera.settings import Settings
+from tessera.datagen import append_activity
 from tessera.warehouse import Warehouse
 
 VARS = {"as_of": "2026-11-20 00:00:00"}
@@ -36,23 +42,14 @@ PROFILE_MODELS = [
 @pytest.fixture(scope="module")
 def refreshed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("profile_incremental")
-    warehouse = base / "warehouse.duckdb"
-    settings = dataclasses.replace(Settings.from_env({}), warehouse_path=warehouse)
-    generate(
-        Warehouse(settings),
-        persons=1500,
-        seed=11,
-        end_date=date(2026, 10, 31),
-        days=365,
-        progress=False,
-    )
+    warehouse = generate_year(base, persons=1500, seed=11)
     target = base / "dbt_target"
     dbt(warehouse, target, ["run", "--select", "+customer_profiles"], vars=VARS)
     persons_before = set(read_table(warehouse, "profiles.customer_profiles")["person_id"])
 
     # the generator first: it continues record ids from the numeric ones it wrote
     append_activity(
-        Warehouse(settings),
+        Warehouse(settings_for(warehouse)),
         seed=3,
         start=datetime(2026, 11, 1),
         end=datetime(2026, 11, 8),
