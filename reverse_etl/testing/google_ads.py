@@ -15,6 +15,8 @@ header on every call;
   another job on the same list is still running) and returns a long-running operation;
 - `GET /vNN/customers/{cid}/operations/{id}` says `done` once the job ran for
   `run_seconds`; `fail_jobs` > 0 makes the next jobs end FAILED with an `error`.
+  `hold_jobs` > 0 makes the next jobs to run stay RUNNING, whatever the clock says, until
+  each has turned away one other job on its list with 409 (a conflict a test can count on).
 Operations are applied when the job runs (it finishes even if the client went away).
 Members of a list are the hashed identifier tuples (hashedEmail, hashedPhoneNumber).
 """
@@ -57,6 +59,8 @@ class Job:
     operations: list[tuple[str, tuple[str, str] | None]] = field(default_factory=list)
     run_at: float = 0.0
     fails: bool = False
+    held: bool = False  # stays RUNNING until it has turned away another job
+    conflicts: int = 0
 
 
 def _error(
@@ -81,6 +85,7 @@ class GoogleAdsEmulator(EmulatorApp):
         self.operations: dict[str, str] = {}  # long-running operation id -> job id
         self.run_seconds = 0.05
         self.fail_jobs = 0
+        self.hold_jobs = 0
         self._ids = itertools.count(1000)
 
     def authorised(self, headers: dict[str, str], body: bytes) -> bool:
@@ -233,6 +238,7 @@ class GoogleAdsEmulator(EmulatorApp):
         self._settle()
         for other in self.jobs.values():
             if other.status == "RUNNING" and other.user_list == job.user_list:
+                other.conflicts += 1
                 return _error(
                     409,
                     "ABORTED",
@@ -240,6 +246,9 @@ class GoogleAdsEmulator(EmulatorApp):
                     {"databaseError": "CONCURRENT_MODIFICATION"},
                 )
         job.status, job.run_at = "RUNNING", time.monotonic()
+        if self.hold_jobs > 0:
+            self.hold_jobs -= 1
+            job.held = True
         if self.fail_jobs > 0:
             self.fail_jobs -= 1
             job.fails = True
@@ -265,7 +274,10 @@ class GoogleAdsEmulator(EmulatorApp):
     def _settle(self) -> None:
         now = time.monotonic()
         for job in self.jobs.values():
-            if job.status == "RUNNING" and now - job.run_at >= self.run_seconds:
+            if job.status != "RUNNING":
+                continue
+            finished = job.conflicts > 0 if job.held else now - job.run_at >= self.run_seconds
+            if finished:
                 job.status = "FAILED" if job.fails else "SUCCESS"
 
     def _operation(self, customer_id: str, operation_id: str) -> Response:

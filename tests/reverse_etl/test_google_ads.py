@@ -117,7 +117,9 @@ def test_failed_and_concurrent_jobs_are_retried_without_loss(
     errors = query(settings, "select distinct error from tessera_sync.errors")
     assert errors.error.tolist() == ["job failed: INTERNAL_ERROR: emulated job failure"]
 
-    google.app.run_seconds = 0.3  # a job still running on the list when the next one starts
+    # a job still running on the list when the sync's job starts; held until it has turned
+    # that job away, so the conflict does not depend on how fast this machine is
+    google.app.hold_jobs = 1
     blocker = request(
         google,
         f"customers/{GOOGLE_CUSTOMER}/offlineUserDataJobs:create",
