@@ -30,6 +30,8 @@ PROFILE_MODELS = [
     "profile_as_of",
     "int_profile_facts",
     "int_profile_recent_activity",
+    "int_profile_measures",
+    "int_profile_score_cutoffs",
     "customer_profiles",
 ]
 FEATURE_MODELS = ["int_feature_cutoffs", "int_person_daily_activity", "ml_features", "ml_labels"]

@@ -138,13 +138,17 @@ class Session:
             self.execute("commit")
 
     def table_exists(self, schema: str, table: str) -> bool:
+        """A table or a view (customer_profiles is a view) of that name exists."""
+        placeholder = "?" if self.dialect == "duckdb" else "%s"
+        # information_schema.views too: Snowflake lists views in .tables, fakesnow does not
         return bool(
             self.scalar(
-                "select count(*) from information_schema.tables "
-                "where lower(table_schema) = lower(?) and lower(table_name) = lower(?)"
-                if self.dialect == "duckdb"
-                else "select count(*) from information_schema.tables "
-                "where lower(table_schema) = lower(%s) and lower(table_name) = lower(%s)",
+                "select count(*) from ("
+                " select table_schema, table_name from information_schema.tables"
+                " union all"
+                " select table_schema, table_name from information_schema.views"
+                f") as relations where lower(table_schema) = lower({placeholder})"
+                f" and lower(table_name) = lower({placeholder})",
                 [schema, table],
             )
         )

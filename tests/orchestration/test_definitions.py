@@ -180,7 +180,7 @@ def test_full_refresh_job_runs_in_process(
     assert AssetKey(["profiles", "customer_profiles"]) in refreshed
     # only the tests tagged `critical` (keys of what leaves the warehouse) and our own checks
     checked = {e.asset_check_key.name for e in incremental.get_asset_check_evaluations()}
-    assert {"unique_customer_profiles_person_id", "largest_identity_cluster"} <= checked
+    assert {"unique_int_profile_facts_person_id", "largest_identity_cluster"} <= checked
     assert any(name.startswith("unique_recent_buyers_suppression") for name in checked)
     assert not any(name.startswith("accepted_values_") for name in checked)
     audience = orchestration_env.emulators["meta"].app.members[RECENT_BUYERS_AUDIENCE]

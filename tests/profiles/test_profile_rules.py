@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from profile_helpers import create_raw_tables, dbt, insert_rows, read_table
@@ -254,18 +255,20 @@ def test_days_since_last_order_counts_calendar_days(profiles) -> None:
 
 
 def test_rfm_quintiles_and_segments(profiles) -> None:
-    # 9 buyers: ntile(5) makes buckets of 2, 2, 2, 2, 1; ties broken by the other measures
+    # 9 buyers. Cut points (percentile_cont among buyers): days since last order 66.4, 90,
+    # 90.8, 200.6; orders 1, 1, 1, 2.4; revenue 100, 100, 180, 300. A score is 1 + the cut
+    # points a value is beyond (recency: below), so equal values share a score.
     expected = {
         #        R  F  M  segment
-        "u-l1": (5, 3, 5, "potential_loyalists"),
-        "u-l2": (4, 3, 3, "potential_loyalists"),
-        "u-l3": (3, 2, 2, "about_to_sleep"),
-        "u-l4": (2, 2, 2, "hibernating"),
+        "u-l1": (5, 1, 5, "new_customers"),
+        "u-l2": (5, 1, 1, "new_customers"),
+        "u-l3": (3, 1, 1, "about_to_sleep"),
+        "u-l4": (2, 1, 1, "hibernating"),
         "u-l5": (1, 1, 1, "hibernating"),
         "u-l6": (1, 1, 1, "hibernating"),
-        "u-l7": (4, 5, 4, "loyal_customers"),
-        "u-l8": (3, 4, 3, "loyal_customers"),
-        "u-l9": (2, 4, 4, "at_risk"),
+        "u-l7": (3, 5, 4, "loyal_customers"),
+        "u-l8": (3, 4, 4, "loyal_customers"),
+        "u-l9": (2, 5, 4, "cant_lose_them"),
     }
     for user_id, (r, f, m, segment) in expected.items():
         row = person(profiles, user_id)
@@ -278,12 +281,31 @@ def test_rfm_quintiles_and_segments(profiles) -> None:
         assert got == (r, f, m, segment), user_id
         assert row["rfm_score"] == r + f + m
     buyers = profiles[profiles["orders_count"] > 0]
-    assert sorted(buyers["rfm_recency_score"].value_counts().tolist()) == [1, 2, 2, 2, 2]
+    assert sorted(buyers["rfm_recency_score"].value_counts().tolist()) == [2, 2, 2, 3]
     prospects = profiles[profiles["orders_count"] == 0]
     assert (prospects["rfm_segment"] == "prospect").all()
     assert prospects["rfm_recency_score"].isna().all()
     assert prospects["clv_quintile"].isna().all()
-    assert set(buyers["clv_quintile"]) == {1, 2, 3, 4, 5}
+
+
+def test_rfm_scores_match_percentiles_computed_outside_the_warehouse(profiles) -> None:
+    buyers = profiles[profiles["orders_count"] > 0]
+
+    def scores(values: pd.Series, higher_is_better: bool) -> list[int]:
+        cuts = np.percentile(values.astype(float), [20, 40, 60, 80])  # linear = percentile_cont
+        beyond = (lambda v: (v > cuts).sum()) if higher_is_better else (lambda v: (v < cuts).sum())
+        return [1 + int(beyond(v)) for v in values.astype(float)]
+
+    assert buyers["rfm_recency_score"].tolist() == scores(buyers["days_since_last_order"], False)
+    assert buyers["rfm_frequency_score"].tolist() == scores(buyers["orders_count"], True)
+    assert buyers["rfm_monetary_score"].tolist() == scores(buyers["revenue_total"], True)
+
+
+def test_clv_quintile_orders_buyers_by_clv_estimate(profiles) -> None:
+    buyers = profiles[profiles["orders_count"] > 0].sort_values("clv_estimate")
+    quintiles = buyers["clv_quintile"].tolist()
+    assert quintiles == sorted(quintiles)  # never a lower quintile for a higher estimate
+    assert quintiles[0] == 1 and quintiles[-1] == 5
 
 
 def test_aov_and_revenue(profiles) -> None:

@@ -74,3 +74,59 @@
         else 'churned'
     end
 {%- endmacro -%}
+
+{#-
+    Quintile scores without ranking every person. The cut points are the 20th, 40th, 60th and
+    80th percentiles of a measure among buyers (percentile_cont: interpolated), computed once
+    per build in int_profile_score_cutoffs; a person's score is 1 + the number of cut points
+    their value is above (or, for a measure where lower is better, below). Equal values always
+    share a score, and scoring a person is four comparisons, so customer_profiles can stay a
+    view over the incrementally maintained facts.
+
+    profile_quintile_cutoffs(measure, name): the four cut point columns name_p20 .. name_p80.
+    profile_quintile_score(value, cutoffs, name, higher_is_better): the score, 1-5; null when
+    value is null.
+-#}
+{%- macro profile_quintile_cutoffs(measure, name) -%}
+    {%- for percent in [20, 40, 60, 80] %}
+        percentile_cont({{ percent / 100 }}) within group (order by {{ measure }})
+            as {{ name }}_p{{ percent }}{{ ',' if not loop.last }}
+    {%- endfor %}
+{%- endmacro -%}
+
+{%- macro profile_quintile_score(value, cutoffs, name, higher_is_better=true) -%}
+    case when {{ value }} is not null then 1
+    {%- for percent in [20, 40, 60, 80] %}
+        + case when {{ value }} {{ '>' if higher_is_better else '<' }} {{ cutoffs }}.{{ name }}_p{{ percent }}
+            then 1 else 0 end
+    {%- endfor %}
+    end
+{%- endmacro -%}
+
+{#-
+    profile_clv_expected_future_value(aov, orders, days_since_first_order,
+    days_since_last_order): expected purchases over var clv_horizon_days: aov x orders per year
+    (over max(tenure, clv_min_tenure_days)) x horizon in years x
+    exp(-days_since_last_order / clv_decay_days). Null for non-buyers.
+-#}
+{%- macro profile_clv_expected_future_value(aov, orders, days_since_first_order,
+                                            days_since_last_order) -%}
+    {%- set horizon_days = profile_int_var('clv_horizon_days') -%}
+    {%- set decay_days = profile_int_var('clv_decay_days') -%}
+    {%- set min_tenure_days = profile_int_var('clv_min_tenure_days') -%}
+    {%- if decay_days == 0 -%}
+        {{ exceptions.raise_compiler_error("clv_decay_days must be > 0") }}
+    {%- endif -%}
+    case
+        when {{ orders }} > 0 then
+            {{ aov }} * {{ orders }} * 365.0
+            / (case
+                when {{ days_since_first_order }} > {{ min_tenure_days }}
+                    then {{ days_since_first_order }}
+                else {{ min_tenure_days }}
+            end)
+            * {{ horizon_days }} / 365.0
+            * exp(-1.0 * (case when {{ days_since_last_order }} > 0
+                then {{ days_since_last_order }} else 0 end) / {{ decay_days }})
+    end
+{%- endmacro -%}

@@ -1,28 +1,25 @@
 {#-
-    One row per person: the per-person facts (int_profile_facts, incremental), the recent web
-    windows, and the traits that are relative to as_of or ranked across persons (days since,
-    lifecycle, RFM quintiles, CLV and its quintile, data quality score). Rebuilt in full from
-    person-level tables each run: a few window functions over one row per person.
+    One row per person: the per-person facts and as_of-relative measures
+    (int_profile_measures over the incremental int_profile_facts), the recent web windows, and
+    the traits scored across persons: RFM and CLV quintiles against this build's cut points
+    (int_profile_score_cutoffs), lifecycle stage, RFM segment and data quality score.
 
-    RFM: among buyers (orders_count > 0), ntile(5) over recency (last_order_at), frequency
-    (orders_count) and monetary (revenue_total); 5 is best. Ties are broken by the other two
-    measures and then person_id so the scores are deterministic. Non-buyers get null scores and
-    the segment 'prospect'.
+    A view: every trait here is a few expressions per row over stored tables, so a refresh
+    never rewrites a row per person because as_of moved or the quintile cut points shifted.
+
+    RFM, among buyers (orders_count > 0): recency scores days_since_last_order (5 = most
+    recent), frequency orders_count and monetary revenue_total (5 = most). A score is 1 + the
+    number of the measure's quintile cut points (20th..80th percentiles among buyers) the value
+    is beyond, so equal values share a score. Non-buyers get null scores and the segment
+    'prospect'.
 -#}
-{{ config(materialized='table') }}
-
-{%- set clv_horizon_days = profile_int_var('clv_horizon_days') %}
-{%- set clv_decay_days = profile_int_var('clv_decay_days') %}
-{%- set clv_min_tenure_days = profile_int_var('clv_min_tenure_days') %}
-{%- if clv_decay_days == 0 %}
-    {{ exceptions.raise_compiler_error("customer_profiles: clv_decay_days must be > 0") }}
-{%- endif %}
+{{ config(materialized='view') }}
 
 with
 
-facts as (
+measures as (
 
-    select * from {{ ref('int_profile_facts') }}
+    select * from {{ ref('int_profile_measures') }}
 
 ),
 
@@ -32,105 +29,50 @@ recent_activity as (
 
 ),
 
-as_of as (
+cutoffs as (
 
-    select as_of from {{ ref('profile_as_of') }}
+    select * from {{ ref('int_profile_score_cutoffs') }}
 
 ),
 
-measured as {{ materialized_cte() }} (
+valued as (
 
     select
-        facts.*,
-        as_of.as_of,
-        facts.online_orders_count + facts.store_purchases_count as orders_count,
-        facts.online_revenue + facts.store_revenue as revenue_total,
-        {{ dbt.datediff('facts.last_order_at', 'as_of.as_of', 'day') }} as days_since_last_order,
-        {{ dbt.datediff('facts.first_order_at', 'as_of.as_of', 'day') }}
-            as days_since_first_order,
-        {{ dbt.datediff('facts.last_seen_at', 'as_of.as_of', 'day') }} as days_since_last_seen,
+        measures.*,
         coalesce(recent_activity.sessions_30d, 0) as sessions_30d,
         coalesce(recent_activity.page_views_30d, 0) as page_views_30d,
         coalesce(recent_activity.product_views_30d, 0) as product_views_30d,
         coalesce(recent_activity.cart_adds_30d, 0) as cart_adds_30d,
         coalesce(recent_activity.abandoned_carts_7d, 0) as abandoned_carts_7d,
-        coalesce(recent_activity.abandoned_carts_30d, 0) as abandoned_carts_30d
-    from facts
-    cross join as_of
-    left join recent_activity on recent_activity.person_id = facts.person_id
-
-),
-
-rfm_scored as (
-
-    select
-        person_id,
-        ntile(5) over (
-            order by last_order_at, orders_count, revenue_total, person_id
-        ) as rfm_recency_score,
-        ntile(5) over (
-            order by orders_count, revenue_total, last_order_at, person_id
-        ) as rfm_frequency_score,
-        ntile(5) over (
-            order by revenue_total, orders_count, last_order_at, person_id
-        ) as rfm_monetary_score
-    from measured
-    where orders_count > 0
-
-),
-
-lifecycle as (
-
-    select
-        measured.*,
-        rfm_scored.rfm_recency_score,
-        rfm_scored.rfm_frequency_score,
-        rfm_scored.rfm_monetary_score,
-        {{ lifecycle_stage('measured.orders_count', 'measured.days_since_first_order',
-                           'measured.days_since_last_order') }} as lifecycle_stage,
+        coalesce(recent_activity.abandoned_carts_30d, 0) as abandoned_carts_30d,
         case
-            when measured.orders_count > 0
-                then measured.revenue_total / measured.orders_count
-        end as aov,
+            when measures.orders_count > 0
+                then cast(measures.store_purchases_count as double) / measures.orders_count
+        end as store_share,
         case
-            when measured.orders_count > 0
-                then cast(measured.store_purchases_count as double) / measured.orders_count
-        end as store_share
-    from measured
-    left join rfm_scored on rfm_scored.person_id = measured.person_id
-
-),
-
-valued as {{ materialized_cte() }} (
-
-    select
-        *,
+            when measures.orders_count > 0 then
+                {{ profile_quintile_score('measures.days_since_last_order', 'cutoffs',
+                                          'recency_days', higher_is_better=false) }}
+        end as rfm_recency_score,
         case
-            when orders_count > 0 then
-                aov
-                * orders_count * 365.0
-                / (case
-                    when days_since_first_order > {{ clv_min_tenure_days }}
-                        then days_since_first_order
-                    else {{ clv_min_tenure_days }}
-                end)
-                * {{ clv_horizon_days }} / 365.0
-                * exp(-1.0 * (case when days_since_last_order > 0
-                    then days_since_last_order else 0 end) / {{ clv_decay_days }})
-        end as clv_expected_future_value
-    from lifecycle
-
-),
-
-clv_ranked as (
-
-    select
-        person_id,
-        ntile(5) over (
-            order by revenue_total - returns_amount + clv_expected_future_value, person_id
-        ) as clv_quintile
-    from valued
-    where orders_count > 0
+            when measures.orders_count > 0 then
+                {{ profile_quintile_score('measures.orders_count', 'cutoffs', 'orders') }}
+        end as rfm_frequency_score,
+        case
+            when measures.orders_count > 0 then
+                {{ profile_quintile_score('measures.revenue_total', 'cutoffs', 'revenue') }}
+        end as rfm_monetary_score,
+        case
+            when measures.orders_count > 0 then
+                {{ profile_quintile_score(
+                    'measures.revenue_total - measures.returns_amount'
+                    ~ ' + measures.clv_expected_future_value', 'cutoffs', 'clv') }}
+        end as clv_quintile,
+        {{ lifecycle_stage('measures.orders_count', 'measures.days_since_first_order',
+                           'measures.days_since_last_order') }} as lifecycle_stage
+    from measures
+    cross join cutoffs
+    left join recent_activity on recent_activity.person_id = measures.person_id
 
 ),
 
@@ -206,7 +148,7 @@ final as (
                     + valued.clv_expected_future_value, 2)
         end as clv_estimate,
         round(valued.clv_expected_future_value, 2) as clv_expected_future_value,
-        clv_ranked.clv_quintile,
+        valued.clv_quintile,
         valued.lifecycle_stage,
 
         valued.emails_sent,
@@ -235,7 +177,6 @@ final as (
         {{ profile_data_quality_score('valued') }} as data_quality_score,
         valued.as_of
     from valued
-    left join clv_ranked on clv_ranked.person_id = valued.person_id
 
 )
 
