@@ -118,7 +118,8 @@ hashed as {{ materialized_cte() }} (
 
     select
         *,
-        {{ profile_row_hash(id_types + ['loaded_at', 'seen_at']) }} as record_hash
+        {{ profile_row_hash(id_types + ['loaded_at', 'seen_at']) }} as record_hash,
+        {{ profile_row_hash(['source', 'source_record_id']) }} as record_key
     from indexed
 
 ),
@@ -128,9 +129,10 @@ hashed as {{ materialized_cte() }} (
 previous as (
 
     -- the few columns that tell whether a re-read record is new or changed, for the re-read
-    -- records only (a semi-join: the whole index is probed, never hashed)
+    -- records only: a semi-join on the integer record_key, so the index's strings are read
+    -- only for the matches (the join below is exact)
     select source, source_record_id, record_hash, first_indexed_at from {{ this }}
-    where source_record_id in (select source_record_id from hashed)
+    where record_key in (select record_key from hashed)
 
 ),
 
