@@ -30,6 +30,7 @@ from dagster_dbt.asset_utils import get_asset_check_key_for_test
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.observability import relation_metadata
 from orchestration.resources import WarehouseResource
+from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
 
 DBT_ASSETS_NAME = "tessera_dbt_models"
 
@@ -133,6 +134,14 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         warehouse: WarehouseResource,
     ) -> Iterator[Any]:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
+        segments = [
+            key.path[-1] for key in context.selected_asset_keys if key.path[0] == "segments"
+        ]
+        if segments:
+            try:  # segment SQL is validated before dbt runs any of it
+                require_valid_segments(project.project_dir, segments)
+            except InvalidSegmentsError as exc:
+                raise Failure(description=str(exc), allow_retries=False) from None
         # dbt unit tests check SQL logic on fixed inputs: CI runs them (`make test`), and, as
         # dbt advises, production builds skip them.
         args = [

@@ -87,7 +87,9 @@ def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.dbt import run_dbt
+    from tessera.segments.checks import require_valid_segments
 
+    require_valid_segments(settings.dbt_project_dir)
     dbt_args = ["build"]
     if args.select:
         dbt_args += ["--select", args.select]

@@ -70,7 +70,7 @@ def run_demo(settings: Settings, persons: int, seed: int, console: Console) -> i
     report.timed(
         "dbt build: segments",
         console,
-        lambda: run_dbt(settings, ["build", "--select", SEGMENTS_SELECTOR]),
+        lambda: _build_segments(settings),
     )
     report.timed("Segments", console, lambda: _refresh_segments(settings, console))
     sync_status = report.timed(
@@ -112,6 +112,14 @@ def _print_counts(session: Session, column: str, title: str, console: Console) -
         table.add_row(str(value), f"{n:,}")
     table.add_row("[bold]total", f"{int(frame['persons'].sum()):,}")
     console.print(table)
+
+
+def _build_segments(settings: Settings) -> None:
+    from tessera.dbt import run_dbt
+    from tessera.segments.checks import require_valid_segments
+
+    require_valid_segments(settings.dbt_project_dir)
+    run_dbt(settings, ["build", "--select", SEGMENTS_SELECTOR])
 
 
 def _refresh_segments(settings: Settings, console: Console) -> None:

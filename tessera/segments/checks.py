@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.segments.catalog import Segment, SegmentCatalog
+from tessera.segments.catalog import Segment, SegmentCatalog, load_catalog
 from tessera.segments.jinja import JinjaError, RelationResolver, render_segment_sql
 from tessera.segments.validate import (
     DEFAULT_POLICY,
@@ -130,3 +130,26 @@ def _dependency_order(catalog: SegmentCatalog, wanted: list[str]) -> list[str]:
     for name in wanted:
         visit(name)
     return order
+
+
+class InvalidSegmentsError(ValueError):
+    """Segments that must not be built; the message names each one and what is wrong where."""
+
+
+def require_valid_segments(project_dir: Path, names: list[str] | None = None) -> None:
+    """Refuse a build that would run a segment the validator rejects.
+
+    Run before dbt builds segments (`tessera build`, the demo, the Dagster dbt assets), so
+    hostile or broken segment SQL never reaches the warehouse. Columns are not checked here:
+    on a first build the tables segments read do not exist yet, and dbt names an unknown
+    column itself; `tessera segments validate` checks them against the warehouse.
+    """
+    catalog = load_catalog(project_dir / "models" / "segments")
+    invalid = [r for r in check_catalog(catalog, project_dir, names) if not r.ok]
+    if invalid:
+        problems = [f"  {issue}" for report in invalid for issue in report.errors]
+        raise InvalidSegmentsError(
+            f"{len(invalid)} segment(s) failed validation, so nothing was built:\n"
+            + "\n".join(problems)
+            + "\nFix them, or check one with `tessera segments validate NAME`."
+        )

@@ -95,3 +95,30 @@ def test_validate_without_a_warehouse_checks_rules_only(
     assert run(settings, project, "new", "offline_one") == 0
     assert run(settings, project, "validate") == 0
     assert "columns not checked" in capsys.readouterr().out
+
+
+def test_builds_refuse_an_invalid_segment_before_dbt_runs(
+    settings: Settings, project: Path
+) -> None:
+    from dataclasses import replace
+
+    from tessera.cli import build_parser
+    from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
+
+    assert run(settings, project, "new", "good_one") == 0
+    require_valid_segments(project)  # a valid catalog passes
+    assert run(settings, project, "new", "bad_one") == 0
+    (project / "models" / "segments" / "bad_one.sql").write_text(
+        "select person_id,\n  getenv('HOME') as home\nfrom {{ ref('customer_profiles') }}"
+    )
+    with pytest.raises(InvalidSegmentsError) as refused:
+        require_valid_segments(project)
+    message = str(refused.value)
+    assert "bad_one (line 2, column 3)" in message and "getenv()" in message
+    assert "good_one" not in message
+
+    # `tessera build` stops there too: the error is the validator's, not dbt's (this temp
+    # project has no dbt_project.yml, so dbt would fail differently had it run)
+    args = build_parser().parse_args(["build"])
+    with pytest.raises(InvalidSegmentsError, match="bad_one"):
+        args.func(args, replace(settings, dbt_project_dir=project))

@@ -36,16 +36,23 @@ measured as (
 
 ),
 
+averaged as (
+
+    select
+        *,
+        case when orders_count > 0 then revenue_total / orders_count end as aov
+    from measured
+
+),
+
 final as (
 
     select
         *,
-        case when orders_count > 0 then revenue_total / orders_count end as aov,
         {{ profile_clv_expected_future_value(
-            'case when orders_count > 0 then revenue_total / orders_count end',
-            'orders_count', 'days_since_first_order', 'days_since_last_order') }}
+            'aov', 'orders_count', 'days_since_first_order', 'days_since_last_order') }}
             as clv_expected_future_value
-    from measured
+    from averaged
 
 )
 
