@@ -146,25 +146,34 @@ measured as {{ materialized_cte() }} (
 
 ),
 
+rfm_cutoffs as (
+
+    -- the quintile cut points among buyers at each cutoff, as customer_profiles scores them
+    select
+        cutoff_date,
+        {{ profile_quintile_cutoffs('recency_days', 'recency_days') }},
+        {{ profile_quintile_cutoffs('frequency_orders', 'orders') }},
+        {{ profile_quintile_cutoffs('monetary_total', 'revenue') }}
+    from measured
+    where frequency_orders > 0
+    group by cutoff_date
+
+),
+
 rfm_scored as (
 
     select
-        person_id,
-        cutoff_date,
-        ntile(5) over (
-            partition by cutoff_date
-            order by last_purchase_date, frequency_orders, monetary_total, person_id
-        ) as rfm_recency_score,
-        ntile(5) over (
-            partition by cutoff_date
-            order by frequency_orders, monetary_total, last_purchase_date, person_id
-        ) as rfm_frequency_score,
-        ntile(5) over (
-            partition by cutoff_date
-            order by monetary_total, frequency_orders, last_purchase_date, person_id
-        ) as rfm_monetary_score
+        measured.person_id,
+        measured.cutoff_date,
+        {{ profile_quintile_score('measured.recency_days', 'rfm_cutoffs', 'recency_days',
+                                  higher_is_better=false) }} as rfm_recency_score,
+        {{ profile_quintile_score('measured.frequency_orders', 'rfm_cutoffs', 'orders') }}
+            as rfm_frequency_score,
+        {{ profile_quintile_score('measured.monetary_total', 'rfm_cutoffs', 'revenue') }}
+            as rfm_monetary_score
     from measured
-    where frequency_orders > 0
+    inner join rfm_cutoffs on rfm_cutoffs.cutoff_date = measured.cutoff_date
+    where measured.frequency_orders > 0
 
 ),
 
