@@ -80,22 +80,10 @@ def _run_child(cmd: list[str], env: dict[str, str], cwd: Path, log: Path) -> Chi
 
 
 def _dbt_run(settings: Settings, target: Path, name: str) -> tuple[ChildRun, dict[str, float]]:
-    from tessera.dbt import dbt_executable
+    from tessera.dbt import dbt_command
 
     target.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        dbt_executable(),
-        "run",
-        *SELECTION,
-        "--target-path",
-        str(target),
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_profiles_dir),
-        "--target",
-        settings.target,
-    ]
+    cmd = dbt_command(settings, ["run", *SELECTION, "--target-path", str(target)])
     env = settings.dbt_env() | {"TESSERA_DUCKDB_MEMORY_LIMIT": _memory_limit()}
     run = _run_child(cmd, env, settings.dbt_project_dir, target / f"{name}.log")
     results = json.loads((target / "run_results.json").read_text())["results"]

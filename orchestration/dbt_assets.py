@@ -10,7 +10,7 @@ refresh; every test runs nightly.
 """
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +134,7 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         warehouse: WarehouseResource,
     ) -> Iterator[Any]:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        segments = [
-            key.path[-1] for key in context.selected_asset_keys if key.path[0] == "segments"
-        ]
-        if segments:
-            try:  # segment SQL is validated before dbt runs any of it
-                require_valid_segments(project.project_dir, segments)
-            except InvalidSegmentsError as exc:
-                raise Failure(description=str(exc), allow_retries=False) from None
+        refuse_invalid_segments(project.project_dir, context.selected_asset_keys)
         # dbt unit tests check SQL logic on fixed inputs: CI runs them (`make test`), and, as
         # dbt advises, production builds skip them.
         args = [
@@ -166,6 +159,17 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
             )
 
     return tessera_dbt_models
+
+
+def refuse_invalid_segments(project_dir: Path, selected: Iterable[AssetKey]) -> None:
+    """Fail, without retries, before dbt runs any selected segment the validator rejects."""
+    segments = [key.path[-1] for key in selected if key.path[0] == "segments"]
+    if not segments:
+        return
+    try:
+        require_valid_segments(project_dir, segments)
+    except InvalidSegmentsError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
 
 
 def _with_relation_metadata(

@@ -32,13 +32,8 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def run_dbt(
-    settings: Settings,
-    args: Sequence[str],
-    vars: dict | None = None,
-    stream: bool = True,
-) -> DbtRun:
-    """Run `dbt <args>`; raise DbtError naming the failures when dbt fails."""
+def dbt_command(settings: Settings, args: Sequence[str], vars: dict | None = None) -> list[str]:
+    """`dbt <args>` against Tessera's project, profiles dir and target."""
     cmd = [
         dbt_executable(),
         *args,
@@ -51,6 +46,17 @@ def run_dbt(
     ]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
+    return cmd
+
+
+def run_dbt(
+    settings: Settings,
+    args: Sequence[str],
+    vars: dict | None = None,
+    stream: bool = True,
+) -> DbtRun:
+    """Run `dbt <args>`; raise DbtError naming the failures when dbt fails."""
+    cmd = dbt_command(settings, args, vars)
     _target_path(settings, args).joinpath("run_results.json").unlink(missing_ok=True)
     started = time.perf_counter()
     proc = subprocess.run(

@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tessera.dbt import dbt_executable
+from tessera.dbt import dbt_command
 from tessera.settings import Settings
 
 IDENTITY_SELECTION = "staging identity"
@@ -38,22 +38,11 @@ def dbt(
     vars: dict | None = None,
     check: bool = True,
 ) -> DbtResult:
-    cmd = [
-        dbt_executable(),
-        *args,
-        "--project-dir",
-        str(settings.dbt_project_dir),
-        "--profiles-dir",
-        str(settings.dbt_profiles_dir),
-        "--target",
-        settings.target,
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path / "logs"),
-    ]
-    if vars:
-        cmd += ["--vars", json.dumps(vars)]
+    cmd = dbt_command(
+        settings,
+        [*args, "--target-path", str(target_path), "--log-path", str(target_path / "logs")],
+        vars,
+    )
     results_file = target_path / "run_results.json"
     results_file.unlink(missing_ok=True)
     proc = subprocess.run(

@@ -117,6 +117,17 @@ def test_builds_refuse_an_invalid_segment_before_dbt_runs(
     assert "bad_one (line 2, column 3)" in message and "getenv()" in message
     assert "good_one" not in message
 
+    # so does the Dagster dbt asset, without retrying, when the run selects that segment
+    from dagster import AssetKey, Failure
+
+    from orchestration.dbt_assets import refuse_invalid_segments
+
+    profiles = AssetKey(["profiles", "customer_profiles"])
+    refuse_invalid_segments(project, [profiles, AssetKey(["segments", "good_one"])])
+    with pytest.raises(Failure) as failed:
+        refuse_invalid_segments(project, [profiles, AssetKey(["segments", "bad_one"])])
+    assert "getenv()" in str(failed.value.description) and not failed.value.allow_retries
+
     # `tessera build` stops there too: the error is the validator's, not dbt's (this temp
     # project has no dbt_project.yml, so dbt would fail differently had it run)
     args = build_parser().parse_args(["build"])
