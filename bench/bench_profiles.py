@@ -31,6 +31,7 @@ INCREMENTAL_TRIALS = 3
 
 PROFILE_MODELS = [
     "int_record_identifiers",
+    "int_identifier_records",
     "profile_as_of",
     "int_profile_facts",
     "int_profile_recent_activity",

@@ -27,11 +27,13 @@ from profile_helpers import (
 )
 
 from tessera.datagen import append_activity
+from tessera.dbt import DbtError
 from tessera.warehouse import Warehouse
 
 VARS = {"as_of": "2026-11-20 00:00:00"}
 PROFILE_MODELS = [
     "int_record_identifiers",
+    "int_identifier_records",
     "profile_as_of",
     "int_profile_facts",
     "int_profile_recent_activity",
@@ -184,3 +186,50 @@ def test_most_touched_persons_take_the_delta_path(refreshed) -> None:
     full = read_table(refreshed["full"], "profiles.int_profile_facts")
     assert set(full["refresh_path"]) == {"full"}
     assert counts["delta"] > 0
+
+
+def test_index_and_identifier_lookup_stay_consistent(refreshed, tmp_path) -> None:
+    """After the incremental run the index holds one row per record (the probe-key delete
+    replaced the changed ones) and the lookup has every (identifier, record) pair of it."""
+    wh = refreshed["incremental"]
+    changed = scalar(
+        wh,
+        "select count(*) from profiles.int_record_identifiers "
+        "where indexed_at > first_indexed_at",
+    )
+    assert changed > 0, "the edge cases should have changed indexed records"
+    dbt(
+        wh,
+        tmp_path / "dbt_target",
+        ["test", "--select", "int_record_identifiers", "int_identifier_records"],
+        vars=VARS,
+    )
+    # the tests above could fail: one pair dropped from the lookup is reported
+    broken = copy_warehouse(wh, tmp_path / "broken.duckdb")
+    with duckdb.connect(str(broken)) as con:
+        con.execute(
+            "delete from profiles.int_identifier_records where record_key = "
+            "(select min(record_key) from profiles.int_identifier_records)"
+        )
+    with pytest.raises(DbtError, match="covers_index_identifiers"):
+        dbt(
+            broken,
+            tmp_path / "dbt_target_broken",
+            ["test", "--select", "int_identifier_records"],
+            vars=VARS,
+        )
+
+
+def test_index_refuses_to_run_when_the_hash_function_changed(refreshed, tmp_path) -> None:
+    """Stored record_keys that the warehouse no longer computes the same way would make every
+    re-read record look new (and be counted twice): the run stops and says how to recover."""
+    tampered = copy_warehouse(refreshed["incremental"], tmp_path / "tampered.duckdb")
+    with duckdb.connect(str(tampered)) as con:
+        con.execute("update profiles.int_record_identifiers set record_key = record_key + 1")
+    with pytest.raises(DbtError, match="hash function changed.*--full-refresh"):
+        dbt(
+            tampered,
+            tmp_path / "dbt_target",
+            ["run", "--select", "int_record_identifiers"],
+            vars=VARS,
+        )

@@ -14,3 +14,31 @@
     group by {{ columns | join(', ') }}
     having count(*) > 1
 {% endtest %}
+
+{#- (identifier, record) pairs of the index `index` missing from `model`
+    (int_identifier_records): a missing pair would hide a record from the full refresh of its
+    person. -#}
+{% test covers_index_identifiers(model, index) %}
+    with
+
+    expected as (
+        {%- for id_type in person_id_priority() %}
+        select
+            {{ profile_row_hash(["'" ~ id_type ~ "'", id_type]) }} as id_hash,
+            record_key,
+            '{{ id_type }}' as id_type,
+            source,
+            source_record_id
+        from {{ index }}
+        where {{ id_type }} is not null
+        {{ 'union all' if not loop.last }}
+        {%- endfor %}
+    )
+
+    select expected.*
+    from expected
+    left join {{ model }} as covered
+        on covered.id_hash = expected.id_hash
+        and covered.record_key = expected.record_key
+    where covered.record_key is null
+{% endtest %}

@@ -13,8 +13,9 @@
         and sums add, first/last timestamps take the min/max, survivorship winners: the stored
         winner competes with the new candidates; see profile_combine). Used when that is exact:
         the person's identifiers are unchanged and nothing but new records arrived.
-      - full: the person's whole history, found through their identifiers in the index and
-        read from staging by source_record_id (see resolve_person). Used for persons whose
+      - full: the person's whole history, found through their identifiers
+        (int_identifier_records, then the index) and read from staging by source_record_id
+        (see resolve_person). Used for persons whose
         identifier set changed (merges, splits, newly linked identifiers: among the persons
         identity assigned an identifier to or took one from since the last run, per
         identity_graph.resolved_at and previous_person_id, those whose identity fingerprint
@@ -116,6 +117,7 @@ with
 
 -- depends_on: {{ ref('person_merges') }}
 -- depends_on: {{ index }}
+-- depends_on: {{ ref('int_identifier_records') }}
 
 persons as (
 
@@ -380,16 +382,16 @@ touched_identifiers as {{ materialized_cte() }} (
 
 full_person_records as {{ materialized_cte() }} (
 
-    -- records carrying an identifier of a person rebuilt in full, from the lean index: one
-    -- scan, a semi-join per id type on plain columns
+    -- records carrying an identifier of a person rebuilt in full: their record_keys from
+    -- int_identifier_records (one integer semi-join), then those rows of the lean index
     select source, source_record_id, {{ person_id_priority() | join(', ') }}
     from {{ index }}
-    where
-        {%- for id_type in person_id_priority() %}
-        {{ 'or ' if not loop.first }}{{ id_type }} in (
-            select id_value from touched_identifiers where id_type = '{{ id_type }}'
+    where record_key in (
+        select record_key from {{ ref('int_identifier_records') }}
+        where id_hash in (
+            select {{ profile_row_hash(['id_type', 'id_value']) }} from touched_identifiers
         )
-        {%- endfor %}
+    )
 
 ),
 

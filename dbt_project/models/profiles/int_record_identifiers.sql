@@ -5,7 +5,8 @@
     semi-join) instead of normalising every staging row, then reads just those records from
     staging by source_record_id; and it learns here which records are new or changed.
 
-    Incremental (delete+insert on source, source_record_id): the records whose watermark
+    Incremental (delete+insert on source, source_record_id, the rows to replace found through
+    the integer record_key: incremental_delete_insert_by_probe_key): the records whose watermark
     timestamps (profile_sources; loaded_at and seen_at here) are within var
     profile_lookback_days of the source's latest indexed ones are re-read: new records, late
     arrivals within the lookback, and updated records (an updated CRM contact or order may
@@ -20,7 +21,8 @@
 {{ config(
     materialized='incremental',
     unique_key=['source', 'source_record_id'],
-    incremental_strategy='delete+insert',
+    incremental_strategy='delete_insert_by_probe_key',
+    probe_key='record_key',
     on_schema_change='fail'
 ) }}
 
@@ -31,8 +33,26 @@
     plain comparisons the warehouse applies before normalising anything -#}
 {%- set latest = {} %}
 {%- if is_incremental() and execute %}
-    {%- set rows = run_query(
-        'select source, max(loaded_at), max(seen_at) from ' ~ this ~ ' group by source') %}
+    {#- record_key and record_hash are compared with stored values: if the warehouse's hash
+        function changed (a DuckDB upgrade may change it), every re-read record would look
+        new and be counted twice by the facts' delta path -#}
+    {%- set stale_hashes = run_query(
+        'select count(*) from (select * from ' ~ this ~ ' limit 100) as stored where record_key <> '
+        ~ profile_row_hash(['source', 'source_record_id'])).columns[0].values()[0] %}
+    {%- if stale_hashes %}
+        {{ exceptions.raise_compiler_error(
+            this ~ ": record_key no longer matches " ~ profile_row_hash(['source', 'source_record_id'])
+            ~ " for stored rows: the warehouse's hash function changed since the index was built."
+            ~ " Rebuild the profile models with dbt run --full-refresh --select int_record_identifiers+") }}
+    {%- endif %}
+    {#- one filtered max per source rather than a group by: the warehouse skips the blocks
+        of other sources (0.06 s instead of 0.1 to 0.4 s at 25M rows) -#}
+    {%- set maxima = [] %}
+    {%- for source_name in sources.keys() | list + ['stg_cmp__consents'] %}
+        {%- do maxima.append("select '" ~ source_name ~ "', max(loaded_at), max(seen_at) from "
+            ~ this ~ " where source = '" ~ source_name ~ "'") %}
+    {%- endfor %}
+    {%- set rows = run_query(maxima | join(' union all ')) %}
     {%- for row in rows.rows %}
         {%- do latest.update({row[0]: [row[1] or '1900-01-01', row[2] or '1900-01-01']}) %}
     {%- endfor %}
@@ -47,19 +67,27 @@ with
     {%- set marks = spec.watermarks.values() | list %}
     {#- incremental: one branch per column of the watermark expressions (coalesce(a, b) >= x
         holds only if a >= x or b >= x), each a single-column comparison the warehouse applies
-        while scanning; the branches are disjoint. A superset of the lookback rows is fine: a
-        re-read record that did not change is not rewritten. -#}
-    {%- set conditions = [] %}
+        while scanning, against the earliest bound of the marks that column appears in; the
+        branches are disjoint. A superset of the lookback rows is fine: a re-read record that
+        did not change is not rewritten. -#}
+    {%- set earliest = {} %}
     {%- if is_incremental() and model_name in latest %}
         {%- for mark in [marks[0], marks[-1]] %}
-            {%- set bound = dbt.dateadd('day', -1 * lookback_days,
-                "cast('" ~ latest[model_name][loop.index0] ~ "' as timestamp)") %}
+            {#- as text: a missing maximum is the text '1900-01-01' (ISO text sorts as time) -#}
+            {%- set latest_value = latest[model_name][loop.index0] | string %}
             {%- set columns = mark[9:-1].split(', ') if mark.startswith('coalesce(') else [mark] %}
             {%- for column in columns %}
-                {%- do conditions.append(column ~ ' >= ' ~ bound) %}
+                {%- if column not in earliest or latest_value < earliest[column] %}
+                    {%- do earliest.update({column: latest_value}) %}
+                {%- endif %}
             {%- endfor %}
         {%- endfor %}
     {%- endif %}
+    {%- set conditions = [] %}
+    {%- for column, latest_value in earliest.items() %}
+        {%- do conditions.append(column ~ ' >= ' ~ dbt.dateadd('day', -1 * lookback_days,
+            "cast('" ~ latest_value ~ "' as timestamp)")) %}
+    {%- endfor %}
     {%- for condition in (conditions or [none]) %}
     {%- set branch = loop.index0 %}
     select
