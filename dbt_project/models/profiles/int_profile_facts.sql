@@ -15,11 +15,11 @@
         the person's identifiers are unchanged and nothing but new records arrived.
       - full: the person's whole history, found through their identifiers
         (int_identifier_records, then the index) and read from staging by source_record_id
-        (see resolve_person). Used for persons whose
-        identifier set changed (merges, splits, newly linked identifiers: among the persons
-        identity assigned an identifier to or took one from since the last run, per
-        identity_graph.resolved_at and previous_person_id, those whose identity fingerprint
-        differs or who have no row yet), persons that absorbed a merge (identity.person_merges rows
+        (see resolve_person). Used for persons whose identifier set changed (merges, splits,
+        newly linked identifiers: among the persons identity assigned an identifier to or
+        took one from since the last run, per identity_graph.resolved_at and
+        previous_person_id, those whose identity fingerprint differs or who have no row
+        yet), persons that absorbed a merge (identity.person_merges rows
         whose old_person_id still has a row here), persons with a changed (not new) record or a
         return recorded within var profile_lookback_days of the latest processed one, and
         persons whose new records a delta cannot combine exactly: an event on or before the day

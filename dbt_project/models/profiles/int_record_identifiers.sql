@@ -33,9 +33,9 @@
     plain comparisons the warehouse applies before normalising anything -#}
 {%- set latest = {} %}
 {%- if is_incremental() and execute %}
-    {#- record_key and record_hash are compared with stored values: if the warehouse's hash
-        function changed (a DuckDB upgrade may change it), every re-read record would look
-        new and be counted twice by the facts' delta path -#}
+    {#- record_key is recomputed for a few stored rows: if the warehouse's hash function
+        changed (a DuckDB upgrade may change it), no re-read record would find its stored row,
+        so each would look new and be counted twice by the facts' delta path -#}
     {%- set stale_hashes = run_query(
         'select count(*) from (select * from ' ~ this ~ ' limit 100) as stored where record_key <> '
         ~ profile_row_hash(['source', 'source_record_id'])).columns[0].values()[0] %}
