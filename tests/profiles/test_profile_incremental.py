@@ -194,8 +194,7 @@ def test_index_and_identifier_lookup_stay_consistent(refreshed, tmp_path) -> Non
     wh = refreshed["incremental"]
     changed = scalar(
         wh,
-        "select count(*) from profiles.int_record_identifiers "
-        "where indexed_at > first_indexed_at",
+        "select count(*) from profiles.int_record_identifiers where indexed_at > first_indexed_at",
     )
     assert changed > 0, "the edge cases should have changed indexed records"
     dbt(
