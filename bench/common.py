@@ -11,6 +11,9 @@ from tessera.settings import Settings
 
 BENCH_SEED = 7
 BENCH_END_DATE = date(2026, 10, 31)
+# part of the cached warehouse's name: raise it when the generator's output changes, so a
+# benchmark never measures a warehouse an older generator wrote (2: raw tables in load order)
+GENERATED_LAYOUT = 2
 
 
 def bench_settings(warehouse: Path) -> Settings:
@@ -26,7 +29,7 @@ def generated_warehouse(scale: int, workdir: Path) -> Settings:
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
 
-    cache = workdir.parent / f"_generated-{scale}.duckdb"
+    cache = workdir.parent / f"_generated-{scale}-v{GENERATED_LAYOUT}.duckdb"
     if not cache.exists():
         tmp = cache.with_suffix(".partial")
         tmp.unlink(missing_ok=True)
