@@ -24,7 +24,7 @@
     expected as (
         {%- for id_type in person_id_priority() %}
         select
-            {{ profile_row_hash(["'" ~ id_type ~ "'", id_type]) }} as id_hash,
+            {{ identifier_hash("'" ~ id_type ~ "'", id_type) }} as id_hash,
             record_key,
             '{{ id_type }}' as id_type,
             source,

@@ -21,6 +21,9 @@
     profile_row_hash(columns): a 64-bit hash of the columns' values (nulls included), to tell
     whether a re-read index record changed.
 
+    identifier_hash(id_type_sql, id_value_sql): the integer key of one identifier in
+    int_identifier_records (id_hash). The lookup and everything that probes it must hash alike.
+
     profile_explode_list(relation, key, list_column, value_name): one row per item of a
     ', '-separated list column (as written by dbt.listagg in int_profile_facts), with the key.
 -#}
@@ -83,6 +86,10 @@
 
 {%- macro profile_row_hash(columns) -%}
     {{ return(adapter.dispatch('profile_row_hash', 'tessera')(columns)) }}
+{%- endmacro -%}
+
+{%- macro identifier_hash(id_type_sql, id_value_sql) -%}
+    {{ profile_row_hash([id_type_sql, id_value_sql]) }}
 {%- endmacro -%}
 
 {%- macro duckdb__profile_row_hash(columns) -%}

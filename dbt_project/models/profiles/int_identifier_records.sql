@@ -43,7 +43,7 @@ identifier_records as (
 
     {%- for id_type in id_types %}
     select
-        {{ profile_row_hash(["'" ~ id_type ~ "'", id_type]) }} as id_hash,
+        {{ identifier_hash("'" ~ id_type ~ "'", id_type) }} as id_hash,
         record_key,
         indexed_at
     from indexed_records

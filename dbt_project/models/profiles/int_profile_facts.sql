@@ -389,7 +389,7 @@ full_person_records as {{ materialized_cte() }} (
     where record_key in (
         select record_key from {{ ref('int_identifier_records') }}
         where id_hash in (
-            select {{ profile_row_hash(['id_type', 'id_value']) }} from touched_identifiers
+            select {{ identifier_hash('id_type', 'id_value') }} from touched_identifiers
         )
     )
 

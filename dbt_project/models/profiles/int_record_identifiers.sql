@@ -29,6 +29,7 @@
 {%- set sources = profile_sources() %}
 {%- set id_types = person_id_priority() %}
 {%- set lookback_days = profile_int_var('profile_lookback_days') %}
+{%- set record_key_sql = profile_row_hash(['source', 'source_record_id']) %}
 {#- per source: the latest indexed loaded_at and seen_at, as literals so the filters below are
     plain comparisons the warehouse applies before normalising anything -#}
 {%- set latest = {} %}
@@ -38,10 +39,10 @@
         so each would look new and be counted twice by the facts' delta path -#}
     {%- set stale_hashes = run_query(
         'select count(*) from (select * from ' ~ this ~ ' limit 100) as stored where record_key <> '
-        ~ profile_row_hash(['source', 'source_record_id'])).columns[0].values()[0] %}
+        ~ record_key_sql).columns[0].values()[0] %}
     {%- if stale_hashes %}
         {{ exceptions.raise_compiler_error(
-            this ~ ": record_key no longer matches " ~ profile_row_hash(['source', 'source_record_id'])
+            this ~ ": record_key no longer matches " ~ record_key_sql
             ~ " for stored rows: the warehouse's hash function changed since the index was built."
             ~ " Rebuild the profile models with dbt run --full-refresh --select int_record_identifiers+") }}
     {%- endif %}
@@ -147,7 +148,7 @@ hashed as {{ materialized_cte() }} (
     select
         *,
         {{ profile_row_hash(id_types + ['loaded_at', 'seen_at']) }} as record_hash,
-        {{ profile_row_hash(['source', 'source_record_id']) }} as record_key
+        {{ record_key_sql }} as record_key
     from indexed
 
 ),
