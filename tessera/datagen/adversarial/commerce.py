@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from tessera.datagen import strings as s
-from tessera.datagen.adversarial import world
+from tessera.datagen.adversarial import phones, world
 from tessera.datagen.adversarial.context import HOUR_US, LOAD_COLUMN, Build
 from tessera.datagen.adversarial.fields import case_and_space, email_field, phone_field
 from tessera.datagen.adversarial.people import DAY_US
@@ -47,11 +47,35 @@ def build_orders(b: Build, ss: Sessions) -> Orders:
         rng.random(n) < 0.03, rng.integers(0, len(world.COUNTRIES), n), p.country[recipient]
     )
     e_gift = gift & (rng.random(n) < 0.3)
+    # how the platform writes the country: ISO mostly, 'UK', lower case, blank now and then
+    country_code = s.pick(world.COUNTRY_CODES, ship_to)
+    style = rng.random(n)
+    country_raw = s.where((ship_to == 1) & (style < 0.15), "UK", country_code)
+    country_raw = s.where(style > 0.93, case_and_space(rng, country_raw, 1.0), country_raw)
+    country_raw = s.null_where(style > 0.97, country_raw)
+    record_country = np.where(style > 0.97, phones.NO_COUNTRY, ship_to)
+
+    # logged-in checkouts prefill the account's email; guests (and gift forms) type theirs
+    guest = np.asarray(s.take(ss.user_id, rows).is_null(), dtype=bool)
     email_raw, email = email_field(
-        rng, p, b.shared, cfg, np.where(e_gift, recipient, buyer), t, fill=0.97
+        rng,
+        p,
+        b.shared,
+        cfg,
+        np.where(e_gift, recipient, buyer),
+        t,
+        fill=0.97,
+        typed=guest | e_gift,
     )
     phone_raw, phone = phone_field(
-        rng, p, b.shared, cfg, recipient, t, fill=np.where(gift, 0.95, 0.55), record_country=ship_to
+        rng,
+        p,
+        b.shared,
+        cfg,
+        recipient,
+        t,
+        fill=np.where(gift, 0.95, 0.55),
+        record_country=record_country,
     )
     anon = _take_slot(ss.anon, rows)
     user_id = s.take(ss.user_id, rows)
@@ -71,16 +95,6 @@ def build_orders(b: Build, ss: Sessions) -> Orders:
     updated = np.where(status > 0, t + rng.integers(1, 20, n) * DAY_US, updated) + b.late(n)
     load = updated + rng.integers(0, HOUR_US, n)
     b.register(load, anon, user, email, phone)
-
-    # how the platform writes the country: ISO mostly, 'UK', lower case, blank now and then
-    country_code = s.pick(world.COUNTRY_CODES, ship_to)
-    style = rng.random(n)
-    country_raw = s.where((ship_to == 1) & (style < 0.15), "UK", country_code)
-    country_raw = s.where(
-        style > 0.97,
-        s.nulls(n),
-        s.where(style > 0.93, case_and_space(rng, country_raw, 1.0), country_raw),
-    )
 
     orders = pa.table(
         {

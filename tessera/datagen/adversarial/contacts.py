@@ -94,6 +94,7 @@ def build_tickets(b: Build) -> pa.Table:
         created,
         fill=np.where(channel == 2, 0.3, 1.0),
         work_share=0.2,
+        typed=channel == 2,  # mail and chat carry the sender's address; agents type
     )
     phone_raw, phone = phone_field(
         rng,
@@ -195,17 +196,18 @@ def build_consents(b: Build) -> pa.Table:
     n = len(person)
     t = p.start_us[person] + (rng.random(n) * (p.end_us - p.start_us)[person]).astype(np.int64)
     subject = rng.choice(3, n, p=[0.6, 0.25, 0.15])  # email, user_id, phone
+    source = rng.choice(5, n, p=[0.4, 0.2, 0.2, 0.1, 0.1])
+    typed = source >= 3  # store sign-ups and imports were typed; the rest come from accounts
     email_raw, email = email_field(
-        rng, p, b.shared, cfg, person, t, fill=(subject == 0).astype(float)
+        rng, p, b.shared, cfg, person, t, fill=(subject == 0).astype(float), typed=typed
     )
     phone_raw, phone = phone_field(
-        rng, p, b.shared, cfg, person, t, fill=(subject == 2).astype(float)
+        rng, p, b.shared, cfg, person, t, fill=(subject == 2).astype(float), typed=typed
     )
     user_raw = s.take(p.user_id, person)
     has_user = (subject == 1) & ~np.asarray(user_raw.is_null(), dtype=bool)
     user = Slot.of_person("user_id", s.null_where(~has_user, user_raw), p.key[person])
     subject_id = s.where(subject == 0, email_raw, s.where(subject == 2, phone_raw, user.value))
-    source = rng.choice(5, n, p=[0.4, 0.2, 0.2, 0.1, 0.1])
     imported = source == 4
     # bulk imports are loaded weeks after the choices they record
     load = (

@@ -32,9 +32,15 @@ def email_field(
     work_share: float = 0.0,
     family_share: float = 0.1,
     junk_share: float | None = None,
+    typed: bool | np.ndarray = True,
 ) -> tuple[pa.Array, Slot]:
-    """The email a record carries for `persons` at times `t`; filled on a share `fill`."""
+    """The email a record carries for `persons` at times `t`; filled on a share `fill`.
+
+    `typed`: a person (or a cashier, an agent) typed the field, so it may hold a typo, junk
+    or the family address; otherwise it comes from a stored profile and is the person's own.
+    """
     n = len(persons)
+    typed = np.broadcast_to(np.asarray(typed, dtype=bool), (n,))
     email = people.email_at(persons, t)
     before_change = t < people.email_switch_us[persons]
     email = s.where(before_change, s.take(people.shop_email, persons), email)
@@ -46,15 +52,17 @@ def email_field(
     slot = Slot.of_person("email", email, people.key[persons])
 
     family = s.take(people.family_email, persons)
-    use_family = filled & (rng.random(n) < family_share) & ~np.asarray(family.is_null(), dtype=bool)
+    use_family = filled & typed & (rng.random(n) < family_share)
+    use_family &= ~np.asarray(family.is_null(), dtype=bool)
     slot.replace(use_family, family, Klass.HOUSEHOLD)
 
-    typo = (rng.random(n) < config.email_typo_share) & ~np.asarray(slot.value.is_null(), dtype=bool)
+    typo = typed & (rng.random(n) < config.email_typo_share)
+    typo &= ~np.asarray(slot.value.is_null(), dtype=bool)
     if typo.any():
         slot.replace(typo, _email_typos(rng, slot.value, typo), slot.klass, slot.owner)
 
     junk_share = config.junk_email_share if junk_share is None else junk_share
-    junk = filled & (rng.random(n) < junk_share)
+    junk = filled & typed & (rng.random(n) < junk_share)
     pick = rng.integers(0, len(shared.junk_email), n)
     slot.replace(junk, s.take(shared.junk_email, pick), Klass.JUNK)
     raw = s.where(junk, s.take(shared.junk_email_raw, pick), slot.value)
@@ -110,9 +118,12 @@ def phone_field(
     record_country: np.ndarray | int = phones.NO_COUNTRY,
     landline_share: float = 0.2,
     work_share: float = 0.0,
+    typed: bool | np.ndarray = True,
 ) -> tuple[pa.Array, Slot]:
-    """The phone a record carries; `record_country` is the record's own country column."""
+    """The phone a record carries; `record_country` is the record's own country column.
+    `typed` as for `email_field`: only typed fields hold typos and junk."""
     n = len(persons)
+    typed = np.broadcast_to(np.asarray(typed, dtype=bool), (n,))
     record_country = np.broadcast_to(np.asarray(record_country, dtype=np.int64), (n,))
     country, nsn = people.phone_at(persons, t)
     owner = people.key[persons].copy()
@@ -133,7 +144,7 @@ def phone_field(
     klass = np.where(use_work & people.switchboard[persons], Klass.SWITCHBOARD, klass)
 
     filled = (rng.random(n) < fill) & ~np.asarray(nsn.is_null(), dtype=bool)
-    typo = filled & (rng.random(n) < config.phone_typo_share)
+    typo = filled & typed & (rng.random(n) < config.phone_typo_share)
     nsn = s.where(typo, phones.typo(rng, nsn), nsn)
     raw, resolvable = phones.render(rng, country, nsn, record_country, config.national_format_share)
     raw = phones.with_extension(rng, raw, extension)
@@ -143,7 +154,7 @@ def phone_field(
         "phone", value, owner, klass.astype(np.int8), resolvable & ~np.asarray(value.is_null())
     )
 
-    junk = rng.random(n) < config.junk_phone_share * np.asarray(fill)
+    junk = typed & (rng.random(n) < config.junk_phone_share * np.asarray(fill))
     pick = rng.integers(0, len(shared.junk_phone), n)
     slot.replace(junk, s.take(shared.junk_phone, pick), Klass.JUNK)
     raw = s.where(junk, s.take(shared.junk_phone_raw, pick), raw)

@@ -170,11 +170,12 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
     kind = np.where(identify, 2, np.where(position == 0, 0, rng.integers(0, 2, n)))
     kind = np.where(has_order, 1, kind)
 
+    # a logged-in identify sends the profile's traits; forms (sign-up, kiosk) are typed
     email_raw, email = email_field(
-        rng, p, b.shared, cfg, person, ts, fill=np.where(identify, 0.75, 0.0)
+        rng, p, b.shared, cfg, person, ts, fill=np.where(identify, 0.75, 0.0), typed=~logged
     )
     phone_raw, phone = phone_field(
-        rng, p, b.shared, cfg, person, ts, fill=np.where(identify, 0.25, 0.0)
+        rng, p, b.shared, cfg, person, ts, fill=np.where(identify, 0.25, 0.0), typed=~logged
     )
     anon = _take_slot(ss.anon, session)
     device = _take_slot(ss.device, session)
