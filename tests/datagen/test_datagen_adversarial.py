@@ -239,9 +239,9 @@ def test_append_delivers_late_rows_of_every_source(tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
     wh = _warehouse(path)
     # a higher late share than the default, so a small world has late rows in every source
-    config = AdversarialConfig(late_share=0.15)
+    config = AdversarialConfig(late_share=0.3)
     generate(
-        wh, persons=1500, seed=9, end_date=END, chunk_persons=700, config=config, progress=False
+        wh, persons=2500, seed=9, end_date=END, chunk_persons=1000, config=config, progress=False
     )
     con = duckdb.connect(str(path), read_only=True)
     before = {
@@ -254,7 +254,7 @@ def test_append_delivers_late_rows_of_every_source(tmp_path: Path) -> None:
     truth_before = con.execute("select count(*) from truth.identifier_person").fetchone()[0]
     con.close()
     cutoff = datetime(END.year, END.month, END.day, tzinfo=UTC) + timedelta(days=1)
-    append(wh, until=cutoff + timedelta(days=20))
+    append(wh, until=cutoff + timedelta(days=35))
     con = duckdb.connect(str(path), read_only=True)
     try:
         for t in RAW_TABLES:

@@ -77,7 +77,7 @@ class AdversarialConfig:
     sessions_per_month: float = 0.6  # mean sessions per active person-month
     events_per_session: float = 3.0
     order_per_session: float = 0.07
-    pos_per_month: float = 0.35  # in-store purchases per active store-shopper month
+    pos_per_month: float = 0.6  # in-store purchases per active store-shopper month
 
     def __post_init__(self) -> None:
         for field in dataclasses.fields(self):

@@ -243,7 +243,8 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
 def build_bot_events(b: Build) -> pa.Table:
     """Bot cookies: thousands of hits in a few days, forms filled with many addresses."""
     rng, cfg, p = b.rng, b.config, b.people
-    n_bots = rng.poisson(p.n * cfg.bots_per_10k_persons / 10_000)
+    expected = p.n * cfg.bots_per_10k_persons / 10_000
+    n_bots = int(expected) + int(rng.random() < expected - int(expected))
     if n_bots == 0:
         return None  # type: ignore[return-value]
     hits = 1000 + rng.poisson(2500, n_bots)
