@@ -236,7 +236,25 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
         "properties_revenue": pa.nulls(n, pa.float64()),
         LOAD_COLUMN: load,
     }
-    b.register(load, anon, device, user, email, phone)
+    # Truth: a session's events all carry the same cookie, device and user id, so they are
+    # registered once per session, as loaded with its first loaded event; events that also
+    # carry an email or phone (identify) are registered on their own.
+    first_load = np.minimum.reduceat(load, first) if n else load
+    sessions = np.flatnonzero(ss.n_events > 0)
+    b.register(
+        first_load,
+        _take_slot(ss.anon, sessions),
+        _take_slot(ss.device, sessions),
+        Slot.of_person("user_id", ss.user_id, p.key[ss.person]),
+    )
+    traits = np.flatnonzero(
+        ~np.asarray(email.value.is_null(), dtype=bool)
+        | ~np.asarray(phone.value.is_null(), dtype=bool)
+    )
+    b.register(
+        load[traits],
+        *(_take_slot(slot, traits) for slot in (anon, device, user, email, phone)),
+    )
     return pa.table(table)
 
 
