@@ -116,7 +116,7 @@ def run(
             func: Handler = args.func
             return func(args, settings)
     except SettingsError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {exc}", soft_wrap=True)
         return 2
     except KeyboardInterrupt as exc:
         return _interrupted(args, str(exc))
@@ -125,7 +125,8 @@ def run(
             return _interrupted(args, "")
         # Known errors carry a message meant for the user; show it without a traceback.
         if type(exc).__name__.endswith("Error") and getattr(exc, "user_facing", True):
-            console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+            # soft_wrap: paths in the message stay whole for copy and paste
+            console.print(f"[red]{type(exc).__name__}:[/red] {exc}", soft_wrap=True)
             return 1
         raise
 

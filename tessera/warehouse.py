@@ -223,6 +223,8 @@ class Warehouse:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():  # e.g. not a DuckDB database file
+                raise WarehouseError(f"could not open DuckDB warehouse {path}: {exc}") from exc
             raise WarehouseError(
                 f"could not open DuckDB warehouse {path}: {exc}. DuckDB allows one writing "
                 "process per file; is another tessera, dbt or dagster process writing to it?"
