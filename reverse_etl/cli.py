@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` 
     from reverse_etl.runner import RunResult, SyncPaths
 
 console = Console()
-KINDS = ("removed", "retry", "changed", "added")  # = reverse_etl.planner.KINDS
+KINDS = ("erased", "suppressed", "removed", "retry", "changed", "added")  # = planner.KINDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -21,16 +21,25 @@ from reverse_etl.config import SyncConfig as SyncConfig
 from reverse_etl.jsonio import dumps as dumps
 from reverse_etl.jsonio import loads
 
-Operation = Literal["upsert", "update", "insert", "delete"]
+Operation = Literal["upsert", "update", "insert", "delete", "suppress", "erase"]
+# delete: the row left the segment (mirror, add_remove); suppress: consent for the sync's
+# purpose was revoked; erase: a deletion request. All three take the row out of the
+# destination (each destination says how); the last two happen in every mode.
+REMOVALS: tuple[Operation, ...] = ("delete", "suppress", "erase")
+
+
+def is_removal(operation: Operation) -> bool:
+    return operation in REMOVALS
 
 
 @dataclass(slots=True)
 class PlanRow:
     key: str
-    kind: str  # added | changed | removed | retry
+    kind: str  # added | changed | retry | removed | suppressed | erased
     row_hash: str | None
     previous_dest_id: str | None
     fields: dict[str, Any]  # destination field -> value (already hashed where configured)
+    person_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from reverse_etl.destinations.base import (
     SyncConfig,
     TransientError,
     dumps,
+    is_removal,
 )
 
 IDENTIFIER_RULES = {"hashedEmail": "email_google", "hashedPhoneNumber": "phone_e164"}
@@ -160,7 +161,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         removes: list[tuple[str, list[str]]] = []
         creates: list[tuple[str, list[str]]] = []
         for row in rows:
-            if operation == "delete":
+            if is_removal(operation):
                 if row.previous_dest_id:
                     removes.append((row.key, row.previous_dest_id.split(SEPARATOR)))
                 else:
@@ -178,10 +179,10 @@ class GoogleAdsCustomerMatch(BaseDestination):
             failed.update(self._run_job("remove", removes))
         if creates:
             failed.update(self._run_job("create", creates))
-        for key, values in creates if operation != "delete" else removes:
+        for key, values in creates if not is_removal(operation) else removes:
             if key in failed:
                 results[key] = RowResult(key, False, failed[key])
-            elif operation == "delete":
+            elif is_removal(operation):
                 results[key] = RowResult(key, True)
             else:
                 results[key] = RowResult(key, True, dest_id=SEPARATOR.join(values))

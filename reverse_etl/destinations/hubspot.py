@@ -5,6 +5,11 @@ crash (sent but never acknowledged in our state) updates the same contacts inste
 creating duplicates. Rows we synced before are updated by the contact id HubSpot gave us,
 so a changed email renames the contact rather than creating a second one. Partial failures
 come back as 207 multi-status with `errors[].context.ids` naming the rows.
+
+Removals: a row that left a `mirror` segment, or whose person revoked consent for the
+sync's purpose, is archived (`batch/archive`, by contact id; archiving twice is a no-op). A
+deletion request goes through `gdpr-delete`, HubSpot's permanent delete for personal data
+(one contact per call, by contact id, or by email when we never learnt the id).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from typing import Any
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
+    BatchRejectedError,
     Operation,
     PlanRow,
     RowResult,
     SyncConfig,
     clean_properties,
     dumps,
+    is_removal,
 )
 
 ID_PROPERTY = "email"
@@ -59,7 +66,9 @@ class HubSpotContacts(BaseDestination):
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        if operation == "delete":
+        if operation == "erase":
+            return self._gdpr_delete(rows)
+        if is_removal(operation):
             return self._archive(rows)
         results: dict[str, RowResult] = {}
         by_id: list[tuple[PlanRow, str]] = []
@@ -157,6 +166,32 @@ class HubSpotContacts(BaseDestination):
                 what="hubspot batch archive",
             )
         return [RowResult(row.key, True) for row in rows]
+
+    def _gdpr_delete(self, rows: Sequence[PlanRow]) -> list[RowResult]:
+        results = []
+        for row in rows:
+            email = str(row.fields.get(ID_PROPERTY) or "").strip().lower()
+            if row.previous_dest_id:
+                body: dict[str, Any] = {"objectId": row.previous_dest_id}
+            elif email:
+                body = {"objectId": email, "idProperty": ID_PROPERTY}
+            else:  # never acknowledged and no email left to find it by: nothing we know of
+                results.append(RowResult(row.key, True))
+                continue
+            try:
+                self.http.request(
+                    "POST",
+                    "/crm/v3/objects/contacts/gdpr-delete",
+                    dumps(body),
+                    self._headers(),
+                    what="hubspot gdpr-delete",
+                )
+            except BatchRejectedError as exc:
+                if "HTTP 404" not in str(exc):  # already gone is what we wanted
+                    results.append(RowResult(row.key, False, str(exc)))
+                    continue
+            results.append(RowResult(row.key, True))
+        return results
 
     def close(self) -> None:
         self.http.close()

@@ -36,6 +36,7 @@ from reverse_etl.destinations.base import (
     SyncConfig,
     clean_properties,
     dumps,
+    is_removal,
 )
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -176,7 +177,7 @@ class SalesforceBulk(BaseDestination):
     # --- send ----------------------------------------------------------------------------
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        if operation == "delete":
+        if is_removal(operation):  # mirror removal, consent revoked, deletion request
             results = self._delete(rows)
         elif len(rows) >= self.bulk_threshold:
             results = self._bulk_upsert(rows)
