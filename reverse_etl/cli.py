@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="plan only, send nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=20.0,
+        help="on SIGTERM / Ctrl-C, seconds to wait for batches in flight (a second signal "
+        "stops at once)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("status", help="last run and state of every sync")
@@ -101,7 +108,14 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from reverse_etl.runner import plan_sync
 
     catalog = _paths(args, settings).catalog()
-    plan, rows = plan_sync(settings, catalog, args.name, args.full_resync, args.sample)
+    plan, rows = plan_sync(
+        settings,
+        catalog,
+        args.name,
+        args.full_resync,
+        args.sample,
+        lock_dir=_paths(args, settings).lock_dir,
+    )
     _print_plan(plan)
     if rows.num_rows:
         table = Table(title=f"sample of the plan (first {rows.num_rows} rows)")
@@ -115,6 +129,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -124,6 +140,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     from reverse_etl.runner import run_sync
+    from reverse_etl.stopping import StopRequest, stop_on_signals
 
     if args.dry_run:
         return cmd_plan(argparse.Namespace(**{**vars(args), "sample": 5}), settings)
@@ -152,7 +169,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         progress.update(task, advance=ok + failed)
         progress.tasks[task].fields["failed"] += failed
 
-    with progress:
+    stop = StopRequest(deadline_seconds=args.stop_timeout)
+
+    def first_signal(name: str) -> None:
+        console.print(
+            f"[yellow]{name}: taking no new batches; waiting up to {args.stop_timeout:g}s for "
+            "the ones in flight, then committing (signal again to stop at once)[/yellow]"
+        )
+
+    def second_signal(signum: int) -> None:
+        # every acknowledgement is already journaled: the next run commits it, loses nothing
+        console.print(
+            f"[red]{signal.Signals(signum).name} again: stopped at once; the next run "
+            "commits what was acknowledged and resends only batches that were in flight[/red]"
+        )
+        os._exit(128 + signum)
+
+    with stop_on_signals(stop, first_signal, second_signal), progress:
         result = run_sync(
             settings,
             catalog,
@@ -161,14 +194,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             full_resync=args.full_resync,
             on_plan=on_plan,
             on_progress=on_progress,
+            stop=stop,
         )
     _print_result(result)
+    if result.status == "cancelled":
+        signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(stop.reason or "")
+        return 128 + int(signum or signal.SIGTERM)
     return 0 if result.status == "success" else 3
 
 
 def _print_result(result: RunResult) -> None:
     stats = result.stats
     sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
+    if result.recovered_rows:
+        console.print(
+            f"committed {result.recovered_rows:,} rows an interrupted run had acknowledged "
+            "(from its journal); they were not sent again"
+        )
     console.print(
         f"sync [bold]{result.sync_name}[/bold] {result.status}: sent {sent}; "
         f"rejected {stats.rejected:,}; {stats.calls:,} requests "

@@ -118,6 +118,7 @@ class BrazeEmulator(EmulatorApp):
     def _apply(self, array: str, item: dict[str, Any]) -> None:
         user = _identifier(item)
         assert user is not None  # checked before
+        self.count(f"{user[0]}:{user[1]}")
         if array == "events":
             self.events += 1
             return

@@ -65,6 +65,7 @@ class HubSpotEmulator(EmulatorApp):
             if not isinstance(item, dict) or not isinstance(item.get("id"), str):
                 return _error("every archive input needs a string `id`")
         for item in inputs:
+            self.count(item["id"], removal=True)
             email = self.ids.pop(item["id"], None)
             if email is not None:  # archiving twice is a no-op, as in HubSpot
                 self.contacts.pop(email, None)
@@ -87,6 +88,7 @@ class HubSpotEmulator(EmulatorApp):
             by_email = item.get("idProperty") == "email"
             properties = dict(item["properties"])
             email = (item["id"] if by_email else str(properties.get("email", ""))).strip().lower()
+            self.count(email)
             if not EMAIL.match(email):
                 errors.append(_row_error("VALIDATION_ERROR", f"invalid email {email!r}", item))
                 continue

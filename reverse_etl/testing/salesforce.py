@@ -274,6 +274,7 @@ class SalesforceEmulator(EmulatorApp):
         self, obj: str, external_field: str, values: dict[str, Any]
     ) -> tuple[bool, str | None, bool, str]:
         external = str(values.get(external_field) or "").strip()
+        self.count(external)
         if not external:
             return False, None, False, f"MISSING_ARGUMENT:{external_field} not specified:--"
         email = values.get("Email")
@@ -296,6 +297,7 @@ class SalesforceEmulator(EmulatorApp):
         return True, record["Id"], created, ""
 
     def _delete(self, record_id: str) -> tuple[bool, str, bool, str]:
+        self.count(record_id, removal=True)
         if record_id in self.deleted:
             return False, record_id, False, "ENTITY_IS_DELETED:entity is deleted:--"
         owner = self.ids.pop(record_id, None)
