@@ -1,4 +1,5 @@
-"""`tessera sync ...`: list, plan (dry run), run, status, errors, destinations.
+"""`tessera sync ...`: list, plan (dry run), run, reconcile, forget, status, errors,
+destinations.
 
 `tessera/cli.py` imports this module and calls `register(subparsers)`; each handler takes
 (args, settings) and returns an exit code.
@@ -61,6 +62,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "stops at once)",
     )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "reconcile",
+        help="read back what the destination holds, compare with sync state, repair the drift",
+    )
+    p.add_argument("name")
+    p.add_argument("--dry-run", action="store_true", help="report the drift, change nothing")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser(
+        "forget",
+        help="record a deletion request: every sync erases the person on its next run",
+    )
+    p.add_argument("person_id")
+    p.add_argument("--request-id", default=None, help="your reference for the request")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("status", help="last run and state of every sync")
     p.set_defaults(func=cmd_status)
@@ -222,6 +239,55 @@ def _print_result(result: RunResult) -> None:
             f"[yellow]{stats.rejected:,} rows were rejected; see `tessera sync errors "
             f"{result.sync_name}`. They are retried on the next run.[/yellow]"
         )
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.reconcile import reconcile_sync
+
+    paths = _paths(args, settings)
+    report = reconcile_sync(settings, paths.catalog(), args.name, paths=paths, dry_run=args.dry_run)
+    if not report.readable:
+        console.print(
+            f"[yellow]sync {report.sync_name}: {report.destination} cannot be read back "
+            f"({report.reason}); nothing to reconcile[/yellow]"
+        )
+        return 0
+    table = Table(title=f"Reconcile {report.sync_name} against {report.destination}")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_column("examples (keys)")
+    rows = (
+        ("read back", report.checked, None),
+        ("in sync", report.in_sync, None),
+        ("deleted out of band: resend", report.missing, "resend_missing"),
+        ("edited out of band: resend", report.changed, "resend_changed"),
+        ("applied, never acknowledged: recorded", report.acknowledged, "acknowledge"),
+        ("never acknowledged, absent: next run sends", report.unacknowledged_absent, None),
+    )
+    for label, count, action in rows:
+        examples = ", ".join(report.examples.get(action or "", []))
+        table.add_row(label, f"{count:,}", examples)
+    console.print(table)
+    if report.dry_run:
+        console.print("dry run: state unchanged, nothing sent")
+    elif report.repair is not None:
+        _print_result(report.repair)
+    else:
+        console.print("nothing to repair")
+    return 0 if report.repair is None or report.repair.status == "success" else 3
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.privacy import TABLE, request_deletion
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as session:
+        request_id = request_deletion(session, args.person_id, args.request_id)
+    console.print(
+        f"deletion request {request_id} recorded in {TABLE}: every sync erases this person "
+        "from its destination on its next run (see tessera_sync.privacy_audit)"
+    )
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

@@ -117,6 +117,7 @@ def plan_sql(
     dialect: str,
     full_resync: bool = False,
     sources: SuppressionSources | None = None,
+    reconcile: bool = False,
 ) -> str:
     """The plan in two passes over the segment, so the join's memory does not hold fields.
 
@@ -162,7 +163,13 @@ def plan_sql(
         else ""
     )
 
-    if full_resync:  # resend everything current; full resyncs never remove (but do erase)
+    if reconcile:  # what to read back: rows state calls current, and rows never acknowledged
+        kind = """case
+            when c._key is null then null
+            when s.key is null or s.status = 'failed' or s.row_hash is null then 'unacknowledged'
+            when s.row_hash = c._row_hash then 'in_sync'
+            end"""
+    elif full_resync:  # resend everything current; full resyncs never remove (but do erase)
         kind = f"""case
             {privacy}
             when c._key is null then null
@@ -250,6 +257,32 @@ def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) ->
     )
     _refuse_duplicate_keys(session, sync, table)
     counts = {kind: 0 for kind in (*KINDS, "forget")}
+    for kind, n in session.df(
+        f"select _kind as kind, count(*) as n from {table} group by _kind"
+    ).itertuples(index=False):
+        counts[kind] = int(n)
+    return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+
+
+RECONCILE_KINDS = ("in_sync", "unacknowledged")
+
+
+def reconcile_table(sync_name: str) -> str:
+    return plan_table(sync_name).replace(".plan_", ".reconcile_")
+
+
+def build_reconcile_plan(session: Session, sync: SyncConfig) -> Plan:
+    """Rows to read back from the destination: those state says are current (`in_sync`)
+    and those sent but never acknowledged (`unacknowledged`), with their mapped values.
+    Rows with changes pending are left out: the next run sends them anyway."""
+    started = time.perf_counter()
+    sources = detect(session, sync)
+    check_sources(session, sync, sources)
+    ensure_tables(session, sync.name)
+    table = reconcile_table(sync.name)
+    sql = plan_sql(sync, session.dialect, sources=sources, reconcile=True)
+    session.execute(f"create or replace table {table} as {sql}")
+    counts = {kind: 0 for kind in RECONCILE_KINDS}
     for kind, n in session.df(
         f"select _kind as kind, count(*) as n from {table} group by _kind"
     ).itertuples(index=False):

@@ -50,6 +50,14 @@ class RowResult:
     dest_id: str | None = None  # id the destination knows the row by (for later removal)
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteRecord:
+    """What a destination holds for one row, as read back for `tessera sync reconcile`."""
+
+    dest_id: str | None
+    fields: dict[str, Any]  # destination field -> value, for the sync's mapped fields
+
+
 class DestinationError(RuntimeError):
     """A destination call failed; messages never contain credentials."""
 
@@ -100,6 +108,10 @@ class BaseDestination:
     modes: ClassVar[tuple[str, ...]] = ()
     max_batch_size: ClassVar[int] = 1000
     required_credentials: ClassVar[tuple[str, ...]] = ()
+    # reconcile: whether what the destination holds can be read back, and why not
+    readable: ClassVar[bool] = False
+    unreadable_reason: ClassVar[str] = "this destination offers no API to read its rows back"
+    read_batch_size: ClassVar[int] = 100
 
     def __init__(
         self, config: DestinationConfig, sync: SyncConfig, secrets: Mapping[str, SecretStr]
@@ -130,6 +142,16 @@ class BaseDestination:
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:
         """Raise ConfigError if `sync` cannot work with this destination type."""
+
+    def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
+        """Row key -> what the destination holds for it (None: nothing), by the id we know
+        (`previous_dest_id`) or the row's natural key. Only for `readable` destinations."""
+        raise NotImplementedError(self.unreadable_reason)
+
+    def comparable(self, row: PlanRow) -> dict[str, Any]:
+        """The mapped fields as this destination would store them from `row` (what a read
+        must give back for the row to be in sync); fields never sent are left out."""
+        return clean_properties(row.fields, self.sync.send_nulls)
 
     def note_retry(self) -> None:
         """Count a call the destination repeated itself (polls, idempotent writes)."""

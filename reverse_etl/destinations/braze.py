@@ -17,6 +17,10 @@ identifiers per call, by the `external_id` or email we synced). Nothing else del
 
 Idempotency: `/users/track` attribute objects set values, so a batch resent after a crash
 writes the same values again and creates no second user (the user is keyed by its id).
+
+Reading back (`tessera sync reconcile`): `POST /users/export/ids`, 50 `external_ids` a
+call (one `email_address` a call for syncs keyed by email), standard attributes from the
+user's top level and the others from `custom_attributes`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from reverse_etl.destinations.base import (
     BaseDestination,
     Operation,
     PlanRow,
+    RemoteRecord,
     RowResult,
     SyncConfig,
     clean_properties,
@@ -41,6 +46,20 @@ SET_BY_CONSENT = ("email_subscribe", "subscription_groups")
 SYNC_OPTIONS = ("subscription_group_id",)
 MAX_OBJECTS = 75
 MAX_DELETES = 50  # identifiers per /users/delete call
+MAX_EXPORT_IDS = 50  # external_ids per /users/export/ids call
+STANDARD_ATTRIBUTES = (
+    "external_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "country",
+    "language",
+    "gender",
+    "dob",
+    "home_city",
+    "time_zone",
+)
 DELETE_FIELD = {"external_id": "external_ids", "email": "email_addresses"}
 
 
@@ -50,6 +69,8 @@ class BrazeUsers(BaseDestination):
     max_batch_size = MAX_OBJECTS
     required_credentials = ("api_key",)
     documented_rate_limit = "3,000 requests / 3 s"
+    readable = True
+    read_batch_size = MAX_EXPORT_IDS
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -168,6 +189,49 @@ class BrazeUsers(BaseDestination):
                 results[key] = RowResult(key, True)
             else:
                 results[key] = RowResult(key, True, dest_id=str(attributes[self.identifier]))
+
+    def comparable(self, row: PlanRow) -> dict[str, Any]:
+        attributes = clean_properties(row.fields, self.sync.send_nulls)
+        attributes[self.identifier] = str(row.fields.get(self.identifier) or "").strip()
+        return attributes
+
+    def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
+        found: dict[str, RemoteRecord | None] = {row.key: None for row in rows}
+        wanted: dict[str, list[PlanRow]] = {}
+        for row in rows:
+            value = row.previous_dest_id or str(row.fields.get(self.identifier) or "").strip()
+            if value:
+                wanted.setdefault(value, []).append(row)
+        fields = sorted(
+            {*STANDARD_ATTRIBUTES, "custom_attributes"}
+            & {*self.sync.mapping, self.identifier, "custom_attributes"}
+        )
+        if self.identifier == "external_id":
+            values = list(wanted)
+            requests = [
+                {"external_ids": values[i : i + MAX_EXPORT_IDS]}
+                for i in range(0, len(values), MAX_EXPORT_IDS)
+            ]
+        else:
+            requests = [{"email_address": value} for value in wanted]
+        for request in requests:
+            response = self.http.request(
+                "POST",
+                "/users/export/ids",
+                dumps({**request, "fields_to_export": fields}),
+                self._headers(),
+                what="braze users/export/ids",
+            )
+            for user in (response.json() or {}).get("users") or []:
+                identifier = str(user.get(self.identifier) or "")
+                custom = user.get("custom_attributes") or {}
+                values = {
+                    name: user.get(name) if name in STANDARD_ATTRIBUTES else custom.get(name)
+                    for name in {*self.sync.mapping, self.identifier}
+                }
+                for row in wanted.get(identifier, []):
+                    found[row.key] = RemoteRecord(identifier, values)
+        return found
 
     def _delete_users(self, rows: Sequence[PlanRow]) -> list[RowResult]:
         """Deletion requests: delete the Braze users we synced (by the identifier we used)."""

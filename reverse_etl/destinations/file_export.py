@@ -42,6 +42,7 @@ class FileExport(BaseDestination):
     type = "file"
     modes = ("upsert", "update", "insert", "mirror", "add_remove")
     max_batch_size = 100_000
+    unreadable_reason = "exported files belong to their readers; compare them there"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

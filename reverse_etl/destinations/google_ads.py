@@ -61,6 +61,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
     type = "google_ads"
     modes = ("add_remove",)
     max_batch_size = 100_000
+    unreadable_reason = "Customer Match lists cannot be read back member by member (only sizes)"
     default_batch_size = 50_000  # rows per job: few large jobs, as Google advises
     required_credentials = ("access_token", "developer_token")
     documented_rate_limit = "100,000 identifiers / request; one running job per list"

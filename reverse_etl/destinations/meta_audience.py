@@ -35,6 +35,7 @@ class MetaCustomAudience(BaseDestination):
     type = "meta_audience"
     modes = ("add_remove", "upsert")
     max_batch_size = 10_000
+    unreadable_reason = "Meta Custom Audiences do not list their members (only an approximate size)"
     required_credentials = ("access_token",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -55,6 +55,7 @@ class Webhook(BaseDestination):
     type = "webhook"
     modes = ("upsert", "update", "insert", "mirror", "add_remove")
     max_batch_size = 1000
+    unreadable_reason = "a webhook receiver has no read API Tessera could rely on"
     required_credentials = ("signing_secret",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
