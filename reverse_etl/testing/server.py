@@ -241,6 +241,7 @@ class EmulatorHandle:
 
 
 def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp:
+    from reverse_etl.testing.alerts import SlackWebhookEmulator
     from reverse_etl.testing.braze import BrazeEmulator
     from reverse_etl.testing.google_ads import GoogleAdsEmulator
     from reverse_etl.testing.hubspot import HubSpotEmulator
@@ -255,6 +256,7 @@ def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp
         "salesforce": SalesforceEmulator,
         "braze": BrazeEmulator,
         "google_ads": GoogleAdsEmulator,
+        "slack": SlackWebhookEmulator,
     }
     if kind not in apps:
         raise ValueError(f"no emulator for {kind!r} (have: {', '.join(apps)})")
