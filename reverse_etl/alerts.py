@@ -34,6 +34,7 @@ log = logging.getLogger("tessera.reverse_etl")
 AlertOn = Literal["failed", "partial", "cancelled"]
 EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 DIGITS = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")  # destinations quote the offending value
 
 
 class AlertConfig(BaseModel):
@@ -65,9 +66,11 @@ class RunSummary:
 
 
 def scrub(text: str, redact: Callable[[str], str] | None = None) -> str:
-    """No credentials (via the destination's own redaction), emails or phone-like numbers."""
+    """No credentials (via the destination's own redaction), quoted values, emails or
+    phone-like numbers: what is left says what went wrong, not to whom."""
     if redact is not None:
         text = redact(text)
+    text = QUOTED.sub("'…'", text)
     text = EMAIL.sub("[email]", text)
     return DIGITS.sub("[number]", text)
 

@@ -17,6 +17,7 @@ Signals only reach Python's main thread, so there are two ways in:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
@@ -117,19 +118,23 @@ def run_stoppable(fn: Callable[[], T], stop: StopRequest, poll_seconds: float = 
     interrupt is then re-raised, so the host sees the run as interrupted.
     """
     box: dict[str, object] = {}
+    finished = threading.Event()  # not Thread.join: an interrupted join can leave the
+    # thread looking finished (is_alive() False) while it still runs
 
     def target() -> None:
         try:
             box["result"] = fn()
         except BaseException as exc:  # handed to the waiting thread
             box["error"] = exc
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=target, name="tessera-sync", daemon=True)
     worker.start()
     interrupt: BaseException | None = None
-    while worker.is_alive():
+    while not finished.is_set():
         try:
-            worker.join(poll_seconds)
+            finished.wait(poll_seconds)
         except Exception:
             raise
         except BaseException as exc:
@@ -139,12 +144,14 @@ def run_stoppable(fn: Callable[[], T], stop: StopRequest, poll_seconds: float = 
                 log.warning("stop requested (%s): finishing in-flight batches", type(exc).__name__)
             else:
                 stop.halt(type(exc).__name__)
-                worker.join(poll_seconds)
+                with contextlib.suppress(BaseException):
+                    finished.wait(poll_seconds)
                 break
-    if "error" in box and not (interrupt is not None and worker.is_alive()):
+    if "error" in box and finished.is_set():
         error = box["error"]
         assert isinstance(error, BaseException)
-        raise error
+        if interrupt is None or not isinstance(error, Exception):
+            raise error
     stop.result = box.get("result")
     if interrupt is not None:
         raise interrupt
