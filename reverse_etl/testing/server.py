@@ -126,6 +126,9 @@ class EmulatorApp:
         if method == "GET" and path == "/_emulator/summary":
             with self.lock:
                 return Response(200, self.summary())
+        if method == "POST" and path == "/_emulator/latency":  # benchmarks slow it down
+            self.faults.latency_seconds = float(loads(raw or b"0"))
+            return Response(200, {"latency_seconds": self.faults.latency_seconds})
         if method == "GET" and path == "/_emulator/received":
             with self.lock:
                 return Response(
