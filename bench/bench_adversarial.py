@@ -1,4 +1,5 @@
-"""The adversarial generator mode, and today's identity rules on it.
+"""The adversarial generator mode, and today's identity rules on it (bench_adversarial_default
+runs the same measures on the default generator, for the side-by-side the issue shows).
 
 1. `tessera.datagen.adversarial.generate` at `scale` persons: seconds, raw rows.
 2. `dbt run` of staging and identity (full build) on it, then `tessera identity evaluate`:
@@ -90,13 +91,20 @@ def _differences(a: dict[str, str], b: dict[str, str]) -> int:
 
 
 def run(scale: int, workdir: Path) -> dict:
+    return measure(scale, workdir, "adversarial")
+
+
+def measure(scale: int, workdir: Path, mode: str) -> dict:
+    from tessera.datagen import append_activity
+    from tessera.datagen import generate as generate_default
     from tessera.datagen.adversarial import append, generate
     from tessera.identity.evaluate import evaluate
     from tessera.warehouse import Warehouse
 
-    path = workdir / "adversarial.duckdb"
+    path = workdir / f"{mode}.duckdb"
     settings = _settings(path)
-    summary = generate(
+    make = generate if mode == "adversarial" else generate_default
+    summary = make(
         Warehouse(settings),
         persons=scale,
         seed=BENCH_SEED,
@@ -120,7 +128,18 @@ def run(scale: int, workdir: Path) -> dict:
     metrics |= _cluster_figures(settings)
 
     cutoff = datetime(BENCH_END_DATE.year, BENCH_END_DATE.month, BENCH_END_DATE.day, tzinfo=UTC)
-    append(Warehouse(settings), until=cutoff + timedelta(days=31))
+    cutoff += timedelta(days=1)
+    if mode == "adversarial":
+        append(Warehouse(settings), until=cutoff + timedelta(days=30))
+    else:
+        start = cutoff.replace(tzinfo=None)
+        append_activity(
+            Warehouse(settings),
+            seed=BENCH_SEED,
+            start=start,
+            end=start + timedelta(days=30),
+            persons_fraction=0.3,
+        )
     metrics["identity_incremental_s"] = _dbt_run(settings, workdir / "target")
     copy = workdir / "rebuilt.duckdb"
     shutil.copyfile(path, copy)

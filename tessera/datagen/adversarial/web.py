@@ -381,7 +381,18 @@ def build_ad_clicks(b: Build, ss: Sessions) -> pa.Table:
             "clicked_at": pa.array(clicked, pa.timestamp("us")),
             "cost": np.round(rng.gamma(2.0, 0.6, n), 2),
             "landing_url": s.concat(
-                "https://kestrelco.com/?gclid=", click_id, "&utm_source=", platform
+                "https://kestrelco.com/?",
+                pc.replace_substring_regex(
+                    pc.replace_substring(
+                        pc.replace_substring(platform, "google", "gclid"), "meta", "fbclid"
+                    ),
+                    "^tiktok$",
+                    "ttclid",
+                ),
+                "=",
+                click_id,
+                "&utm_source=",
+                platform,
             ),
             LOAD_COLUMN: load,
         }
