@@ -61,6 +61,13 @@ def build_parser(layers: Sequence[str] = LAYER_COMMANDS) -> argparse.ArgumentPar
     )
     p.add_argument("--days", type=int, default=730, help="days of history to simulate")
     p.add_argument("--parquet-dir", default=None, help="also write each table as Parquet here")
+    p.add_argument(
+        "--mode",
+        choices=("default", "adversarial"),
+        default="default",
+        help="adversarial: a second world written from a catalogue of real-world mess "
+        "(tessera/datagen/adversarial)",
+    )
     p.set_defaults(func=_cmd_datagen, creates_warehouse=True)
 
     _register_layers(sub, layers)
@@ -70,6 +77,11 @@ def build_parser(layers: Sequence[str] = LAYER_COMMANDS) -> argparse.ArgumentPar
 def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
+
+    if args.mode == "adversarial":
+        from tessera.datagen.adversarial.cli import run_datagen
+
+        return run_datagen(args, settings, print_rows_per_table)
 
     summary = generate(
         Warehouse(settings),
