@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from retl_helpers import query
 
 from reverse_etl.journal import AckJournal, read_records, replay
@@ -76,3 +77,35 @@ def test_a_journal_of_a_run_this_warehouse_never_had_is_dropped(
         assert replay(s, "crm", directory) == 0
     assert not journal.path.exists()
     assert query(settings, "select count(*) as n from tessera_sync.state_crm").n[0] == 0
+
+
+def test_when_commits_fail_the_journal_keeps_the_acknowledgements_for_the_next_run(
+    tmp_path: Path,
+    settings: Settings,
+    hubspot: object,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from retl_helpers import hubspot_destination, hubspot_sync, run, sync_paths
+
+    from reverse_etl.state import StateStore as Store
+
+    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    original = Store.commit
+
+    def failing_commit(self: Store, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("the warehouse went away")
+
+    monkeypatch.setattr(Store, "commit", failing_commit)
+    with pytest.raises(RuntimeError, match="went away"):
+        run(settings, paths, "crm")
+    journals = list((settings.artifacts_dir / "sync_journal").rglob("*.journal"))
+    assert len(journals) == 1  # kept: nothing it holds reached the state table
+    sent = len(hubspot.app.contacts)
+    assert sent > 0
+
+    monkeypatch.setattr(Store, "commit", original)
+    before = sum(hubspot.app.received.values())
+    result = run(settings, paths, "crm")
+    assert result.recovered_rows >= sent - 400  # all but what the failing run never answered
+    assert sum(hubspot.app.received.values()) - before == 1960 - result.recovered_rows
+    assert not list((settings.artifacts_dir / "sync_journal").rglob("*.journal"))
