@@ -31,6 +31,7 @@ class PhysicalTable:
     columns: dict[str, str] = field(default_factory=dict)  # lower name -> data type
     exists: bool = False
     spec: ContractTable | None = None
+    column_names: dict[str, str] = field(default_factory=dict)  # lower name -> as stored
 
     def sql(self, dialect: str) -> str:
         quoted = f'"{self.schema}"."{self.name}"'
@@ -62,10 +63,12 @@ class Catalog:
     def __init__(self, rows: list[tuple[str, str, str, str, str]]) -> None:
         # (database, schema, table, column, data_type), names as stored
         self._tables: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
+        self._columns: dict[tuple[str, str, str], dict[str, str]] = defaultdict(dict)
         self._names: dict[tuple[str, str, str], tuple[str, str]] = {}
         for database, schema, table, column, data_type in rows:
             key = (database.lower(), schema.lower(), table.lower())
             self._tables[key][column.lower()] = str(data_type)
+            self._columns[key][column.lower()] = column
             self._names[key] = (schema, table)
 
     @classmethod
@@ -93,6 +96,9 @@ class Catalog:
         key = (database.lower(), schema.lower(), table.lower())
         return dict(self._tables[key]) if key in self._tables else None
 
+    def stored_columns(self, database: str, schema: str, table: str) -> dict[str, str]:
+        return dict(self._columns.get((database.lower(), schema.lower(), table.lower()), {}))
+
     def stored_name(self, database: str, schema: str, table: str) -> tuple[str, str]:
         return self._names.get((database.lower(), schema.lower(), table.lower()), (schema, table))
 
@@ -115,6 +121,15 @@ def resolve_all(
     contract: Contract | None = None,
     raw_vars: dict | None = None,
 ) -> list[Resolution]:
+    return resolve_with_catalog(session, contract, raw_vars)[0]
+
+
+def resolve_with_catalog(
+    session: Session,
+    contract: Contract | None = None,
+    raw_vars: dict | None = None,
+) -> tuple[list[Resolution], Catalog, str]:
+    """The resolutions, the catalog they were decided on, and the target's database."""
     contract = contract or load_contract()
     raw_vars = read_source_vars() if raw_vars is None else raw_vars
     database = default_database(session)
@@ -131,9 +146,29 @@ def resolve_all(
                 names.add(setting.table_name(table.name))
     databases = sorted({s.database or database for s in settings})
     catalog = Catalog.read(session, databases, names)
-    return [
+    resolutions = [
         resolve(contract, setting, catalog, setting.database or database) for setting in settings
     ]
+    return resolutions, catalog, database
+
+
+def contract_schemas(
+    catalog: Catalog, database: str, settings: SourceSettings, contract: Contract
+) -> list[str]:
+    """Schemas of `database` that hold every required table of the source's contract with
+    its required columns (where `tessera sources init` may point a source)."""
+    found: set[str] | None = None
+    for table in contract.source(settings.name).required_tables:
+        schemas = {
+            schema
+            for schema in catalog.schemas_with(
+                database, settings.table_name(table.name), tuple(table.required_columns)
+            )
+            if set(c.lower() for c in table.required_columns)
+            <= set(catalog.columns(database, schema, settings.table_name(table.name)) or {})
+        }
+        found = schemas if found is None else found & schemas
+    return sorted(found or ())
 
 
 def resolve(
@@ -247,4 +282,5 @@ def _physical(
         columns=columns or {},
         exists=columns is not None,
         spec=spec,
+        column_names=catalog.stored_columns(database, schema, name),
     )
