@@ -128,26 +128,39 @@
 {%- endmacro -%}
 
 {%- macro tessera_cast(expr, from_type, to_type) -%}
-    {#- expr (of warehouse type from_type) as the contract type to_type. As it is when the
-        family agrees, so filters on it reach the scan; timestamps with a zone, and text with
-        an offset or Z, become UTC wall-clock time; other text is try_cast, so a value that
-        does not parse is null here (`tessera sources check` counts them), not a failed build.
-        Timestamps without a zone are taken as UTC. -#}
+    {#- expr (of warehouse type from_type) as the contract type to_type. As it is when it
+        already has that type, so filters on it reach the scan; timestamps with a zone, and
+        text with an offset or Z, become UTC wall-clock time; other text is try_cast, so a
+        value that does not parse is null here (`tessera sources check` counts them) rather
+        than a failed build; anything else is cast. Timestamps without a zone are UTC. -#}
     {%- set have = tessera_type_family(from_type) -%}
     {%- set want = tessera_type_family(to_type) -%}
-    {%- if have == want or (want == 'float' and have in ['decimal', 'integer']) -%}
+    {%- if tessera_is_exactly(from_type, to_type) -%}
         {{ return(expr) }}
     {%- elif want == 'timestamp' and have == 'timestamp_tz' -%}
         {{ return(tessera_timestamp_tz_as_utc(expr)) }}
     {%- elif want == 'timestamp' and have == 'string' -%}
         {{ return(tessera_text_as_utc_timestamp(expr)) }}
-    {%- elif have == 'string' -%}
+    {%- elif have == 'string' and want != 'string' -%}
         {{ return('try_cast(' ~ expr ~ ' as ' ~ to_type ~ ')') }}
-    {%- elif want == 'string' -%}
-        {{ return('cast(' ~ expr ~ ' as ' ~ to_type ~ ')') }}
     {%- else -%}
         {{ return('cast(' ~ expr ~ ' as ' ~ to_type ~ ')') }}
     {%- endif -%}
+{%- endmacro -%}
+
+{%- macro tessera_is_exactly(warehouse_type, contract_type) -%}
+    {#- the warehouse type is the contract type under one of its names (DuckDB, Snowflake) -#}
+    {%- set t = (warehouse_type or '') | lower | replace(' ', '') -%}
+    {%- set names = {
+        'varchar': ['varchar', 'text', 'string'],
+        'timestamp': ['timestamp', 'timestampwithouttimezone', 'timestamp_ntz',
+                      'timestamp_ntz(9)', 'datetime'],
+        'double': ['double', 'float', 'float8', 'doubleprecision', 'real'],
+        'integer': ['integer', 'int', 'int4', 'int32', 'number(38,0)', 'number'],
+        'boolean': ['boolean', 'bool'],
+    } -%}
+    {{ return(t in names.get(contract_type | lower, [contract_type | lower])
+              or (contract_type | lower == 'varchar' and t.startswith(('varchar(', 'text(')))) }}
 {%- endmacro -%}
 
 {%- macro tessera_timestamp_tz_as_utc(expr) -%}
