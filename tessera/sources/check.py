@@ -71,12 +71,15 @@ class CheckReport:
         return [f for f in self.findings if f.level == "error"]
 
 
-def run_check(session: Session, now: datetime | None = None) -> CheckReport:
+def run_check(
+    session: Session, now: datetime | None = None, raw_vars: dict | None = None
+) -> CheckReport:
+    """raw_vars: the tessera_sources settings to check with (default: dbt_project.yml's)."""
     contract = load_contract()
     rules = IdentifierRules.from_project()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     reports = []
-    for resolution in resolve_all(session, contract):
+    for resolution in resolve_all(session, contract, raw_vars):
         report = SourceReport(resolution)
         reports.append(report)
         if resolution.error:
@@ -163,7 +166,7 @@ def _check_table(
                     table.logical,
                     f"column {column.name} is {have}, read as {column.data_type}",
                 )
-        if column.required and not column.id_type:
+        if column.required and not column.id_type and column.name not in spec.key:
             selects.append(f"count(*) filter (where {quoted} is null) as null_{column.name}")
             probes.append(("null_required", f"null_{column.name}", column, None))
         if column.id_type:
@@ -196,7 +199,7 @@ def _check_table(
     if key and len(key) == len(spec.key):
         cols = " || '|' || ".join(f'cast("{_stored(table, c)}" as varchar)' for c in key)
         null_key = " or ".join(f'"{_stored(table, c)}" is null' for c in key)
-        selects.append(f"count(*) - count(distinct {cols}) as duplicate_keys")
+        selects.append(f"count({cols}) - count(distinct {cols}) as duplicate_keys")
         selects.append(f"count(*) filter (where {null_key}) as null_keys")
     loaded_at = table.loaded_at_field
     if loaded_at and loaded_at.lower() in table.columns:

@@ -25,6 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="what each source holds against the contract; exits 1 on what would break a build",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument(
+        "--vars",
+        default=None,
+        help="YAML like dbt's --vars; its tessera_sources replaces the block in dbt_project.yml",
+    )
     check.set_defaults(func=cmd_check)
     init = sub.add_parser(
         "init", help="write the tessera_sources block of dbt_project.yml from the warehouse"
@@ -36,8 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.sources.check import run_check
 
+    raw_vars = _vars_override(args.vars)
     with Warehouse(settings).session(read_only=True, create=False) as session:
-        report = run_check(session)
+        report = run_check(session, raw_vars=raw_vars)
     if args.json:
         print(json.dumps(_as_json(report), indent=2, default=str))
         return 1 if report.errors else 0
@@ -72,6 +78,22 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     console.print("[green]Nothing here would fail `tessera build`.[/green]")
     return 0
+
+
+def _vars_override(text: str | None) -> dict | None:
+    import yaml
+
+    from tessera.sources.config import SourceConfigError
+
+    if text is None:
+        return None
+    try:
+        value = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise SourceConfigError(f"--vars is not valid YAML: {exc}") from exc
+    if not isinstance(value, dict):
+        raise SourceConfigError(f"--vars must be a mapping, got {value!r}")
+    return value.get("tessera_sources") or {}
 
 
 def _print_identifiers(source: str, table_report) -> None:
