@@ -192,3 +192,10 @@ def test_a_table_without_a_required_column_fails_naming_it(relocated: Path) -> N
     with pytest.raises(DbtError) as failure:
         dbt(settings_for(relocated), ["run", "--select", "base_shop__orders"], vars=broken)
     assert "ordered_at" in str(failure.value) and "no_dates" in str(failure.value)
+
+
+def test_readme_shows_the_contract_as_declared() -> None:
+    from tessera.settings import PROJECT_ROOT
+    from tessera.sources.docs import contract_table
+
+    assert contract_table() in (PROJECT_ROOT / "README.md").read_text()
