@@ -27,6 +27,7 @@ console = Console()
 # Imported lazily so `tessera datagen` does not pay for lightgbm or dagster imports.
 LAYER_COMMANDS: tuple[str, ...] = (
     "tessera.identity.cli",
+    "tessera.sources.cli",
     "tessera.segments.cli",
 )
 
