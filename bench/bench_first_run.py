@@ -160,7 +160,7 @@ def _fresh(workdir: Path, raw: Path, name: str) -> dict[str, str]:
 
 def run(scale: int, workdir: Path) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
-    raw = workdir / "raw.duckdb"
+    raw = workdir / "orders_only.duckdb"  # not raw.duckdb: its catalog would shadow schema raw
     raw.unlink(missing_ok=True)
     orders = write_orders_only(raw, scale)
     metrics: dict = {"customers": scale, "orders": orders}
