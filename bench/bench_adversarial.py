@@ -78,16 +78,18 @@ def _partition(settings: Settings) -> dict[str, str]:
 
 
 def _differences(a: dict[str, str], b: dict[str, str]) -> int:
-    """Nodes whose set of co-clustered nodes differs between two partitions."""
+    """Nodes whose cluster differs between two partitions: each cluster is named by its
+    smallest node key, so the comparison is linear in the nodes."""
 
-    def groups(p: dict[str, str]) -> dict[str, frozenset[str]]:
-        members: dict[str, set[str]] = {}
+    def named(p: dict[str, str]) -> dict[str, str]:
+        smallest: dict[str, str] = {}
         for node, person in p.items():
-            members.setdefault(person, set()).add(node)
-        return {node: frozenset(members[person]) for node, person in p.items()}
+            if person not in smallest or node < smallest[person]:
+                smallest[person] = node
+        return {node: smallest[person] for node, person in p.items()}
 
-    ga, gb = groups(a), groups(b)
-    return sum(1 for node in ga.keys() | gb.keys() if ga.get(node) != gb.get(node))
+    na, nb = named(a), named(b)
+    return sum(1 for node in na.keys() | nb.keys() if na.get(node) != nb.get(node))
 
 
 def run(scale: int, workdir: Path) -> dict:
