@@ -77,19 +77,17 @@ def _partition(settings: Settings) -> dict[str, str]:
     return dict(zip(df.node_key, df.person_id, strict=True))
 
 
-def _differences(a: dict[str, str], b: dict[str, str]) -> int:
-    """Nodes whose cluster differs between two partitions: each cluster is named by its
-    smallest node key, so the comparison is linear in the nodes."""
+def _differences(incremental: dict[str, str], full: dict[str, str]) -> int:
+    """Nodes of the full build's clusters that the incremental build does not reproduce
+    exactly (each cluster is one frozenset, so memory stays linear in the nodes)."""
 
-    def named(p: dict[str, str]) -> dict[str, str]:
-        smallest: dict[str, str] = {}
+    def clusters(p: dict[str, str]) -> set[frozenset[str]]:
+        members: dict[str, list[str]] = {}
         for node, person in p.items():
-            if person not in smallest or node < smallest[person]:
-                smallest[person] = node
-        return {node: smallest[person] for node, person in p.items()}
+            members.setdefault(person, []).append(node)
+        return {frozenset(m) for m in members.values()}
 
-    na, nb = named(a), named(b)
-    return sum(1 for node in na.keys() | nb.keys() if na.get(node) != nb.get(node))
+    return sum(len(c) for c in clusters(full) - clusters(incremental))
 
 
 def run(scale: int, workdir: Path) -> dict:
