@@ -1,22 +1,33 @@
 {#-
     The cutoff dates features are computed at, oldest first, plus the scoring cutoff
     (profile_as_of.scoring_cutoff: var as_of, or the day after the latest activity).
-    var feature_cutoffs lists them explicitly; unset, they are generated from the data: the last
-    var feature_cutoff_count month starts whose purchase-label window is complete, so demo data
-    ending on any date gets usable training cutoffs.
+
+    var feature_cutoffs lists them explicitly. Unset, they follow the data: for every label
+    horizon a prediction task needs (prediction_horizons: each task's horizon_days and the
+    fallback prediction_fallback_days), the last var feature_cutoff_count month starts whose
+    window is complete by the scoring cutoff, and only month starts after the first record
+    (a cutoff with no history before it has no rows to learn from). Explicit cutoffs before
+    the first record are kept and flagged (has_history = false) so ml/ can report them.
 -#}
 {{ config(materialized='table') }}
 
 {%- set explicit = feature_cutoff_dates() %}
 {%- set count = profile_int_var('feature_cutoff_count') %}
-{%- set purchase_days = profile_int_var('label_purchase_days') %}
-{%- set churn_days = profile_int_var('label_churn_days') %}
+{%- set horizons = prediction_horizons() %}
+{%- set longest = horizons | max %}
 
 with
 
 as_of as (
 
     select scoring_cutoff from {{ ref('profile_as_of') }}
+
+),
+
+first_record as (
+
+    select min(activity_date) as first_record_date
+    from {{ ref('int_person_daily_activity') }}
 
 ),
 
@@ -35,7 +46,8 @@ training_cutoffs as (
 
 month_offsets as (
 
-    {%- for offset in range(count + 3) %}
+    {#- enough month starts back for `count` complete windows of the longest horizon -#}
+    {%- for offset in range(count + (longest // 28) + 2) %}
     select {{ offset }} as months_back
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -52,21 +64,36 @@ month_starts as (
 
 ),
 
-complete_month_starts as (
+with_history as (
 
-    select
-        month_starts.cutoff_date,
-        row_number() over (order by month_starts.cutoff_date desc) as recency
+    select month_starts.cutoff_date
     from month_starts
-    cross join as_of
-    where {{ dbt.dateadd('day', purchase_days, 'month_starts.cutoff_date') }}
-        <= as_of.scoring_cutoff
+    cross join first_record
+    where month_starts.cutoff_date > first_record.first_record_date
 
 ),
 
+{%- for horizon in horizons %}
+
+complete_{{ horizon }} as (
+
+    select
+        with_history.cutoff_date,
+        row_number() over (order by with_history.cutoff_date desc) as recency
+    from with_history
+    cross join as_of
+    where {{ dbt.dateadd('day', horizon, 'with_history.cutoff_date') }} <= as_of.scoring_cutoff
+
+),
+
+{%- endfor %}
+
 training_cutoffs as (
 
-    select cutoff_date from complete_month_starts where recency <= {{ count }}
+    {%- for horizon in horizons %}
+    select cutoff_date from complete_{{ horizon }} where recency <= {{ count }}
+    {{ 'union' if not loop.last }}
+    {%- endfor %}
 
 ),
 
@@ -75,6 +102,8 @@ training_cutoffs as (
 all_cutoffs as (
 
     select cutoff_date from training_cutoffs
+    cross join as_of
+    where training_cutoffs.cutoff_date < as_of.scoring_cutoff
     union
     select scoring_cutoff from as_of
 
@@ -85,12 +114,14 @@ final as (
     select
         all_cutoffs.cutoff_date,
         all_cutoffs.cutoff_date = as_of.scoring_cutoff as is_scoring_cutoff,
-        {{ dbt.dateadd('day', purchase_days, 'all_cutoffs.cutoff_date') }}
-            <= as_of.scoring_cutoff as purchase_label_complete,
-        {{ dbt.dateadd('day', churn_days, 'all_cutoffs.cutoff_date') }}
-            <= as_of.scoring_cutoff as churn_label_complete
+        cast({{ dbt.datediff('all_cutoffs.cutoff_date', 'as_of.scoring_cutoff', 'day') }}
+            as integer) as observed_days,
+        coalesce(all_cutoffs.cutoff_date > first_record.first_record_date, false)
+            as has_history,
+        first_record.first_record_date
     from all_cutoffs
     cross join as_of
+    cross join first_record
 
 )
 
