@@ -190,6 +190,13 @@ class MLConfig(BaseModel):
     labels_table: str = "ml_labels"
     scores_schema: str = "ml"
     scores_table: str = "person_scores"
+    lifetime_table: str = "person_lifetime_value"  # BTYD traits per buyer (ml/lifetime.py)
+    clusters_table: str = "person_clusters"  # discovered segments (ml/clusters.py)
+    # k-means tries k from cluster_k_min to cluster_k_max and keeps the best silhouette
+    cluster_k_min: int = Field(default=2, ge=2)
+    cluster_k_max: int = Field(default=8, ge=2)
+    # predicted CLV and expected purchases are also given over this horizon
+    clv_horizon_days: int = Field(default=365, gt=0)
     key_columns: tuple[str, ...] = ("person_id", "cutoff_date")
     # Champions are compared on the challenger's validation rows, so the metric's
     # dependence on the base rate does not matter; PR AUC rewards a precise top of the list,
@@ -237,6 +244,14 @@ class MLConfig(BaseModel):
     @property
     def scores_relation(self) -> str:
         return f"{self.scores_schema}.{self.scores_table}"
+
+    @property
+    def lifetime_relation(self) -> str:
+        return f"{self.scores_schema}.{self.lifetime_table}"
+
+    @property
+    def clusters_relation(self) -> str:
+        return f"{self.scores_schema}.{self.clusters_table}"
 
     @property
     def task_names(self) -> tuple[str, ...]:

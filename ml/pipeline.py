@@ -13,6 +13,7 @@ from pathlib import Path
 from ml.baseline import baseline_from_dict
 from ml.bootstrap import paired_difference
 from ml.btyd_features import BTYDCache, fit_cutoffs
+from ml.clusters import ClusterOutcome, discover_and_publish
 from ml.config import MLConfig
 from ml.data import (
     LabelSpec,
@@ -23,6 +24,7 @@ from ml.data import (
 )
 from ml.errors import MLError
 from ml.evaluation import compare_with_baseline, write_charts
+from ml.lifetime import LifetimeOutcome, publish_lifetime_values
 from ml.metrics import pr_auc, roc_auc
 from ml.registry import RegisteredModel, Registry, should_promote, write_json
 from ml.scoring import BatchProgress, ScoreOutcome, check_features_available, score_model
@@ -286,8 +288,32 @@ def score_registered(
     model: str,
     version: str | None = None,
     on_batch: BatchProgress | None = None,
+    cache: BTYDCache | None = None,
 ) -> ScoreOutcome:
     registered = Registry(settings.artifacts_dir).load(model, version)
     warehouse = Warehouse(settings)
     with warehouse.session() as reader, warehouse.session() as writer:
-        return score_model(reader, writer, config, registered, on_batch)
+        return score_model(reader, writer, config, registered, on_batch, cache=cache)
+
+
+def publish_lifetime(
+    settings: Settings, config: MLConfig, cache: BTYDCache | None = None
+) -> LifetimeOutcome:
+    """BG/NBD + Gamma-Gamma traits of every buyer at the scoring cutoff."""
+    warehouse = Warehouse(settings)
+    with warehouse.session() as reader, warehouse.session() as writer:
+        return publish_lifetime_values(reader, writer, config, cache=cache)
+
+
+def cluster_and_publish(
+    settings: Settings,
+    config: MLConfig,
+    k: int | None = None,
+    progress: Progress = lambda _msg: None,
+) -> ClusterOutcome:
+    """k-means segments of every person at the scoring cutoff -> ml.person_clusters."""
+    chart_dir = settings.artifacts_dir / "clusters"
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = Warehouse(settings)
+    with warehouse.session() as reader, warehouse.session() as writer:
+        return discover_and_publish(reader, writer, config, chart_dir, k=k, progress=progress)

@@ -58,6 +58,7 @@ class ScoreOutcome:
     rows: int
     seconds: float
     scored_at: datetime
+    how: str = ""  # how the probabilities reach the task's horizon, when not directly
 
     @property
     def rows_per_second(self) -> float:
@@ -215,6 +216,9 @@ def score_model(
         rows=done,
         seconds=time.perf_counter() - started,
         scored_at=scored_at,
+        how=horizon.describe(registered.features.horizon_mapping)
+        if registered.features.horizon_mapping
+        else "",
     )
 
 

@@ -1,6 +1,7 @@
 {#-
     The cutoff dates features are computed at, oldest first, plus the scoring cutoff
-    (profile_as_of.scoring_cutoff: var as_of, or the day after the latest activity).
+    (var features_as_of, else profile_as_of.scoring_cutoff: var as_of, or the day after the
+    latest activity).
 
     var feature_cutoffs lists them explicitly. Unset, they follow the data: for every label
     horizon a prediction task needs (prediction_horizons: each task's horizon_days and the
@@ -15,12 +16,18 @@
 {%- set count = profile_int_var('feature_cutoff_count') %}
 {%- set horizons = prediction_horizons() %}
 {%- set longest = horizons | max %}
+{%- set features_as_of = features_as_of() %}
 
 with
 
 as_of as (
 
+    {%- if features_as_of %}
+    select cast('{{ features_as_of }}' as date) as scoring_cutoff
+    from {{ ref('profile_as_of') }}
+    {%- else %}
     select scoring_cutoff from {{ ref('profile_as_of') }}
+    {%- endif %}
 
 ),
 
@@ -46,8 +53,8 @@ training_cutoffs as (
 
 month_offsets as (
 
-    {#- enough month starts back for `count` complete windows of the longest horizon -#}
-    {%- for offset in range(count + (longest // 28) + 2) %}
+    {#- enough month starts back for `count` training cutoffs one horizon before validation -#}
+    {%- for offset in range(count + 2 * (longest // 28) + 3) %}
     select {{ offset }} as months_back
     {{ 'union all' if not loop.last }}
     {%- endfor %}
@@ -75,14 +82,26 @@ with_history as (
 
 {%- for horizon in horizons %}
 
-complete_{{ horizon }} as (
+validation_{{ horizon }} as (
 
+    -- the latest month start whose {{ horizon }}-day window is complete: validation
+    select max(with_history.cutoff_date) as cutoff_date
+    from with_history
+    cross join as_of
+    where {{ dbt.dateadd('day', horizon, 'with_history.cutoff_date') }} <= as_of.scoring_cutoff
+
+),
+
+training_{{ horizon }} as (
+
+    -- month starts whose window ends by that validation cutoff: training, the last N
     select
         with_history.cutoff_date,
         row_number() over (order by with_history.cutoff_date desc) as recency
     from with_history
-    cross join as_of
-    where {{ dbt.dateadd('day', horizon, 'with_history.cutoff_date') }} <= as_of.scoring_cutoff
+    cross join validation_{{ horizon }}
+    where {{ dbt.dateadd('day', horizon, 'with_history.cutoff_date') }}
+        <= validation_{{ horizon }}.cutoff_date
 
 ),
 
@@ -91,7 +110,9 @@ complete_{{ horizon }} as (
 training_cutoffs as (
 
     {%- for horizon in horizons %}
-    select cutoff_date from complete_{{ horizon }} where recency <= {{ count }}
+    select cutoff_date from validation_{{ horizon }} where cutoff_date is not null
+    union
+    select cutoff_date from training_{{ horizon }} where recency <= {{ count }}
     {{ 'union' if not loop.last }}
     {%- endfor %}
 
