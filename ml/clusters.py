@@ -41,6 +41,9 @@ LOG_SCALED = {
     "recency_days", "days_since_last_activity",
 }  # fmt: skip
 MAX_CHANNELS = 8
+# the channel one-hot group together weighs like half a numeric feature: binary columns are
+# perfectly two-peaked, and at full weight k-means splits on them before anything else
+CHANNEL_WEIGHT = 0.5
 SILHOUETTE_SAMPLE = 8_000
 SELECTION_SAMPLE = 60_000
 MINI_BATCH_ABOVE = 200_000
@@ -106,7 +109,7 @@ def build_design(table: pa.Table, numeric: list[str]) -> Design:
         values, counts = np.unique(text[text != None], return_counts=True)  # noqa: E711
         top = values[np.argsort(-counts)][:MAX_CHANNELS]
         if len(top) > 1:
-            weight = 1.0 / np.sqrt(len(top))
+            weight = CHANNEL_WEIGHT / np.sqrt(len(top))
             for value in top:
                 hot = (text == value).astype(np.float64)
                 std = hot.std()
