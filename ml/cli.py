@@ -449,4 +449,11 @@ def demo_step(settings: Settings, console: Console, config: MLConfig | None = No
     for name in sorted(set(names) - set(scorable)):
         console.print(f"[yellow]{name}: no champion, not scored[/yellow]")
     failures += score_models(settings, config, scorable, console, skip_when_data_is_short=True)
+    if len(scorable) < len(names):
+        # segments that read scores still build (without the skipped models' members)
+        from ml.scoring import ensure_scores_table
+        from tessera.warehouse import Warehouse
+
+        with Warehouse(settings).session() as session:
+            ensure_scores_table(session, config)
     return failures + cluster_persons(settings, config, console, skip_when_data_is_short=True)
