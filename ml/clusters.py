@@ -4,7 +4,7 @@ Every person in ml_features at the scoring cutoff is clustered. Skewed counts an
 log-transformed, then every numeric feature is standardised; the first channel is one-hot,
 scaled so the channel group weighs like one feature. k is chosen by the silhouette score on
 a sample (reported for every k tried); the final model is fitted on everyone (mini-batch
-k-means above 200k persons). Each cluster is described by the features whose cluster mean
+k-means above 20k persons). Each cluster is described by the features whose cluster mean
 is furthest from the population's (in standard deviations), with medians in plain units.
 Written to ml.person_clusters (one row per person, usable in segment SQL) and
 ml.cluster_profiles; a PNG shows sizes and profiles.
@@ -44,9 +44,9 @@ MAX_CHANNELS = 8
 # the channel one-hot group together weighs like half a numeric feature: binary columns are
 # perfectly two-peaked, and at full weight k-means splits on them before anything else
 CHANNEL_WEIGHT = 0.5
-SILHOUETTE_SAMPLE = 8_000
-SELECTION_SAMPLE = 60_000
-MINI_BATCH_ABOVE = 200_000
+SILHOUETTE_SAMPLE = 4_000
+SELECTION_SAMPLE = 50_000
+MINI_BATCH_ABOVE = 20_000
 MIN_PERSONS = 30
 SEED = 7
 
