@@ -156,13 +156,29 @@ class LightGBMParams(BaseModel):
     # round, which costs as much as the boosting itself at a million rows.
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
     seed: int = 7
+    # Boosters averaged into the model (different seeds; ml/ensemble.py). None: 5 below
+    # `bag_below_rows` training rows, where one booster's seed shows in the ranking, else 1.
+    bagged_models: int | None = Field(default=None, ge=1)
+    bag_below_rows: int = 300_000
     # None: Settings.threads. OpenMP threads spin while waiting, so on a machine shared
     # with other busy processes 1 thread can be several times faster than 2.
     num_threads: int | None = None
 
+    def models_to_bag(self, train_rows: int) -> int:
+        if self.bagged_models is not None:
+            return self.bagged_models
+        return 5 if train_rows < self.bag_below_rows else 1
+
     def booster_params(self, threads: int, train_rows: int = 0) -> dict:
         params = self.model_dump(
-            exclude={"num_boost_round", "early_stopping_rounds", "num_threads", "min_leaf_share"}
+            exclude={
+                "num_boost_round",
+                "early_stopping_rounds",
+                "num_threads",
+                "min_leaf_share",
+                "bagged_models",
+                "bag_below_rows",
+            }
         )
         params["min_data_in_leaf"] = max(
             self.min_data_in_leaf, int(self.min_leaf_share * train_rows)

@@ -11,7 +11,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from ml import btyd_features, horizon
+from ml import btyd_features, ensemble, horizon
 from ml.baseline import Baseline
 from ml.btyd_features import BTYDCache
 from ml.config import MLConfig, ModelSpec
@@ -103,22 +103,32 @@ def train_model(
     fit_started = time.perf_counter()
     dtrain = lgb.Dataset(train.frame, label=train.label, categorical_feature="auto")
     dvalid = lgb.Dataset(valid.frame, label=valid.label, reference=dtrain)
-    callbacks = [
-        lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False),
-    ]
-    if on_iteration is not None:
-        callbacks.append(_iteration_callback(config.lightgbm.num_boost_round, on_iteration))
-    booster = lgb.train(
-        params,
-        dtrain,
-        num_boost_round=config.lightgbm.num_boost_round,
-        valid_sets=[dvalid],
-        valid_names=["validation"],
-        callbacks=callbacks,
-    )
+    bagged = config.lightgbm.models_to_bag(len(train))
+    boosters, iterations = [], []
+    for member in range(bagged):
+        callbacks = [lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)]
+        if on_iteration is not None:
+            callbacks.append(_iteration_callback(config.lightgbm.num_boost_round, on_iteration))
+        member_booster = lgb.train(
+            {**params, "seed": params["seed"] + member},
+            dtrain,
+            num_boost_round=config.lightgbm.num_boost_round,
+            valid_sets=[dvalid],
+            valid_names=["validation"],
+            callbacks=callbacks,
+        )
+        boosters.append(member_booster)
+        iterations.append(int(member_booster.best_iteration or member_booster.current_iteration()))
+    booster = ensemble.merge(boosters)
+    if bagged > 1:
+        progress(
+            f"{spec.name}: {bagged} boosters (seeds {params['seed']}..."
+            f"{params['seed'] + bagged - 1}) averaged: {len(train):,} training rows is small "
+            "enough for one seed's luck to show"
+        )
     seconds["fit"] = time.perf_counter() - fit_started
 
-    probability = booster.predict(valid.frame, num_iteration=booster.best_iteration)
+    probability = predict_frame(booster, valid.frame)
     reference = btyd_reference(spec, plan.label.horizon_days, fits, split, valid)
     evaluation = compare_with_baseline(
         spec.name,
@@ -177,7 +187,9 @@ def train_model(
         },
         "btyd_fits": [fit.to_dict() for fit in fits.values()],
         "horizon_mapping": mapping,
-        "best_iteration": int(booster.best_iteration or booster.current_iteration()),
+        "best_iteration": int(sum(iterations)),
+        "bagged_models": bagged,
+        "best_iteration_per_model": iterations,
         "champion_metric": config.champion_metric,
         "lightgbm_version": lgb.__version__,
         "lightgbm_params": params,

@@ -64,7 +64,9 @@ def build_features(settings: Settings, as_of: date, target: Path) -> None:
 
 def fast_config(project: Path) -> MLConfig:
     base = MLConfig.load(None, project)
-    params = LightGBMParams(num_threads=1, num_boost_round=400, early_stopping_rounds=30)
+    params = LightGBMParams(
+        num_threads=1, num_boost_round=400, early_stopping_rounds=30, bagged_models=2
+    )
     return base.model_copy(
         update={"lightgbm": params, "write_charts": False, "bootstrap_rounds": 50}
     )
