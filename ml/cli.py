@@ -85,6 +85,22 @@ def _models(args: argparse.Namespace, config: MLConfig) -> list[str]:
     return names
 
 
+def learned(config: MLConfig, names: list[str], console: Console) -> list[str]:
+    """The tasks a LightGBM model learns (purchase, churn); spend tasks are BTYD's."""
+    keep = []
+    for name in names:
+        spec = config.model(name)
+        if spec.outcome == "spend":
+            console.print(
+                f"{name}: a spend task is predicted by BG/NBD x Gamma-Gamma, not trained: "
+                f"{config.lifetime_relation}.predicted_clv_{spec.horizon_days}d "
+                "(written by `tessera ml score`)"
+            )
+        else:
+            keep.append(name)
+    return keep
+
+
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
@@ -215,6 +231,7 @@ def train_models(
     from ml.pipeline import train_and_register
 
     cache = BTYDCache()
+    names = learned(config, names, console)
 
     def train_one(name: str) -> None:
         with Progress(
@@ -262,6 +279,7 @@ def score_models(
 
     cache = BTYDCache()
     registry = Registry(settings.artifacts_dir)
+    names = learned(config, names, Console(quiet=True))
 
     def score_one(name: str) -> None:
         with Progress(
@@ -440,7 +458,7 @@ def demo_step(settings: Settings, console: Console, config: MLConfig | None = No
     clusters. A model the data is too small for is skipped with the reason (any --persons
     works). Returns the number of failed steps."""
     config = config or MLConfig.load(None, settings.dbt_project_dir)
-    names = [m.name for m in config.models]
+    names = [m.name for m in config.models if m.outcome != "spend"]
     failures = train_models(settings, config, names, console, skip_when_data_is_short=True)
     from ml.registry import Registry
 

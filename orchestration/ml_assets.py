@@ -66,7 +66,8 @@ def build_ml_assets(
             config = MLConfig.load(None, dbt_project_dir)
         except MLError as exc:
             return [_broken_config_asset(str(exc))]
-    trainers = [_training_asset(config, spec.name, spec.description) for spec in config.models]
+    learned = [spec for spec in config.models if spec.outcome != "spend"]  # spend: BTYD
+    trainers = [_training_asset(config, spec.name, spec.description) for spec in learned]
     return [
         *trainers,
         _scoring_asset(config),
@@ -245,7 +246,7 @@ def _markdown_image(path: Path | None, label: str) -> str | None:
 def _scoring_asset(config: MLConfig) -> AssetsDefinition:
     @asset(
         key=scores_key(config),
-        deps=[FEATURES, *(training_key(spec.name) for spec in config.models)],
+        deps=[FEATURES, *(training_key(s.name) for s in config.models if s.outcome != "spend")],
         group_name=SCORING_GROUP,
         kinds={"lightgbm", "duckdb"},
         description="Every person scored by each prediction task's champion, with decile and "
@@ -266,6 +267,8 @@ def _scoring_asset(config: MLConfig) -> AssetsDefinition:
         meta: dict = {}
         rows = 0
         for spec in config.models:
+            if spec.outcome == "spend":
+                continue  # predicted by BG/NBD x Gamma-Gamma: ml.person_lifetime_value
             try:
                 outcome = score_registered(settings, config, spec.name, cache=cache)
             except MLError as exc:

@@ -29,9 +29,11 @@ class _Reporter(Protocol):
 @lru_cache(maxsize=8)
 def _task_names(path: Path, mtime: float) -> tuple[str, ...] | None:
     try:
-        return load_task_definitions(path.parent).names
+        tasks = load_task_definitions(path.parent).tasks
     except TaskDefinitionError:
         return None  # the task definitions report their own error where they are used
+    # spend tasks are predicted by BTYD into ml.person_lifetime_value, not person_scores
+    return tuple(t.name for t in tasks if t.outcome != "spend")
 
 
 def task_names(dbt_project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...] | None:
@@ -78,6 +80,6 @@ def check_task_names(
                 "unknown_task",
                 f"model {value!r} is not a prediction task, so no score has that name and the "
                 f"segment would select nobody; tasks: {', '.join(names)} (dbt_project.yml, "
-                "vars prediction_tasks)",
+                "vars prediction_tasks; spend tasks are columns of ml.person_lifetime_value)",
                 node,
             )

@@ -79,3 +79,24 @@ def test_ml_config_cannot_redefine_a_task(tmp_path: Path) -> None:
     config.write_text("models:\n  - {task: purchase_90d}\n")
     with pytest.raises(MLError, match="does not define; prediction tasks: purchase_30d, churn_90d"):
         MLConfig.load(config)
+
+
+def test_spend_tasks_are_btyd_columns_not_trained_models(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from ml.cli import learned
+    from ml.lifetime import horizons as lifetime_horizons
+    from tessera.segments.task_names import task_names
+
+    project = write_project(
+        tmp_path,
+        "    - {name: buys_30d, outcome: purchase, horizon_days: 30}\n"
+        "    - {name: spend_90d, outcome: spend, horizon_days: 90}\n",
+    )
+    config = MLConfig.load(None, project)
+    console = Console(record=True, width=200)
+    assert learned(config, list(config.task_names), console) == ["buys_30d"]
+    assert "ml.person_lifetime_value.predicted_clv_90d" in console.export_text()
+    # a segment picking person_scores rows of a spend task would select nobody
+    assert task_names(project) == ("buys_30d",)
+    assert 90 in lifetime_horizons(config)  # predicted spend over the task horizon
