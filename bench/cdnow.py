@@ -117,7 +117,8 @@ def main(argv: list[str]) -> int:
     later = data[(data["date"] >= CUTOFF) & (data["date"] < CUTOFF + pd.Timedelta(days=HORIZON))]
     y = customers.isin(set(later["customer"]))
     print(
-        f"{len(customers):,} customers, {y.mean():.1%} buy in the {HORIZON} days after {CUTOFF.date()}"
+        f"{len(customers):,} customers, {y.mean():.1%} buy in the {HORIZON} days after "
+        f"{CUTOFF.date()}"
     )
     print(f"BG/NBD expected purchases  ROC AUC {roc_auc(y, bgnbd):.4f}  ({params})")
     print(f"RFM quintile sum           ROC AUC {roc_auc(y, rfm):.4f}")
