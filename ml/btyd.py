@@ -223,6 +223,23 @@ def gamma_gamma_log_likelihood(
     )
 
 
+def _gamma_gamma_objective(
+    log_params: np.ndarray, x: np.ndarray, m: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Negative mean log-likelihood of Gamma-Gamma and its gradient in log-parameter space."""
+    p, q, v = np.exp(log_params)
+    params = GammaGammaParams(p, q, v)
+    ll = gamma_gamma_log_likelihood(params, x, m)
+    px = p * x
+    log_xmv = np.log(x * m + v)
+    common = digamma(px + q)
+    d_p = x * (common - digamma(px) + np.log(m) + np.log(x) - log_xmv)
+    d_q = common - digamma(q) + np.log(v) - log_xmv
+    d_v = q / v - (px + q) / (x * m + v)
+    grad = np.array([d_p.mean() * p, d_q.mean() * q, d_v.mean() * v])
+    return -float(ll.mean()), -grad
+
+
 def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, penalty: float = 0.0) -> GammaGammaParams:
     """Gamma-Gamma parameters from repeat buyers: x repeat orders (> 0), m their mean value
     (> 0)."""
@@ -237,12 +254,13 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, penalty: float = 0.0) -> Gamma
         )
     start = np.log([1.0, 2.0, max(float(np.mean(m)), 1e-3)])
 
-    def objective(theta: np.ndarray) -> float:
-        params = GammaGammaParams(*np.exp(theta))
-        value = -float(np.mean(gamma_gamma_log_likelihood(params, x, m)))
-        return value + penalty * float(theta @ theta)
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = _gamma_gamma_objective(theta, x, m)
+        return value + penalty * float(theta @ theta), grad + 2 * penalty * theta
 
-    result = minimize(objective, start, method="Nelder-Mead", options={"maxiter": 2000})
+    result = minimize(objective, start, jac=True, method="BFGS", options={"maxiter": 500})
+    if not np.all(np.isfinite(result.x)):
+        raise MLError(f"Gamma-Gamma fit did not converge: {result.message}")
     p, q, v = np.exp(result.x)
     return GammaGammaParams(float(p), float(q), float(v))
 

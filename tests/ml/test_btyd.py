@@ -42,6 +42,15 @@ def test_gradient_matches_finite_differences(calibration) -> None:
     np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-7)
 
 
+def test_gamma_gamma_gradient_matches_finite_differences(calibration) -> None:
+    repeat = calibration[calibration["x"] > 0]
+    x, m = repeat["x"].to_numpy(), repeat["mean_repeat_value"].to_numpy()
+    theta = np.log([4.0, 3.0, 20.0])
+    analytic = btyd._gamma_gamma_objective(theta, x, m)[1]
+    numeric = approx_fprime(theta, lambda t: btyd._gamma_gamma_objective(t, x, m)[0], 1e-7)
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-4, atol=1e-7)
+
+
 def test_recovers_known_bgnbd_parameters(calibration) -> None:
     fitted = btyd.fit_bgnbd(calibration["x"], calibration["t_x"], calibration["T"])
     # the population mean rate r / alpha and mean dropout a / (a + b) are what the data pin

@@ -89,6 +89,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
         settings = settings_for(directory, project, warehouse)
         build_features(settings, AS_OF, directory / "target")
         results[run] = train_and_score(settings, fast_config(project))
+        results[f"{run}_settings"] = settings
     return results
 
 
@@ -141,3 +142,30 @@ def test_lifetime_values_cover_every_buyer(runs) -> None:
     assert values["p_alive"].between(0, 1).all()
     assert (values["expected_purchases_273d"] >= values["expected_purchases_90d"]).all()
     assert (values["predicted_clv_365d"] > 0).all()
+
+
+def test_scoring_as_of_another_date_rebuilds_only_the_features(runs) -> None:
+    from ml.as_of import current_scoring_cutoff, rebuild_features_as_of
+    from ml.pipeline import score_registered
+    from tessera.warehouse import Warehouse
+
+    settings = runs["all_data_settings"]
+    config = fast_config(settings.dbt_project_dir)
+    with Warehouse(settings).session(read_only=True) as session:
+        profiles_as_of = session.scalar("select as_of from profiles.profile_as_of")
+    said: list[str] = []
+    rebuild_features_as_of(settings, config, AS_OF, said.append)
+    assert said == [f"feature tables are already as of {AS_OF}"]
+    earlier = date(2025, 9, 1)
+    rebuild_features_as_of(settings, config, earlier, said.append)
+    assert current_scoring_cutoff(settings, config) == earlier
+    scored = score_registered(settings, config, "purchase_90d")
+    assert scored.cutoff == earlier
+    with Warehouse(settings).session(read_only=True) as session:
+        # profiles keep their own as_of; only the feature tables moved
+        assert session.scalar("select as_of from profiles.profile_as_of") == profiles_as_of
+        labelled = session.scalar(
+            "select max(cutoff_date) from features.ml_labels where purchase_30d is not null"
+        )
+    # labels only from windows that end by the new as-of date
+    assert labelled + timedelta(days=30) <= earlier
