@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import silhouette_score
 
@@ -105,13 +106,14 @@ def build_design(table: pa.Table, numeric: list[str]) -> Design:
             names.append("is_buyer")
             raw["is_buyer"] = buyer
     if CHANNEL in table.column_names:
-        text = np.asarray(table.column(CHANNEL).cast(pa.string()).to_pylist(), dtype=object)
-        values, counts = np.unique(text[text != None], return_counts=True)  # noqa: E711
-        top = values[np.argsort(-counts)][:MAX_CHANNELS]
+        text = table.column(CHANNEL).cast(pa.string())
+        counts = pc.value_counts(pc.drop_null(text)).to_pylist()
+        top = [c["values"] for c in sorted(counts, key=lambda c: -c["counts"])][:MAX_CHANNELS]
         if len(top) > 1:
             weight = CHANNEL_WEIGHT / np.sqrt(len(top))
             for value in top:
-                hot = (text == value).astype(np.float64)
+                hot = pc.fill_null(pc.equal(text, value), False)
+                hot = hot.to_numpy(zero_copy_only=False).astype(np.float64)
                 std = hot.std()
                 if std > 0:
                     columns.append((hot - hot.mean()) / std * weight)
