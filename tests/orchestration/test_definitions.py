@@ -9,7 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, build_sensor_context
+from dagster import (
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    build_sensor_context,
+)
 
 from orchestration.builder import build_definitions
 from orchestration.config import OrchestrationConfig
@@ -142,7 +148,10 @@ def test_full_refresh_job_runs_in_process(
     models = _manifest_models(orchestration_env)
     assert set(models) <= set(materialized)
     failed_checks = [
-        e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed
+        e.asset_check_key
+        for e in result.get_asset_check_evaluations()
+        # WARN checks flag without failing: a model that does not beat its baseline (#17)
+        if not e.passed and e.severity != AssetCheckSeverity.WARN
     ]
     assert not failed_checks
     nightly_checks = {e.asset_check_key.name for e in result.get_asset_check_evaluations()}
