@@ -16,6 +16,7 @@ from dagster import (
 
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.dbt_assets import WAREHOUSE_RETRY
+from orchestration.failures import step_failures
 from orchestration.resources import WarehouseResource
 
 IDENTITY_GRAPH = AssetKey(["identity", "identity_graph"])
@@ -47,7 +48,10 @@ def largest_identity_cluster_check(relation: str) -> AssetChecksDefinition:
     def largest_identity_cluster(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        with warehouse.warehouse().session(read_only=True) as session:
+        with (
+            step_failures(context, "largest_identity_cluster check"),
+            warehouse.warehouse().session(read_only=True) as session,
+        ):
             row = session.arrow(
                 f"select person_id, count(*) as identifiers from {relation} "
                 "group by person_id order by identifiers desc limit 1"
@@ -80,7 +84,10 @@ def profile_quality_check(relation: str) -> AssetChecksDefinition:
     def profile_quality(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> AssetCheckResult:
-        with warehouse.warehouse().session(read_only=True) as session:
+        with (
+            step_failures(context, "profile_quality check"),
+            warehouse.warehouse().session(read_only=True) as session,
+        ):
             stats = session.arrow(
                 f"""
                 select

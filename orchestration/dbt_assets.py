@@ -20,22 +20,21 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AssetSpec,
-    Backoff,
     Failure,
-    RetryPolicy,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.config import WAREHOUSE_POOL
+from orchestration.failures import TRANSIENT_RETRY, step_failures
 from orchestration.observability import relation_metadata
 from orchestration.resources import WarehouseResource
 from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
 
 DBT_ASSETS_NAME = "tessera_dbt_models"
 
-# A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
-WAREHOUSE_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
+# The one retry policy of warehouse steps: transient errors only (orchestration.failures).
+WAREHOUSE_RETRY = TRANSIENT_RETRY
 
 
 # Run tag set by the full_refresh job: dbt rebuilds incremental models from scratch.
@@ -134,7 +133,6 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         warehouse: WarehouseResource,
     ) -> Iterator[Any]:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        refuse_invalid_segments(project.project_dir, context.selected_asset_keys)
         # dbt unit tests check SQL logic on fixed inputs: CI runs them (`make test`), and, as
         # dbt advises, production builds skip them.
         args = [
@@ -143,22 +141,59 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
             "--exclude-resource-type",
             "unit_test",
         ]
-        invocation = dbt.cli(
-            args, context=context, target_path=project.target_path, raise_on_error=False
-        )
-        # dbt holds the DuckDB write lock until it exits, so the events are collected first
-        # and enriched with row counts read afterwards.
-        events = list(invocation.stream())
-        yield from _with_relation_metadata(events, relations, warehouse)
-        if not invocation.is_successful():
-            error = invocation.get_error()
-            raise Failure(
-                description=f"dbt {' '.join(args)} failed: {error}",
-                # Failing tests or SQL errors will fail again; only a locked file is transient.
-                allow_retries="lock" in str(error).lower(),
+        with step_failures(context, "dbt build --full-refresh" if full_refresh else "dbt build"):
+            refuse_invalid_segments(project.project_dir, context.selected_asset_keys)
+            invocation = dbt.cli(
+                args, context=context, target_path=project.target_path, raise_on_error=False
             )
+            # dbt holds the DuckDB write lock until it exits, so the events are collected
+            # first and enriched with row counts read afterwards.
+            events = list(invocation.stream())
+            yield from _with_relation_metadata(events, relations, warehouse)
+            if not invocation.is_successful():
+                raise DbtBuildError(dbt_failure_message(invocation))
 
     return tessera_dbt_models
+
+
+class DbtBuildError(RuntimeError):
+    """dbt exited non-zero; the message names the failing nodes and dbt's own errors."""
+
+
+def dbt_failure_message(invocation: Any, max_nodes: int = 5) -> str:
+    """What failed, node by node from run_results.json (`model.tessera.x: <dbt's message>`),
+    or dbt's own error lines when it failed before running any node (a bad profile, a
+    missing warehouse file, a parse error)."""
+    failed = [
+        f"{r['unique_id']}: {_first_lines(r.get('message') or r.get('status') or '')}"
+        for r in _run_results(invocation)
+        if r.get("status") in ("error", "fail", "runtime error")
+    ]
+    if failed:
+        more = f" (and {len(failed) - max_nodes} more)" if len(failed) > max_nodes else ""
+        return f"{len(failed)} dbt node(s) failed{more}:\n" + "\n".join(failed[:max_nodes])
+    error = invocation.get_error()
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    if "Errors parsed from dbt logs:" in lines:
+        lines = lines[lines.index("Errors parsed from dbt logs:") + 1 :]
+    # dbt's own framing and the Python traceback it appends are noise on a run page.
+    lines = [line for line in lines if line != "Encountered an error:"]
+    if "Traceback (most recent call last):" in lines:
+        lines = lines[: lines.index("Traceback (most recent call last):")]
+    return _first_lines("\n".join(lines) or f"dbt exited with {invocation.process.returncode}")
+
+
+def _run_results(invocation: Any) -> list[dict]:
+    try:
+        return list(invocation.get_artifact("run_results.json").get("results") or [])
+    except (OSError, ValueError):
+        return []
+
+
+def _first_lines(text: str, max_lines: int = 6, max_chars: int = 600) -> str:
+    lines = [line.rstrip() for line in str(text).strip().splitlines() if line.strip()]
+    short = "\n".join(lines[:max_lines])
+    return short if len(short) <= max_chars else short[: max_chars - 1] + "…"
 
 
 def refuse_invalid_segments(project_dir: Path, selected: Iterable[AssetKey]) -> None:

@@ -11,6 +11,7 @@ from dagster import (
 
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.dbt_assets import WAREHOUSE_RETRY
+from orchestration.failures import step_failures
 from orchestration.resources import WarehouseResource
 
 SEGMENTS_GROUP = "segments"
@@ -35,7 +36,10 @@ def build_membership_asset(segment_keys: list[AssetKey]) -> AssetsDefinition:
     ) -> MaterializeResult:
         from tessera.segments.membership import refresh_membership
 
-        with warehouse.warehouse().session() as session:
+        with (
+            step_failures(context, "segment membership"),
+            warehouse.warehouse().session() as session,
+        ):
             built = [name for name in names if session.table_exists("segments", name)]
             changes = refresh_membership(session, built)
         rows = ["| segment | size | entered | exited |", "|---|---:|---:|---:|"]
