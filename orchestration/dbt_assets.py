@@ -109,14 +109,12 @@ def nightly_only(manifest: Mapping[str, Any], project: DbtProject) -> AssetSelec
 
 def build_dbt_assets(project: DbtProject, manifest_path: Path):
     manifest = load_manifest(manifest_path)
-    # Row counts for stored relations only: counting a view runs its whole query (a staging
-    # view normalises every raw event), which would double an incremental refresh.
     relations = {
         uid: node["relation_name"]
         for uid, node in manifest.get("nodes", {}).items()
         if node.get("resource_type") in ("model", "seed", "snapshot")
         and node.get("relation_name")
-        and node.get("config", {}).get("materialized") != "view"
+        and counts_rows(node)
     }
 
     @dbt_assets(
@@ -194,6 +192,21 @@ def _first_lines(text: str, max_lines: int = 6, max_chars: int = 600) -> str:
     lines = [line.rstrip() for line in str(text).strip().splitlines() if line.strip()]
     short = "\n".join(lines[:max_lines])
     return short if len(short) <= max_chars else short[: max_chars - 1] + "…"
+
+
+def counts_rows(node: Mapping[str, Any]) -> bool:
+    """Whether the UI gets this model's row count. Stored relations always; views only when
+    they are what people look at (customer_profiles): counting a view runs its query, and a
+    staging or intermediate view re-reads every raw row (stg_segment__events normalises every
+    event), which would double an incremental refresh."""
+    if node.get("config", {}).get("materialized") != "view":
+        return True
+    name = str(node.get("name", ""))
+    return (
+        model_folder(node) != "staging"
+        and "intermediate" not in (node.get("fqn") or [])
+        and not name.startswith(("stg_", "int_"))
+    )
 
 
 def refuse_invalid_segments(project_dir: Path, selected: Iterable[AssetKey]) -> None:

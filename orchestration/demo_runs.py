@@ -1,0 +1,100 @@
+"""The demo's training and scoring as Dagster runs, so `make ui` shows the models materialized.
+
+`tessera demo` trains outside the UI; without a record the UI lists the training and scoring
+assets as never materialized and warns before every launch of `incremental_refresh` (whose
+scores read the champions the demo trained). `materialize_ml_assets` runs the very assets
+the UI runs (orchestration.ml_assets) with `dagster.materialize` on the persistent instance
+in `.dagster_home`, so the demo's training is the UI's latest materialization, with the same
+metrics, lift and reliability charts.
+
+The demo calls it in place of its own ML step:
+
+    failed = materialize_ml_assets(settings, console)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterEventType, DagsterInstance, materialize
+from rich.console import Console
+from rich.table import Table
+
+from ml.config import MLConfig
+from orchestration.ml_assets import build_ml_assets
+from orchestration.resources import WarehouseResource
+from orchestration.ui import dagster_home, prepare_dagster_home
+from tessera.settings import Settings
+
+DEMO_RUN_TAGS = {"tessera/trigger": "tessera demo"}
+# Dagster's console logger would print every event; the demo prints its own summary, and the
+# full log stays in the run's page in the UI.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+_SHOWN_METRICS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "top_decile_lift": "top-decile lift"}
+
+
+def materialize_ml_assets(
+    settings: Settings,
+    console: Console,
+    config: MLConfig | None = None,
+    home: Path | None = None,
+) -> int:
+    """Train every model, then score, as one Dagster run on the project's instance; print a
+    summary. Returns the number of failed steps (0 when all went well)."""
+    config = config or MLConfig()
+    home = prepare_dagster_home(home or dagster_home())
+    resources = {
+        "warehouse": WarehouseResource(
+            target=settings.target,
+            duckdb_path=str(settings.warehouse_path) if settings.target == "duckdb" else "",
+        )
+    }
+    # The assets read the rest of their settings (artifacts dir ...) from the environment, as
+    # the demo's own `settings` were.
+    with DagsterInstance.from_config(str(home)) as instance:
+        result = materialize(
+            build_ml_assets(config),
+            instance=instance,
+            resources=resources,
+            run_config=QUIET_LOGS,
+            tags=DEMO_RUN_TAGS,
+            raise_on_error=False,
+        )
+    _print_summary(result, console)
+    failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
+    for event in failures:
+        data = event.step_failure_data
+        reason = (
+            data.user_failure_data.description
+            if data.user_failure_data is not None
+            else data.error.message.strip()
+        )
+        console.print(f"[red]{event.step_key} failed:[/red] {reason}")
+    console.print(f"Recorded as Dagster run {result.run_id[:8]} ({home}); `make ui` shows it.")
+    return len(failures)
+
+
+def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteInProcessResult
+    table = Table(title="Models, each against its baseline (recorded in Dagster)")
+    table.add_column("model")
+    for label in _SHOWN_METRICS.values():
+        table.add_column(label, justify="right")
+    table.add_column("champion")
+    scored: list[str] = []
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        name = event.asset_key.path[-1]
+        if "promoted_to_champion" not in meta:
+            rows = meta.get("dagster/row_count")
+            scored.append(f"{name}: {rows.value:,} rows" if rows is not None else name)
+            continue
+        cells = []
+        for metric in _SHOWN_METRICS:
+            model, baseline = meta.get(f"model_{metric}"), meta.get(f"baseline_{metric}")
+            cells.append(f"{model.value:.3f} ({baseline.value:.3f})" if model and baseline else "-")
+        promoted = "new" if meta["promoted_to_champion"].value else "kept previous"
+        table.add_row(name, *cells, promoted)
+    if table.row_count:
+        console.print(table)
+    for line in scored:
+        console.print(line)
