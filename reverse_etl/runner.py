@@ -33,7 +33,7 @@ class SyncPaths:
     @classmethod
     def default(cls, settings: Settings, syncs_dir: Path | None = None) -> SyncPaths:
         return cls(
-            syncs_dir=syncs_dir or settings.dbt_project_dir / "syncs",
+            syncs_dir=syncs_dir or settings.syncs_dir,
             segments_dir=settings.dbt_project_dir / "models" / "segments",
             lock_dir=settings.artifacts_dir / "locks",
         )

@@ -52,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--days", type=int, default=730, help="days of history to simulate")
     p.add_argument("--parquet-dir", default=None, help="also write each table as Parquet here")
+    p.add_argument(
+        "--mode",
+        choices=("default", "adversarial"),
+        default="default",
+        help="adversarial: a second world written from a catalogue of real-world mess "
+        "(tessera/datagen/adversarial)",
+    )
     p.set_defaults(func=_cmd_datagen)
 
     p = sub.add_parser("build", help="dbt build the project (extra args go to dbt)")
@@ -72,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
+
+    if args.mode == "adversarial":
+        from tessera.datagen.adversarial.cli import run_datagen
+
+        return run_datagen(args, settings, _print_rows_per_table)
 
     summary = generate(
         Warehouse(settings),

@@ -42,7 +42,7 @@ def dbt_command(settings: Settings, args: Sequence[str], vars: dict | None = Non
         "--profiles-dir",
         str(settings.dbt_profiles_dir),
         "--target",
-        settings.target,
+        settings.dbt_target,
     ]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
