@@ -25,6 +25,7 @@ from orchestration.config import OrchestrationConfig
 from orchestration.dbt_assets import dbt_failure_message
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
 from orchestration.failures import describe, is_transient, step_failures
+from orchestration.freshness import FRESHNESS_STEP
 from orchestration.jobs import INCREMENTAL_REFRESH
 from orchestration.resources import build_resources
 from reverse_etl.config import ConfigError
@@ -170,11 +171,18 @@ def test_dbt_failing_to_open_the_warehouse_fails_once_naming_the_file(
     assert not result.success
     retries = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
     assert not retries, "a warehouse dbt cannot open is a configuration error"
-    [failure] = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
-    description = failure.step_failure_data.user_failure_data.description
+    failures = {
+        e.step_key: e.step_failure_data.user_failure_data.description
+        for e in result.all_events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    }
+    description = failures.pop("tessera_dbt_models")
     assert description == (
         f'dbt build failed: IO Error: Cannot open file "{missing}": No such file or directory'
     )
+    assert set(failures) <= {FRESHNESS_STEP}, failures
+    for other in failures.values():
+        assert other.startswith("dbt source freshness failed: ") and str(missing) in other
     run_failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     assert "tessera_dbt_models" in run_failure.message
 
