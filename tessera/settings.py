@@ -104,6 +104,9 @@ class Settings:
     # segment (None: DuckDB's default, 80% of RAM); temp dir None: `<warehouse>.tmp`.
     sync_memory_limit: str | None = "128MB"
     sync_temp_directory: Path | None = None
+    # False for commands that need an existing warehouse: opening a missing DuckDB file then
+    # fails with one clear error instead of creating an empty one (the CLI sets it).
+    create_missing_warehouse: bool = True
     snowflake: SnowflakeSettings | None = field(default=None, repr=False)
 
     @classmethod

@@ -57,7 +57,7 @@ def clean_env(project: Path, **extra: str) -> dict[str, str]:
 
 
 def tessera_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "tessera.cli", *args]
+    return [sys.executable, "-m", "orchestration.cli", *args]
 
 
 def run_tessera(

@@ -17,7 +17,7 @@ import pytest
 
 from tessera.datagen.adversarial import AdversarialConfig, append, generate
 from tessera.datagen.adversarial.catalogue import AD_MACROS, OS_PLACEHOLDERS
-from tessera.datagen.normalise import normalise_email
+from tessera.datagen.normalise import normalise_email, normalise_phone
 from tessera.datagen.schema import RAW_TABLES
 from tessera.dbt import dbt_command
 from tessera.settings import Settings
@@ -233,6 +233,23 @@ def test_every_raw_identifier_has_a_truth_row_or_a_class(db) -> None:
         normalised = {normalise_email(v) if id_type == "email" else v.strip() for v in values}
         missing = {v for v in normalised if (id_type, v) not in known}
         assert not missing, (table, column, sorted(missing)[:5])
+    # phones written in an international form (extension aside) read back to truth values
+    phones = set()
+    for table, column in (
+        ("events", "traits_phone"),
+        ("orders", "customer_phone"),
+        ("crm_contacts", "phone"),
+        ("support_tickets", "requester_phone"),
+        ("pos_purchases", "phone"),
+    ):
+        phones |= {r[0] for r in rows(db, f"select distinct {column} from raw.{table}")} - {None}
+    extension = re.compile(r"\s*(x|ext\.?|extension|#|;ext=)\s*\d+$", re.IGNORECASE)
+    international = {extension.sub("", p.strip()) for p in phones}
+    international = {p for p in international if p.startswith(("+", "00")) and "(0)" not in p}
+    assert len(international) > 500
+    readable = {normalise_phone(p) for p in international} - {None}  # '000' is no number
+    missing = {p for p in readable if ("phone", p) not in known}
+    assert not missing, sorted(missing)[:5]
 
 
 def test_append_delivers_late_rows_of_every_source(tmp_path: Path) -> None:
@@ -318,6 +335,38 @@ def test_identity_evaluate_runs_on_the_adversarial_world(
     assert result["identifiers_scored"] > PERSONS
     assert result["identifiers_shared_in_truth"] > 0  # households, recycled numbers
     assert 0.0 < result["precision"] <= 1.0 and result["linkable_pairs"] > 0
+
+
+def test_catalogue_classes_come_at_their_configured_rates(tmp_path: Path) -> None:
+    path = tmp_path / "rates.duckdb"
+    config = AdversarialConfig(junk_email_share=0.3, lat_device_share=0.5, late_share=0.2)
+    generate(_warehouse(path), persons=2000, seed=11, end_date=END, config=config, progress=False)
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        junk = con.execute(
+            "select avg(case when c.class = 'junk' then 1.0 else 0 end) from raw.pos_purchases p "
+            "left join truth.identifier_classes c on c.id_type = 'email' "
+            "and c.id_value = lower(trim(p.email, ' ' || chr(9) || chr(160))) "
+            "where p.email is not null"
+        ).fetchone()[0]
+        placeholders = list(OS_PLACEHOLDERS) + list(AD_MACROS)
+        withheld = con.execute(
+            "select avg(case when device_id in (select unnest(?)) then 1.0 else 0 end) "
+            "from (select distinct user_id, device_id from raw.events "
+            "where context_channel in ('ios', 'android') and user_id is not null)",
+            [placeholders],
+        ).fetchone()[0]
+        late = con.execute(
+            "select avg(case when received_at > timestamp + interval 1 day then 1.0 else 0 end) "
+            "from raw.events where context_channel = 'android'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    # of the filled fields; persons without an address contribute junk only, hence above 0.3
+    assert 0.27 < junk < 0.4
+    # per device (placeholders and macros), logged-in pairs; household tablets never withhold
+    assert 0.4 < withheld < 0.6
+    assert 0.17 < late < 0.26
 
 
 def test_rates_are_configurable(tmp_path: Path) -> None:

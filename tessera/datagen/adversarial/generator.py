@@ -34,7 +34,8 @@ from tessera.datagen.generator import GenerationSummary
 from tessera.warehouse import Session, Warehouse
 
 _STREAM = 0xAD7E
-MAX_PERSONS = 2_000_000  # the phone number spaces hold every slot up to this many persons
+MAX_PERSONS = 2_000_000
+MEMORY_LIMIT = "2GB"  # the phone number spaces hold every slot up to this many persons
 
 
 def generate(
@@ -125,9 +126,7 @@ class _World:
         for chunk, first in enumerate(range(0, self.persons, self.chunk_persons)):
             n = min(self.chunk_persons, self.persons - first)
             rng = np.random.default_rng([self.seed, _STREAM, chunk])
-            people = simulate_people(
-                rng, first + 1, n, self.start_us, self.horizon_us, self.config, chunk
-            )
+            people = simulate_people(rng, first + 1, n, self.start_us, self.horizon_us, self.config)
             b = Build(
                 rng,
                 self.seed,
@@ -258,6 +257,9 @@ def _session(wh: Warehouse) -> Iterator[Session]:
             "a DuckDB file and load its tables, or use the default mode"
         )
     with wh.session() as session:
+        # bounded memory: the chunk inserts and the load-order sort spill to disk instead of
+        # growing with the world (DuckDB's default is 80% of RAM); connection-scoped
+        session.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
         yield session
 
 

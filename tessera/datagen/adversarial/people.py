@@ -118,7 +118,6 @@ def simulate_people(
     start_us: int,
     horizon_us: int,
     config: AdversarialConfig,
-    chunk: int,
 ) -> People:
     key = np.arange(first_key, first_key + n, dtype=np.int64)
     household, size, member = _households(rng, key)
@@ -169,7 +168,9 @@ def simulate_people(
     variant = has_email & (rng.random(n) < config.mailbox_variant_share)
     shop_email = _mailbox_variants(rng, email1, variant)
     work = known & (rng.random(n) < config.work_email_share)
-    company = rng.integers(0, max(n // 400, 1), n) + chunk * 100_000
+    # companies belong to one chunk; a company is numbered by a person key of its chunk, so
+    # its domain and switchboard number never collide with another chunk's
+    company = first_key + rng.integers(0, max(n // 400, 1), n)
     work_email = s.null_where(~work, _work_email(lower_first, lower_last, company, key))
 
     # phones
@@ -356,11 +357,11 @@ def _work_email(first: pa.Array, last: pa.Array, company: np.ndarray, key: np.nd
     words, suffixes = world.COMPANY_WORDS, world.COMPANY_SUFFIXES
     domain = s.concat(
         s.pick(words, company % len(words)),
-        s.ints(company // len(words)),
+        s.where(company < len(words), "", s.ints(company // len(words))),
         s.pick(suffixes, company % len(suffixes)),
     )
     # first.last plus a per-person number: colleagues with one name never share an address
-    return s.concat(first, ".", last, s.ints(key % 97), "@", domain)
+    return s.concat(first, ".", last, s.ints(key % 10**6), "@", domain)
 
 
 def _mailbox_variants(rng: np.random.Generator, email: pa.Array, chosen: np.ndarray) -> pa.Array:
