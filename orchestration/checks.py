@@ -17,7 +17,6 @@ from dagster import (
 )
 
 from orchestration.config import WAREHOUSE_POOL
-from orchestration.dbt_assets import WAREHOUSE_RETRY
 from orchestration.failures import step_failures
 from orchestration.resources import WarehouseResource
 from tessera.identity.evaluate import TRUTH_TABLE, IdentityEvaluation, Thresholds
@@ -50,7 +49,6 @@ def largest_identity_cluster_check(relation: str) -> AssetChecksDefinition:
         name="largest_identity_cluster",
         description=f"No person holds more than {MAX_IDENTIFIERS_PER_PERSON} identifiers.",
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def largest_identity_cluster(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
@@ -87,7 +85,6 @@ def identity_accuracy_check(thresholds: Thresholds = IDENTITY_THRESHOLDS) -> Ass
         f"truth, where the warehouse has one (generated data): precision >= "
         f"{thresholds.min_precision}, recall of linkable pairs >= {thresholds.min_recall}.",
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def identity_accuracy(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource
@@ -154,7 +151,6 @@ def profile_quality_check(relation: str) -> AssetChecksDefinition:
         description="One row per person, no negative money or counts, and enough persons "
         "reachable by email or phone.",
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def profile_quality(
         context: AssetCheckExecutionContext, warehouse: WarehouseResource

@@ -20,21 +20,24 @@ from dagster import (
     AssetKey,
     AssetSelection,
     AssetSpec,
+    Backoff,
     Failure,
+    RetryPolicy,
 )
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.config import WAREHOUSE_POOL
-from orchestration.failures import TRANSIENT_RETRY, step_failures
+from orchestration.failures import step_failures
 from orchestration.observability import relation_metadata
 from orchestration.resources import WarehouseResource
 from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
 
 DBT_ASSETS_NAME = "tessera_dbt_models"
 
-# The one retry policy of warehouse steps: transient errors only (orchestration.failures).
-WAREHOUSE_RETRY = TRANSIENT_RETRY
+# The ML assets' retry policy until they use orchestration.failures.step_failures, which
+# retries transient errors only and needs no policy (a policy also retries a cancelled step).
+WAREHOUSE_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
 
 
 # Run tag set by the full_refresh job: dbt rebuilds incremental models from scratch.
@@ -123,7 +126,6 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         dagster_dbt_translator=TesseraDbtTranslator(),
         name=DBT_ASSETS_NAME,
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def tessera_dbt_models(
         context: AssetExecutionContext,

@@ -3,23 +3,25 @@ run's message; only a transient error (a locked DuckDB file, a dropped connectio
 outlived the client's own retries) is retried.
 
 Dagster retries a step under its `RetryPolicy` whatever it raised, and once the retries are
-spent the run page says only `Exceeded max_retries of 2`. So every step body runs inside
-`step_failures`:
+spent the run page says only `Exceeded max_retries of 2`. A policy also turns a cancelled
+run's interrupt into a retry, so a step the user stopped starts again. So warehouse steps
+carry no RetryPolicy; their body runs inside `step_failures`:
 
-    @asset(..., retry_policy=TRANSIENT_RETRY)
+    @asset(...)  # no retry_policy
     def my_asset(context: AssetExecutionContext, warehouse: WarehouseResource):
         with step_failures(context, "sync hubspot_lapsed_vips"):
             ...
 
-- a transient error is re-raised while attempts remain, so `TRANSIENT_RETRY` tries again;
+- a transient error raises `dagster.RetryRequested` while attempts remain (twice, 10 s then
+  20 s later);
 - on the last attempt, and for every other error (missing credential, bad YAML, an invalid
   segment, a failing dbt test, a bug), it becomes `dagster.Failure(description=...,
   allow_retries=False)`, whose description is what the run page shows. The original
-  exception stays attached as the cause, with its traceback, in the step's log.
+  exception stays attached as the cause, with its traceback, in the step's log;
+- an interrupt (the run cancelled, Ctrl-C) is not an Exception and passes through untouched.
 
-A step that already raises `Failure` keeps its description; a `Failure(allow_retries=True)`
-on its last attempt gets the attempt count added and is not retried again. Code that knows an
-error is transient and has no better type raises `TransientStepError`.
+A step that raises `Failure` itself keeps its description. Code that knows an error is
+transient and has no better type raises `TransientStepError`.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dagster import Backoff, Failure, RetryPolicy, RetryRequested
+from dagster import Failure, RetryRequested
 
 # A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
-TRANSIENT_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
+TRANSIENT_RETRIES = 2
+TRANSIENT_WAIT_SECONDS = 10.0
 
 _TRANSIENT_WORDS = (
     # DuckDB: "Could not set lock on file ...: Conflicting lock is held in ..."
@@ -77,31 +80,27 @@ def attempt_number(context: Any) -> int:
 
 @contextmanager
 def step_failures(
-    context: Any, what: str, max_retries: int = TRANSIENT_RETRY.max_retries
+    context: Any,
+    what: str,
+    max_retries: int = TRANSIENT_RETRIES,
+    wait_seconds: float = TRANSIENT_WAIT_SECONDS,
 ) -> Iterator[None]:
     """Turn whatever the body raises into the failure the run page should show (module doc).
 
-    `what` names the step for the message ("dbt build", "sync hubspot_lapsed_vips");
-    `max_retries` must match the step's RetryPolicy.
+    `what` names the step for the message ("dbt build", "sync hubspot_lapsed_vips").
     """
     attempt = attempt_number(context)
-    last_attempt = attempt >= max_retries
     try:
         yield
-    except RetryRequested:
-        raise
-    except Failure as failure:
-        if failure.allow_retries and last_attempt:
-            raise Failure(
-                description=f"{failure.description} (gave up after {attempt + 1} attempts)",
-                metadata=failure.metadata,
-                allow_retries=False,
-            ) from failure
+    except (RetryRequested, Failure):
         raise
     except Exception as exc:
-        if is_transient(exc) and not last_attempt:
-            raise
-        suffix = f" (gave up after {attempt + 1} attempts)" if is_transient(exc) else ""
+        transient = is_transient(exc)
+        if transient and attempt < max_retries:
+            raise RetryRequested(
+                max_retries=max_retries, seconds_to_wait=wait_seconds * (attempt + 1)
+            ) from exc
+        suffix = f" (gave up after {attempt + 1} attempts)" if transient else ""
         raise Failure(
             description=f"{what} failed: {describe(exc)}{suffix}", allow_retries=False
         ) from exc

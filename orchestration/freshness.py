@@ -25,7 +25,7 @@ from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.dbt_assets import source_asset_key
-from orchestration.failures import TRANSIENT_RETRY, step_failures
+from orchestration.failures import step_failures
 
 FRESHNESS_CHECK = "source_freshness"
 FRESHNESS_STEP = "dbt_source_freshness"
@@ -70,7 +70,6 @@ def build_source_freshness_check(
         name=FRESHNESS_STEP,
         description="`dbt source freshness` for every source with a freshness config.",
         pool=WAREHOUSE_POOL,
-        retry_policy=TRANSIENT_RETRY,
     )
     def dbt_source_freshness(
         context: AssetCheckExecutionContext, dbt: DbtCliResource

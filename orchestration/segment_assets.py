@@ -10,7 +10,6 @@ from dagster import (
 )
 
 from orchestration.config import WAREHOUSE_POOL
-from orchestration.dbt_assets import WAREHOUSE_RETRY
 from orchestration.failures import step_failures
 from orchestration.resources import WarehouseResource
 
@@ -29,7 +28,6 @@ def build_membership_asset(segment_keys: list[AssetKey]) -> AssetsDefinition:
         description="One row per stay of a person in a segment (entered_at, exited_at), and "
         "each segment's size at every refresh (segments.segment_sizes).",
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def segment_membership(
         context: AssetExecutionContext, warehouse: WarehouseResource

@@ -44,15 +44,22 @@ def prepare_dagster_home(home: Path) -> Path:
     return home
 
 
-def ensure_demo_warehouse(settings: Settings, persons: int) -> None:
+def ensure_demo_warehouse(settings: Settings, persons: int, console: Console) -> None:
     """Generate demo data when the DuckDB warehouse file does not exist yet."""
     if settings.target != "duckdb" or settings.warehouse_path.exists():
         return
-    print(f"No warehouse at {settings.warehouse_path}: generating {persons:,} demo persons")
+    console.print(
+        f"No warehouse at {settings.warehouse_path}: generating {persons:,} demo persons "
+        "(raw data only; `make demo` builds, trains and syncs it too)"
+    )
     subprocess.run(
         [sys.executable, "-m", "tessera.cli", "datagen", "--persons", str(persons)],
         cwd=PROJECT_ROOT,
         check=True,
+    )
+    console.print(
+        "[yellow]Launch full_refresh first in the UI: it trains the models whose champions "
+        "incremental_refresh scores with.[/yellow]"
     )
 
 
@@ -105,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]{exc}[/red]")
         return 2
     home = prepare_dagster_home(dagster_home())
-    ensure_demo_warehouse(settings, args.persons)
+    ensure_demo_warehouse(settings, args.persons, console)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     local = None
     if choice.local:
