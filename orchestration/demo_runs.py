@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,14 @@ from dagster import (
     materialize,
 )
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from ml.config import MLConfig
@@ -64,13 +73,32 @@ def materialize_ml_assets(
     }
     # The assets read the rest of their settings (artifacts dir ...) from the environment, as
     # the demo's own `settings` were.
-    with DagsterInstance.from_config(str(home)) as instance:
+    assets = build_ml_assets(config)
+    with (
+        DagsterInstance.from_config(str(home)) as instance,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar,
+    ):
+        task = bar.add_task("Dagster run: starting", total=len(assets))
+
+        def show(progress: StepProgress) -> None:
+            running = ", ".join(progress.running) or "starting"
+            bar.update(task, completed=progress.finished, description=f"Dagster run: {running}")
+
         result = materialize_interruptibly(
-            build_ml_assets(config),
+            assets,
             instance,
             resources=resources,
             run_config=QUIET_LOGS,
             tags=DEMO_RUN_TAGS,
+            on_wait=show,
         )
     _print_summary(result, console)
     failures = [e for e in result.all_events if e.event_type == DagsterEventType.STEP_FAILURE]
@@ -90,6 +118,7 @@ def materialize_interruptibly(
     assets: Sequence[AssetsDefinition],
     instance: DagsterInstance,
     tags: dict[str, str] | None = None,
+    on_wait: Callable[[StepProgress], None] | None = None,
     **kwargs: Any,
 ) -> ExecuteInProcessResult:
     """`dagster.materialize` that Ctrl-C stops at once, as every other step of the demo.
@@ -99,7 +128,8 @@ def materialize_interruptibly(
     (measured: the run finished 15 s after the interrupt, and the demo went on). So the run
     goes on a worker thread and the main thread keeps Python's KeyboardInterrupt: on Ctrl-C
     the run is recorded as canceled (the UI must not show it running forever) and the
-    interrupt goes on to the caller; the worker thread ends with the process."""
+    interrupt goes on to the caller; the worker thread ends with the process.
+    `on_wait` hears the run's step progress about twice a second."""
     run_tags = {**(tags or {}), DEMO_RUN_ID_TAG: uuid.uuid4().hex}
     outcome: dict[str, Any] = {}
 
@@ -115,13 +145,44 @@ def materialize_interruptibly(
     worker.start()
     try:
         while worker.is_alive():
-            worker.join(0.2)
+            worker.join(0.5)
+            if on_wait is not None and worker.is_alive():
+                on_wait(step_progress(instance, run_tags[DEMO_RUN_ID_TAG]))
     except KeyboardInterrupt:
         _cancel_runs(instance, run_tags[DEMO_RUN_ID_TAG])
         raise
     if "error" in outcome:
         raise outcome["error"]
     return outcome["result"]
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    finished: int
+    running: tuple[str, ...]
+
+
+def step_progress(instance: DagsterInstance, demo_run_id: str) -> StepProgress:
+    """Steps finished and running in the run tagged `demo_run_id` (none before it starts)."""
+    runs = instance.get_runs(filters=RunsFilter(tags={DEMO_RUN_ID_TAG: demo_run_id}), limit=1)
+    if not runs:
+        return StepProgress(0, ())
+    kinds = {
+        DagsterEventType.STEP_START,
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+    }
+    started: list[str] = []
+    ended: set[str] = set()
+    for entry in instance.all_logs(runs[0].run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_START:
+            started.append(event.step_key)
+        else:
+            ended.add(event.step_key)
+    return StepProgress(len(ended), tuple(k for k in started if k not in ended))
 
 
 def _cancel_runs(instance: DagsterInstance, demo_run_id: str) -> None:
@@ -143,6 +204,7 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
         table.add_column(label, justify="right")
     table.add_column("champion")
     scored: list[str] = []
+    charts: list[str] = []
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         name = event.asset_key.path[-1]
@@ -156,7 +218,13 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
             cells.append(f"{model.value:.3f} ({baseline.value:.3f})" if model and baseline else "-")
         promoted = "new" if meta["promoted_to_champion"].value else "kept previous"
         table.add_row(name, *cells, promoted)
+        if "registry_path" in meta:
+            charts.append(f"{name}: {meta['registry_path'].value}")
     if table.row_count:
         console.print(table)
     for line in scored:
         console.print(line)
+    if charts:
+        console.print("Lift and reliability charts (also on each model's page in the UI):")
+        for line in charts:
+            console.print(f"  {line}")
