@@ -15,6 +15,11 @@ Contract enforced (Salesforce REST API docs):
 - `PATCH .../composite/sobjects/{object}/{externalIdField}` with `allOrNone` and at most
   200 `records`, each with `attributes.type`; per-record results in request order;
 - `DELETE .../composite/sobjects?ids=...&allOrNone=false` with at most 200 ids.
+- reads: `GET .../query?q=SELECT f, ... FROM Object [WHERE Field IN ('a', ...)]` (the SOQL
+  this emulator understands; anything else is MALFORMED_QUERY) answers `{totalSize, done,
+  records: [{attributes: {type, url}, Id, ...}]}` at most `query_page_size` records at a
+  time, with `nextRecordsUrl` (`.../query/<locator>-<offset>`) while `done` is false;
+  `GET .../sobjects/{Object}/{ExternalIdField}/{value}` answers one record or 404 NOT_FOUND.
 Per-record rejections: an `Email` that is not an email address (INVALID_EMAIL_ADDRESS), a
 missing external id (MISSING_ARGUMENT), deleting a deleted record (ENTITY_IS_DELETED).
 The job's records are applied when it is closed (Salesforce keeps processing even if the
@@ -43,6 +48,15 @@ JOB_PART = re.compile(
 )
 COLLECTION_UPSERT = re.compile(rf"^{API}/composite/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)$")
 COLLECTION = re.compile(rf"^{API}/composite/sobjects/?$")
+QUERY = re.compile(rf"^{API}/query/?$")
+QUERY_MORE = re.compile(rf"^{API}/query/([A-Za-z0-9]+)-([0-9]+)$")
+BY_EXTERNAL_ID = re.compile(rf"^{API}/sobjects/([A-Za-z0-9_]+)/([A-Za-z0-9_]+)/([^/]+)$")
+SOQL = re.compile(
+    r"^\s*SELECT\s+(?P<fields>[A-Za-z0-9_,\s]+?)\s+FROM\s+(?P<object>[A-Za-z0-9_]+)"
+    r"(?:\s+WHERE\s+(?P<field>[A-Za-z0-9_]+)\s+IN\s*\((?P<values>.*)\))?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+SOQL_STRING = re.compile(r"'((?:[^'\\]|\\.)*)'")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 OPERATIONS = ("insert", "update", "upsert", "delete")
 MAX_COLLECTION = 200
@@ -99,6 +113,8 @@ class SalesforceEmulator(EmulatorApp):
         self.in_progress_polls = 2
         self.fail_jobs = 0  # the next N closed jobs end `Failed` with nothing processed
         self.max_upload_bytes = 150_000_000
+        self.query_page_size = 2000
+        self._cursors: dict[str, list[dict[str, Any]]] = {}
         self._next = 0
 
     def summary(self) -> dict[str, Any]:
@@ -151,7 +167,63 @@ class SalesforceEmulator(EmulatorApp):
             return self._collection_upsert(match.group(1), match.group(2), body)
         if COLLECTION.match(path) and method == "DELETE":
             return self._collection_delete(body)
+        if method == "GET" and QUERY.match(path):
+            query = body.get(":query", {}) if isinstance(body, dict) else {}
+            return self._query(" ".join(query.get("q", [])))
+        if method == "GET" and (match := QUERY_MORE.match(path)):
+            return self._page(match.group(1), int(match.group(2)))
+        if method == "GET" and (match := BY_EXTERNAL_ID.match(path)):
+            return self._by_external_id(*match.groups())
         return _error(404, "NOT_FOUND", f"no route {method} {path}")
+
+    # --- reads -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _shown(obj: str, record: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+        url = f"/services/data/v61.0/sobjects/{obj}/{record['Id']}"
+        return {
+            "attributes": {"type": obj, "url": url},
+            **{f: record.get(f) for f in fields},
+        }
+
+    def _query(self, soql: str) -> Response:
+        match = SOQL.match(soql)
+        if not match:
+            return _error(400, "MALFORMED_QUERY", f"unsupported query: {soql[:200]}")
+        fields = [f.strip() for f in match.group("fields").split(",") if f.strip()]
+        obj = match.group("object")
+        records = list(self.records.get(obj, {}).values())
+        if match.group("field"):
+            field = match.group("field")
+            wanted = {
+                re.sub(r"\\(.)", r"\1", v) for v in SOQL_STRING.findall(match.group("values"))
+            }
+            records = [r for r in records if str(r.get(field)) in wanted]
+        rows = [self._shown(obj, r, fields) for r in sorted(records, key=lambda r: r["Id"])]
+        locator = self._new_id("01g")
+        self._cursors[locator] = rows
+        return self._page(locator, 0)
+
+    def _page(self, locator: str, offset: int) -> Response:
+        rows = self._cursors.get(locator)
+        if rows is None:
+            return _error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        page = rows[offset : offset + self.query_page_size]
+        end = offset + len(page)
+        body: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows), "records": page}
+        if end < len(rows):
+            body["nextRecordsUrl"] = f"/services/data/v61.0/query/{locator}-{end}"
+        else:
+            self._cursors.pop(locator, None)
+        return Response(200, body, rows=len(page))
+
+    def _by_external_id(self, obj: str, field: str, value: str) -> Response:
+        from urllib.parse import unquote
+
+        for record in self.records.get(obj, {}).values():
+            if str(record.get(field)) == unquote(value):
+                return Response(200, self._shown(obj, record, sorted(record)))
+        return _error(404, "NOT_FOUND", "The requested resource does not exist")
 
     # --- Bulk API 2.0 ----------------------------------------------------------------------
 
@@ -274,6 +346,7 @@ class SalesforceEmulator(EmulatorApp):
         self, obj: str, external_field: str, values: dict[str, Any]
     ) -> tuple[bool, str | None, bool, str]:
         external = str(values.get(external_field) or "").strip()
+        self.count(external)
         if not external:
             return False, None, False, f"MISSING_ARGUMENT:{external_field} not specified:--"
         email = values.get("Email")
@@ -296,6 +369,7 @@ class SalesforceEmulator(EmulatorApp):
         return True, record["Id"], created, ""
 
     def _delete(self, record_id: str) -> tuple[bool, str, bool, str]:
+        self.count(record_id, removal=True)
         if record_id in self.deleted:
             return False, record_id, False, "ENTITY_IS_DELETED:entity is deleted:--"
         owner = self.ids.pop(record_id, None)
