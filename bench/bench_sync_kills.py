@@ -4,7 +4,7 @@
 concurrency 4: at most 400 rows on the wire). Each run is `tessera sync run` in its own
 process, killed with SIGKILL at a random moment: during start-up or planning, or after a
 random number of requests reached the emulator. Phase 1 is the first sync; phase 2 changes
-1% of the rows and kills the re-sync (the emulator answers slower there, so kills land
+1% of the rows and kills the re-sync (the emulator answers in 0.3 s there, so kills land
 mid-send). After every kill the next run's resends are counted from the emulator's per-key
 receipt counters: rows received again for a key already received in the phase. At the end
 every contact is read back through the emulator's list API and compared with the segment.
@@ -221,8 +221,8 @@ def run(scale: int, workdir: Path) -> dict:
                 "update segments.bench_audience set first_name = first_name || '-v2' "
                 "where cast(substr(person_id, 2) as bigint) % 100 = 7"
             )
-        emulator.latency(0.05)
-        resync = _phase("resync_1pct", 5, env, syncs_dir, emulator, rng, 4)
+        emulator.latency(0.3)  # 1,000 changed rows are 10 batches: slow them to land kills
+        resync = _phase("resync_1pct", 5, env, syncs_dir, emulator, rng, 3)
         emulator.latency(0.0)
         contacts = emulator.contacts()
         summary = emulator.get("/_emulator/summary")

@@ -19,9 +19,11 @@ LAYER_COMMANDS: tuple[str, ...] = (*core.LAYER_COMMANDS, "ml.cli", "reverse_etl.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = core.build_parser(LAYER_COMMANDS)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return core.build_parser(LAYER_COMMANDS, add_commands=register)
 
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """`build` and `demo`: the commands that wire several layers together."""
     p = sub.add_parser(
         "build",
         help="dbt build; on a fresh warehouse also train and score (dbt flags pass through)",
@@ -47,7 +49,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the warehouse file even if the demo did not create it",
     )
     p.set_defaults(func=_cmd_demo, creates_warehouse=True)
-    return parser
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:

@@ -163,6 +163,7 @@ class Executor:
         self._committer = Committer(store, run_id, commit_seconds, commit_rows)
         self._ack_lock = threading.Lock()  # journal order = commit order
         self._seq = 0
+        self.all_committed = False  # every acknowledged outcome reached the state table
 
     # --- worker side -------------------------------------------------------------------
 
@@ -317,5 +318,6 @@ class Executor:
             pool.shutdown(wait=not self.stats.unfinished_batches, cancel_futures=True)
             self.on_phase("commit")
             self._committer.close()  # commits every acknowledged outcome before returning
+            self.all_committed = not self.stats.unfinished_batches
             self.stats.retries += self.destination.retries_in_place - retries_in_place_before
         return self.stats

@@ -227,6 +227,7 @@ def _run_locked(
     stop = opts.stop or StopRequest()
     plan: Plan | None = None
     stats = RunStats()
+    executor: Executor | None = None
     journal = AckJournal(journals, sync.name, run_id)
     try:
         on_phase("plan")
@@ -252,13 +253,16 @@ def _run_locked(
         seconds = time.perf_counter() - started
         figures = _figures(plan, stats, seconds, recovered, error=_describe(exc))
         runs.finish(run_id, "failed", figures)
-        _finish_journal(journal, store, run_id, stats)
+        if journal.records == 0 or (executor is not None and executor.all_committed):
+            _finish_journal(journal, store, run_id, stats)
+        # else: acknowledgements the state table never got stay journaled for the next run
         _alert(catalog, sync, destination, run_id, "failed", stats, seconds, opts, _describe(exc))
         raise
     finally:
         if plan is not None:
             drop_plan(session, plan)
-    _finish_journal(journal, store, run_id, stats)
+    if executor is not None and executor.all_committed:
+        _finish_journal(journal, store, run_id, stats)
     seconds = time.perf_counter() - started
     if stats.stopped:
         status = "cancelled"
@@ -274,8 +278,8 @@ def _run_locked(
 
 
 def _finish_journal(journal: AckJournal, store: StateStore, run_id: str, stats: RunStats) -> None:
-    """Everything acknowledged is committed: the journal goes. Unless batches were still on
-    the wire at a stop deadline: their answers may yet be journaled, for the next run."""
+    """Everything acknowledged is committed: the journal goes (a journal is kept while
+    batches on the wire at a stop deadline may still answer, or when a commit failed)."""
     if stats.unfinished_batches:
         return
     journal.close(delete=True)

@@ -27,6 +27,7 @@ console = Console()
 # Imported lazily so `tessera datagen` does not pay for lightgbm or dagster imports.
 LAYER_COMMANDS: tuple[str, ...] = (
     "tessera.identity.cli",
+    "tessera.sources.cli",
     "tessera.segments.cli",
 )
 
@@ -44,7 +45,11 @@ def _register_layers(subparsers: argparse._SubParsersAction, layers: Sequence[st
         module.register(subparsers)
 
 
-def build_parser(layers: Sequence[str] = LAYER_COMMANDS) -> argparse.ArgumentParser:
+def build_parser(
+    layers: Sequence[str] = LAYER_COMMANDS,
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None,
+) -> argparse.ArgumentParser:
+    """`datagen`, then each layer module's `register(subparsers)`, then `add_commands`."""
     parser = argparse.ArgumentParser(
         prog="tessera", description="Warehouse-native customer data platform."
     )
@@ -71,6 +76,8 @@ def build_parser(layers: Sequence[str] = LAYER_COMMANDS) -> argparse.ArgumentPar
     p.set_defaults(func=_cmd_datagen, creates_warehouse=True)
 
     _register_layers(sub, layers)
+    if add_commands is not None:
+        add_commands(sub)
     return parser
 
 

@@ -133,7 +133,8 @@ def run_dbt(
         summary = DbtSummary.from_results(results, log_warnings=len(tally.warnings))
         console.print(
             f"dbt {args[0] if args else ''}: {summary.line()} in {seconds:.0f}s "
-            f"(full log: {log_path})"
+            f"(full log: {log_path})",
+            soft_wrap=True,
         )
     return run
 

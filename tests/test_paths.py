@@ -88,16 +88,31 @@ def fresh_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project(tmp_path_factory.mktemp("fresh") / "tessera")
 
 
-def test_nothing_set_datagen_and_dagster_dbt_step_use_the_project_warehouse(
+@pytest.mark.slow
+def test_nothing_set_datagen_build_and_dagster_use_the_project_warehouse(
     fresh_project: Path, tmp_path: Path
 ) -> None:
+    """Also issue 20: `tessera build` on a fresh warehouse of generated data builds everything,
+    training and scoring on the way, in one command."""
     # From inside dbt_project/, where a relative warehouse path used to land.
     generated = run_tessera(
-        fresh_project, "datagen", "--persons", "80", cwd=fresh_project / "dbt_project"
+        fresh_project, "datagen", "--persons", "600", cwd=fresh_project / "dbt_project"
     )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     warehouse = fresh_project / "warehouse" / "tessera.duckdb"
     assert warehouse.exists()
+
+    built = run_tessera(fresh_project, "build", cwd=fresh_project / "dbt_project")
+    assert built.returncode == 0, (built.stdout + built.stderr)[-5000:]
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        scored = conn.execute("select distinct model from ml.person_scores order by 1").fetchall()
+        segments = conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'segments'"
+        ).fetchall()
+    assert scored == [("churn_90d",), ("purchase_30d",)]
+    assert {"likely_buyers_30d", "high_value_churn_risk", "lapsed_vips"} <= {
+        name for (name,) in segments
+    }
 
     # Dagster's dbt step, launched from an unrelated directory with nothing set.
     elsewhere = tmp_path / "elsewhere"

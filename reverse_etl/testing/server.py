@@ -121,7 +121,7 @@ class EmulatorApp:
         return None
 
     def dispatch(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Response:
-        if self.faults.latency_seconds:
+        if self.faults.latency_seconds and not path.startswith("/_emulator/"):
             time.sleep(self.faults.latency_seconds)
         if method == "GET" and path == "/_emulator/summary":
             with self.lock:

@@ -16,7 +16,7 @@ import duckdb
 import pytest
 
 from tessera.datagen.adversarial import AdversarialConfig, append, generate
-from tessera.datagen.adversarial.catalogue import AD_MACROS, OS_PLACEHOLDERS
+from tessera.datagen.adversarial.catalogue import AD_MACROS, OS_PLACEHOLDERS, USER_ID_PLACEHOLDERS
 from tessera.datagen.normalise import normalise_email, normalise_phone
 from tessera.datagen.schema import RAW_TABLES
 from tessera.dbt import dbt_command
@@ -124,6 +124,8 @@ def test_every_catalogue_class_is_present(db) -> None:
     devices = {r[0] for r in rows(db, "select distinct device_id from raw.ad_clicks")}
     macros = devices & set(AD_MACROS)
     assert len(macros) >= 3  # several broken campaigns, several macro spellings
+    user_ids = {r[0] for r in rows(db, "select distinct user_id from raw.events")}
+    assert len(user_ids & set(USER_ID_PLACEHOLDERS)) >= 5  # junk user ids of logged-out visits
     event_devices = {r[0] for r in rows(db, "select distinct device_id from raw.events")}
     assert len(event_devices & set(OS_PLACEHOLDERS)) >= 3
     # a placeholder device sits next to real cookies on ad clicks (the device<->cookie hub)
@@ -256,17 +258,32 @@ def test_append_delivers_late_rows_of_every_source(tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
     wh = _warehouse(path)
     # a higher late share than the default, so a small world has late rows in every source
-    config = AdversarialConfig(late_share=0.3)
+    config = AdversarialConfig(late_share=0.5, max_late_days=20)
     generate(
-        wh, persons=2500, seed=9, end_date=END, chunk_persons=1000, config=config, progress=False
+        wh, persons=3000, seed=9, end_date=END, chunk_persons=1200, config=config, progress=False
     )
     con = duckdb.connect(str(path), read_only=True)
     before = {
         t.name: con.execute(f"select count(*) from raw.{t.name}").fetchone()[0] for t in RAW_TABLES
     }
+    happened = {
+        "events": "timestamp",
+        "orders": "ordered_at",
+        "crm_contacts": "created_at",
+        "email_events": "occurred_at",
+        "ad_clicks": "clicked_at",
+        "support_tickets": "created_at",
+        "pos_purchases": "purchased_at",
+        "consents": "recorded_at",
+    }
+    latest = {
+        name: con.execute(f"select max({column}) from raw.{name}").fetchone()[0]
+        for name, column in happened.items()
+    }
+    loaded = {t.name: t.loaded_at_field for t in RAW_TABLES}
     watermark = {
-        t.name: con.execute(f"select max({t.loaded_at_field}) from raw.{t.name}").fetchone()[0]
-        for t in RAW_TABLES
+        name: con.execute(f"select max({loaded[name]}) from raw.{name}").fetchone()[0]
+        for name in happened
     }
     truth_before = con.execute("select count(*) from truth.identifier_person").fetchone()[0]
     con.close()
@@ -277,15 +294,26 @@ def test_append_delivers_late_rows_of_every_source(tmp_path: Path) -> None:
         for t in RAW_TABLES:
             after = con.execute(f"select count(*) from raw.{t.name}").fetchone()[0]
             assert after > before[t.name], t.name
-        # rows of the second load that happened before the first load's watermark
-        for name in ("events", "pos_purchases", "ad_clicks", "email_events", "consents"):
-            table = next(t for t in RAW_TABLES if t.name == name)
+            if t.name != "order_items":  # no row of the first load is delivered again
+                key = t.column_names[0]
+                distinct = con.execute(f"select count(distinct {key}) from raw.{t.name}")
+                assert distinct.fetchone()[0] == after, t.name
+        for name, column in happened.items():
+            second_load = f"(select * from raw.{name} offset {before[name]})"
+            # every source: rows of the second load that happened before the first load's
+            # latest row (late-arriving)
             late = con.execute(
-                f"select count(*) from (select * from raw.{name} offset {before[name]}) "
-                f"where {table.loaded_at_field} < ?",
-                [watermark[name]],
+                f"select count(*) from {second_load} where {column} < ?", [latest[name]]
             ).fetchone()[0]
             assert late > 0, name
+            # the watermark trap: stamped, in the column an incremental model compares,
+            # before the first load's largest value (busy sources; orders are few here)
+            if name in ("events", "email_events", "ad_clicks", "pos_purchases", "consents"):
+                trapped = con.execute(
+                    f"select count(*) from {second_load} where {loaded[name]} < ?",
+                    [watermark[name]],
+                ).fetchone()[0]
+                assert trapped > 0, name
         assert (
             con.execute("select count(*) from truth.identifier_person").fetchone()[0] > truth_before
         )
@@ -377,6 +405,7 @@ def test_rates_are_configurable(tmp_path: Path) -> None:
         sdk_macro_device_share=0.0,
         bots_per_10k_persons=0.0,
         junk_email_share=0.0,
+        user_id_junk_share=0.0,
     )
     generate(_warehouse(path), persons=800, seed=SEED, end_date=END, config=quiet, progress=False)
     con = duckdb.connect(str(path), read_only=True)

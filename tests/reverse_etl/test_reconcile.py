@@ -5,6 +5,8 @@ acknowledged are recorded without a resend; unreadable destinations say so."""
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -171,3 +173,34 @@ def test_hubspot_emulator_lists_contacts_page_by_page(
             break
     assert sorted(seen) == sorted(expected_contacts(settings))
     assert len(query(settings, "select * from tessera_sync.state_crm")) == len(seen)
+
+
+def test_salesforce_emulator_reads_one_record_by_external_id_and_refuses_other_soql(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in more.ENV.items():
+        monkeypatch.setenv(name, value)
+    with start_emulator("salesforce", token=more.SALESFORCE_TOKEN) as sf:
+        paths = sync_paths(
+            tmp_path, [more.salesforce_destination(sf.base_url)], [more.salesforce_sync()]
+        )
+        run(settings, paths, "sf")
+        headers = {"Authorization": f"Bearer {more.SALESFORCE_TOKEN}"}
+        api = f"{sf.base_url}/services/data/v61.0"
+
+        def get(path: str) -> tuple[int, Any]:
+            request = urllib.request.Request(api + path, headers=headers)
+            try:
+                with urllib.request.urlopen(request) as response:
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.loads(exc.read())
+
+        status, record = get(f"/sobjects/{more.SF_OBJECT}/{more.SF_EXTERNAL_ID}/p0000007")
+        assert status == 200 and record[more.SF_EXTERNAL_ID] == "p0000007"
+        assert record["attributes"]["type"] == more.SF_OBJECT
+        assert record["attributes"]["url"].endswith(record["Id"])
+        status, error = get(f"/sobjects/{more.SF_OBJECT}/{more.SF_EXTERNAL_ID}/nobody")
+        assert status == 404 and error[0]["errorCode"] == "NOT_FOUND"
+        status, error = get("/query?q=" + urllib.parse.quote("DELETE FROM Contact"))
+        assert status == 400 and error[0]["errorCode"] == "MALFORMED_QUERY"

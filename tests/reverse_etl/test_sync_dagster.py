@@ -28,7 +28,7 @@ from retl_helpers import (
 
 from orchestration.resources import WarehouseResource
 from orchestration.sync_assets import build_sync_assets
-from reverse_etl.testing import EmulatorHandle
+from reverse_etl.testing import EmulatorHandle, start_emulator
 from tessera.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,8 +70,14 @@ def artifacts_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_sync_asset_metadata_off_the_main_thread(
-    tmp_path: Path, settings: Settings, hubspot: EmulatorHandle, artifacts_env: None
+    tmp_path: Path,
+    settings: Settings,
+    hubspot: EmulatorHandle,
+    artifacts_env: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    slack = start_emulator("slack", token="T-SECRET")
+    monkeypatch.setenv("TESSERA_ALERT_WEBHOOK_URL", f"{slack.base_url}/services/T-SECRET")
     execute(
         settings,
         "update segments.test_audience set email = 'bad-' || person_id "
@@ -95,6 +101,9 @@ def test_sync_asset_metadata_off_the_main_thread(
     assert "| 3 |" in metadata["errors"] and "bad-p0000001" not in metadata["errors"]
     origin = query(settings, "select origin from tessera_sync.runs").origin[0]
     assert origin.startswith("dagster run ")
+    [alert] = slack.app.messages  # the partial run alerted from Dagster as from the CLI
+    assert f"from {origin}" in alert["text"] and "partial" in alert["text"]
+    slack.stop()
 
 
 def test_a_missing_credential_fails_once_with_its_cause(

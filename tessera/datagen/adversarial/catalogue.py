@@ -83,6 +83,26 @@ OS_PLACEHOLDERS: tuple[str, ...] = (
     "9774d56d682e549c",  # the Android 2.2 emulator ANDROID_ID, on countless devices
 )
 
+# What buggy front ends send as the user id of a logged-out visitor.
+USER_ID_PLACEHOLDERS: tuple[str, ...] = (
+    "undefined",
+    "null",
+    "None",
+    "NaN",
+    "0",
+    "-1",
+    "guest",
+    "anonymous",
+    "[object Object]",
+    "{{customer.id}}",
+    "${userId}",
+    "{{ user_id }}",
+    "%USER_ID%",
+    "not_logged_in",
+    "logged_out",
+    "00000000",
+)
+
 # --- emails -------------------------------------------------------------------------------
 _JUNK_WORDS = (
     "x",

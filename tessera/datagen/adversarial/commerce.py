@@ -56,7 +56,8 @@ def build_orders(b: Build, ss: Sessions) -> Orders:
     record_country = np.where(style > 0.97, phones.NO_COUNTRY, ship_to)
 
     # logged-in checkouts prefill the account's email; guests (and gift forms) type theirs
-    guest = np.asarray(s.take(ss.user_id, rows).is_null(), dtype=bool)
+    guest = ss.user.klass[rows] != Klass.PERSON
+    guest |= np.asarray(s.take(ss.user.value, rows).is_null(), dtype=bool)
     email_raw, email = email_field(
         rng,
         p,
@@ -78,8 +79,8 @@ def build_orders(b: Build, ss: Sessions) -> Orders:
         record_country=record_country,
     )
     anon = _take_slot(ss.anon, rows)
-    user_id = s.take(ss.user_id, rows)
-    user = Slot.of_person("user_id", user_id, p.key[buyer])
+    user = _take_slot(ss.user, rows)
+    user_id = user.value
 
     items = 1 + rng.poisson(0.8, n)
     line_order = np.repeat(np.arange(n), items)
@@ -93,7 +94,7 @@ def build_orders(b: Build, ss: Sessions) -> Orders:
     status = np.where(rng.random(n) < 0.06, np.where(rng.random(n) < 0.5, 1, 2), 0)
     updated = t + rng.integers(1, 30, n) * 60_000_000
     updated = np.where(status > 0, t + rng.integers(1, 20, n) * DAY_US, updated) + b.late(n)
-    load = updated + rng.integers(0, HOUR_US, n)
+    load = updated + b.sync_lag(n, 1)
     b.register(load, anon, user, email, phone)
 
     orders = pa.table(

@@ -47,6 +47,7 @@ class AdversarialConfig:
     junk_phone_share: float = 0.05  # phone fields typed as junk
     store_phone_share: float = 0.08  # POS phone: the store's own number typed instead
     house_card_share: float = 0.06  # POS without a card: the store's house card scanned
+    user_id_junk_share: float = 0.02  # logged-out sessions whose front end sends a junk user id
 
     # --- records that carry two persons' identifiers ------------------------------------
     gift_order_share: float = 0.05  # orders shipped with the recipient's phone / email

@@ -35,7 +35,7 @@ def build_crm(b: Build) -> pa.Table:
         rng.random(n) < 0.4, rng.integers(1, 300, n) * DAY_US, rng.integers(1, 600, n) * 60_000_000
     )
     updated = np.minimum(updated, np.maximum(p.end_us[person], created)) + b.late(n)
-    load = updated + rng.integers(0, 3 * HOUR_US, n)
+    load = updated + b.sync_lag(n, 3)
 
     email_raw, email = email_field(
         rng, p, b.shared, b.config, person, created, fill=0.9, work_share=0.5
@@ -107,7 +107,7 @@ def build_tickets(b: Build) -> pa.Table:
         work_share=0.3,
     )
     updated = created + rng.integers(1, 96, n) * HOUR_US + b.late(n)
-    load = updated + rng.integers(0, HOUR_US, n)
+    load = updated + b.sync_lag(n, 1)
     b.register(load, email, phone)
     return pa.table(
         {

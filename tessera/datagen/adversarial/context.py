@@ -41,6 +41,14 @@ class Build:
         days = self.rng.uniform(1.0, max(self.config.max_late_days, 1), n)
         return np.where(is_late, (days * DAY_US).astype(np.int64), 0)
 
+    def sync_lag(self, n: int, hours: int = 2) -> np.ndarray:
+        """From a row's own load column (received_at, updated_at) to its arrival in the
+        warehouse: up to `hours`, and for a share of rows a failed sync retried 6 to 72
+        hours later, so they land after rows stamped later than them (the watermark trap)."""
+        lag = self.rng.integers(0, hours * HOUR_US, n)
+        retried = self.rng.random(n) < self.config.late_share
+        return lag + np.where(retried, self.rng.integers(6, 72, n) * HOUR_US, 0)
+
     def record_ids(self, prefix: str, n: int, width: int = 8) -> pa.Array:
         from tessera.datagen import strings as s
 

@@ -9,6 +9,9 @@ work lines with extensions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +23,40 @@ from tessera.datagen.adversarial.people import People
 from tessera.datagen.adversarial.shared import Shared
 from tessera.datagen.adversarial.truth import Klass, Slot
 
+Field = Callable[..., tuple[pa.Array, Slot]]
 
+
+def only_where_filled(build: Field) -> Field:
+    """Build the field for the rows that may hold a value only (events mostly carry none),
+    then spread it back over all rows; per-row arguments are taken along."""
+
+    @wraps(build)
+    def wrapper(rng, people, shared, config, persons, t, fill, **kwargs):  # noqa: ANN001
+        n = len(persons)
+        fill = np.broadcast_to(np.asarray(fill, dtype=float), (n,))
+        rows = np.flatnonzero(fill > 0)
+        if len(rows) == n:
+            return build(rng, people, shared, config, persons, t, fill, **kwargs)
+        per_row = {
+            k: v[rows] if isinstance(v, np.ndarray) and v.shape == (n,) else v
+            for k, v in kwargs.items()
+        }
+        raw, slot = build(
+            rng, people, shared, config, persons[rows], t[rows], fill[rows], **per_row
+        )
+        owner = np.zeros(n, dtype=np.int64)
+        owner[rows] = slot.owner
+        klass = np.zeros(n, dtype=np.int8)
+        klass[rows] = slot.klass
+        resolvable = np.zeros(n, dtype=bool)
+        resolvable[rows] = slot.resolvable
+        value = s.scatter(n, rows, slot.value)
+        return s.scatter(n, rows, raw), Slot(slot.id_type, value, owner, klass, resolvable)
+
+    return wrapper
+
+
+@only_where_filled
 def email_field(
     rng: np.random.Generator,
     people: People,
@@ -107,6 +143,7 @@ def _email_typos(rng: np.random.Generator, values: pa.Array, rows: np.ndarray) -
     return s.scatter(len(values), index, pa.array(out, pa.string()))
 
 
+@only_where_filled
 def phone_field(
     rng: np.random.Generator,
     people: People,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
@@ -197,15 +198,30 @@ def _load(
     started = time.perf_counter()
     store.create_scratch(session)
     n_chunks = -(-world.persons // world.chunk_persons)
-    with _progress(progress, n_chunks, world.persons) as advance:
+
+    def write(tables: dict[str, pa.Table], b: Build) -> None:
+        store.write_raw_chunk(session, tables, load_from, until)
+        truth = b.truth.finalise(until)
+        store.insert(session, f"{store.SCRATCH}.person", truth["person"])
+        store.insert(session, f"{store.SCRATCH}.klass", truth["klass"])
+        store.insert(session, f"{store.SCRATCH}.edges", truth["edges"])
+        if replace:
+            store.insert(session, "truth.persons", _persons_table(b.people, until))
+
+    with (
+        _progress(progress, n_chunks, world.persons) as advance,
+        ThreadPoolExecutor(max_workers=1) as writer,
+    ):
+        # the writer thread stores chunk i while this thread simulates chunk i + 1 (numpy,
+        # Arrow and DuckDB release the GIL); at most two chunks are held in memory
+        pending: Future | None = None
         for tables, b in world.chunks():
-            store.write_raw_chunk(session, tables, load_from, until)
-            truth = b.truth.finalise(until)
-            store.insert(session, f"{store.SCRATCH}.person", truth["person"])
-            store.insert(session, f"{store.SCRATCH}.klass", truth["klass"])
-            store.insert(session, f"{store.SCRATCH}.edges", truth["edges"])
-            if replace:
-                store.insert(session, "truth.persons", _persons_table(b.people, until))
+            if pending is not None:
+                pending.result()
+                advance()
+            pending = writer.submit(write, tables, b)
+        if pending is not None:
+            pending.result()
             advance()
         rows = store.publish_raw(session, replace)
         rows |= store.publish_truth(session)

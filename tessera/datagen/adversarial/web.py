@@ -51,7 +51,7 @@ class Sessions:
     anon_raw: pa.Array
     device: Slot
     device_raw: pa.Array
-    user_id: pa.Array  # logged-in user id, null otherwise
+    user: Slot  # logged-in user id; a junk value from a buggy front end; null otherwise
     paid: np.ndarray
     campaign: np.ndarray
     order: np.ndarray  # the session ends with an order
@@ -124,6 +124,10 @@ def simulate_sessions(b: Build) -> Sessions:
 
     login_share = np.select([surface == APP, tablet, public, kiosk], [0.85, 0.7, 1.0, 0.0], 0.45)
     logged_in = (rng.random(n) < login_share) & p.registered[person]
+    user = Slot.of_person("user_id", s.null_where(~logged_in, s.take(p.user_id, person)), keys)
+    junk_user = ~logged_in & (surface <= APP) & (rng.random(n) < cfg.user_id_junk_share)
+    pick = rng.integers(0, len(catalogue.USER_ID_PLACEHOLDERS), n)
+    user.replace(junk_user, s.pick(catalogue.USER_ID_PLACEHOLDERS, pick), Klass.PLACEHOLDER)
     paid = (surface <= APP) & (rng.random(n) < np.where(surface == APP, 0.3, 0.22))
     buys = (surface <= TABLET) & ~p.anonymous_only[person]
     order = buys & (rng.random(n) < cfg.order_per_session * (0.5 + 2 * p.propensity[person]))
@@ -136,7 +140,7 @@ def simulate_sessions(b: Build) -> Sessions:
         anon_raw=anon.value,
         device=device,
         device_raw=device.value,
-        user_id=s.null_where(~logged_in, s.take(p.user_id, person)),
+        user=user,
         paid=paid,
         campaign=rng.integers(0, len(b.shared.campaign_id), n),
         order=order,
@@ -161,7 +165,9 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
 
     person = ss.person[session]
     surface = ss.surface[session]
-    logged = ~np.asarray(ss.user_id.is_null(), dtype=bool)[session]
+    logged = (ss.user.klass == Klass.PERSON)[session] & ~np.asarray(
+        ss.user.value.is_null(), dtype=bool
+    )[session]
     has_order = ss.order[session] & last
     identify = (logged & (position == 1)) | ((surface == KIOSK) & (position == 0))
     # anonymous visitors leave an email in a newsletter or checkout form now and then
@@ -179,13 +185,13 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
     )
     anon = _take_slot(ss.anon, session)
     device = _take_slot(ss.device, session)
-    user_id = s.take(ss.user_id, session)
-    user = Slot.of_person("user_id", user_id, p.key[person])
+    user = _take_slot(ss.user, session)
+    user_id = user.value
 
     channel = np.select([surface == APP, surface == TABLET], ["ios", "ios"], "web")
     channel = np.where((surface == APP) & (p.platform[person] != IOS), "android", channel)
     received = ts + _collector_lag(rng, n, surface) + b.late(n) * (surface == APP)
-    load = received + rng.integers(0, 2 * HOUR_US, n)
+    load = received + b.sync_lag(n)
     page = s.pick(_PAGES, rng.integers(0, len(_PAGES), n))
     paid = ss.paid[session]
     campaign = ss.campaign[session]
@@ -236,7 +242,25 @@ def build_events(b: Build, ss: Sessions) -> pa.Table:
         "properties_revenue": pa.nulls(n, pa.float64()),
         LOAD_COLUMN: load,
     }
-    b.register(load, anon, device, user, email, phone)
+    # Truth: a session's events all carry the same cookie, device and user id, so they are
+    # registered once per session, as loaded with its first loaded event; events that also
+    # carry an email or phone (identify) are registered on their own.
+    first_load = np.minimum.reduceat(load, first) if n else load
+    sessions = np.flatnonzero(ss.n_events > 0)
+    b.register(
+        first_load,
+        _take_slot(ss.anon, sessions),
+        _take_slot(ss.device, sessions),
+        _take_slot(ss.user, sessions),
+    )
+    traits = np.flatnonzero(
+        ~np.asarray(email.value.is_null(), dtype=bool)
+        | ~np.asarray(phone.value.is_null(), dtype=bool)
+    )
+    b.register(
+        load[traits],
+        *(_take_slot(slot, traits) for slot in (anon, device, user, email, phone)),
+    )
     return pa.table(table)
 
 
@@ -357,7 +381,18 @@ def build_ad_clicks(b: Build, ss: Sessions) -> pa.Table:
             "clicked_at": pa.array(clicked, pa.timestamp("us")),
             "cost": np.round(rng.gamma(2.0, 0.6, n), 2),
             "landing_url": s.concat(
-                "https://kestrelco.com/?gclid=", click_id, "&utm_source=", platform
+                "https://kestrelco.com/?",
+                pc.replace_substring_regex(
+                    pc.replace_substring(
+                        pc.replace_substring(platform, "google", "gclid"), "meta", "fbclid"
+                    ),
+                    "^tiktok$",
+                    "ttclid",
+                ),
+                "=",
+                click_id,
+                "&utm_source=",
+                platform,
             ),
             LOAD_COLUMN: load,
         }

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('cmp', 'consents') }}
+    select * from {{ ref('base_cmp__consents') }}
 
 ),
 

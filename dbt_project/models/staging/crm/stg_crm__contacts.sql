@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('crm', 'crm_contacts') }}
+    select * from {{ ref('base_crm__crm_contacts') }}
 
 ),
 

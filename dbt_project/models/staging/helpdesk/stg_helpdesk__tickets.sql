@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('helpdesk', 'support_tickets') }}
+    select * from {{ ref('base_helpdesk__support_tickets') }}
 
 ),
 

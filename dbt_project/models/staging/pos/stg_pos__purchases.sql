@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('pos', 'pos_purchases') }}
+    select * from {{ ref('base_pos__pos_purchases') }}
 
 ),
 

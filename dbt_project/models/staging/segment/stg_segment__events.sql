@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('segment', 'events') }}
+    select * from {{ ref('base_segment__events') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ ref('base_shop__orders') }}
 
 ),
 
@@ -22,7 +22,8 @@ renamed as (
         {{ normalise_identifier('anonymous_id') }} as anonymous_id,
         anonymous_id as anonymous_id_raw,
 
-        status,
+        -- the contract: null means completed
+        coalesce(lower({{ normalise_identifier('status') }}), 'completed') as status,
         upper(currency) as currency,
         cast(subtotal as double) as subtotal,
         cast(discount as double) as discount,

@@ -246,3 +246,52 @@ def test_dbt_summary_counts_nodes_tests_and_warnings() -> None:
     summary = DbtSummary.from_results(results, log_warnings=1)
     assert summary.line() == "6 nodes, 2 models, 2 of 3 tests passed, 2 warnings"
     assert re.fullmatch(r"[^\x1b]*", summary.line())
+
+
+# -- Ctrl-C outside dbt ---------------------------------------------------------------------
+
+
+def test_ctrl_c_while_generating_prints_one_line_and_the_rerun_recovers(tmp_path: Path) -> None:
+    """DuckDB turns SIGINT during a query into RuntimeError('Query interrupted'): still one
+    line and exit 130, and the next run recreates the raw tables."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **os.environ,
+        "TESSERA_WAREHOUSE": str(tmp_path / "w.duckdb"),
+        "TESSERA_ARTIFACTS": str(tmp_path / "artifacts"),
+    }
+    command = [sys.executable, "-m", "orchestration.cli", "datagen"]
+    big = subprocess.Popen(
+        [*command, "--persons", "400000"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (tmp_path / "w.duckdb").exists():  # generating has begun
+            assert big.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        time.sleep(1)
+        big.send_signal(signal.SIGINT)
+        out, _ = big.communicate(timeout=120)
+    finally:
+        if big.poll() is None:
+            big.kill()
+    assert big.returncode == 130, out
+    assert "Traceback" not in out
+    assert out.strip().splitlines()[-1] == (
+        "Interrupted: `tessera datagen` stopped. Run it again to continue."
+    )
+    again = subprocess.run(
+        [*command, "--persons", "50"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        assert conn.execute("select count(*) from truth.persons").fetchone()[0] == 50
