@@ -113,7 +113,7 @@ def build_segment(
         sandbox = _open_sandbox(limits)
         try:
             _load(sandbox, reader, database, sources)
-            sandbox.execute("set lock_configuration = true")
+            _close_the_door(sandbox)
             return _run_and_write(warehouse, sandbox, database, schema, name, sql, limits)
         finally:
             sandbox.close()
@@ -122,10 +122,11 @@ def build_segment(
 
 
 def _open_sandbox(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(
-        ":memory:",
+    """An empty in-memory instance. DuckDB allows paths beside an in-memory database's
+    nominal file (`./:memory:`, `./:memory:.wal` ...) even with external access off, so those
+    allowances are cleared before access is switched off, and the result is verified."""
+    sandbox = duckdb.connect(
         config={
-            "enable_external_access": False,
             "autoinstall_known_extensions": False,
             "autoload_known_extensions": False,
             "allow_community_extensions": False,
@@ -133,8 +134,31 @@ def _open_sandbox(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
             "memory_limit": limits.memory_limit,
             "threads": limits.threads,
             "temp_directory": "",  # no spilling to disk: the memory limit is the limit
-        },
+        }
     )
+    sandbox.execute("set allowed_paths = []")
+    sandbox.execute("set allowed_directories = []")
+    return sandbox
+
+
+def _close_the_door(sandbox: duckdb.DuckDBPyConnection) -> None:
+    sandbox.execute("set enable_external_access = false")
+    sandbox.execute("set lock_configuration = true")
+    settings = dict(
+        sandbox.execute(
+            "select name, value from duckdb_settings() where name in ('enable_external_access', "
+            "'lock_configuration', 'allowed_paths', 'allowed_directories', 'temp_directory')"
+        ).fetchall()
+    )
+    expected = {
+        "enable_external_access": "false",
+        "lock_configuration": "true",
+        "allowed_paths": "[]",
+        "allowed_directories": "[]",
+        "temp_directory": "",
+    }
+    if settings != expected:
+        raise SegmentSandboxError(f"the segment sandbox is not closed: {settings}")
 
 
 def _readable_relations(
