@@ -309,10 +309,17 @@ class _Checker:
             cols = schema.get(source.db.lower(), {}).get(source.name.lower())
             return set(cols) if cols is not None else None
         if isinstance(source, Scope):
-            alias = source.expression.parent
-            if isinstance(alias, exp.CTE) and alias.args.get("alias") and alias.alias_column_names:
-                return {c.lower() for c in alias.alias_column_names}
-            selects = _selects(source.expression)
+            expression = source.expression
+            for node in (expression, expression.parent):
+                # `(values ...) as w(a, b)`, `cte(a, b) as (...)`, `... as t(a, b)`
+                names = node.alias_column_names if isinstance(node, exp.Expression) else []
+                if names:
+                    return {c.lower() for c in names}
+            if isinstance(expression, exp.Lateral):
+                expression = expression.this
+            if isinstance(expression, exp.Values):
+                return None
+            selects = _selects(expression)
             if any(isinstance(p, exp.Star) or p.is_star for p in selects):
                 return None
             return {p.alias_or_name.lower() for p in selects}
