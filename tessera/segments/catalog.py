@@ -14,6 +14,7 @@ from tessera.settings import Settings
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Tables Tessera keeps in the segments schema itself; no segment may take these names.
 RESERVED_NAMES = frozenset({"segment_membership", "segment_sizes"})
+SYNCS_SUFFIX = ".syncs.yml"  # reverse-ETL sync files may sit beside the segments they send
 REFRESH_CADENCE = re.compile(r"^(\d+[mh]|hourly|daily|weekly)$")
 
 
@@ -112,7 +113,8 @@ def load_catalog(directory: Path) -> SegmentCatalog:
     entries: dict[str, tuple[dict, Path]] = {}
     if not directory.is_dir():
         raise CatalogError([f"segments folder {directory} does not exist"])
-    for yml_path in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
+    yml_paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    for yml_path in [p for p in yml_paths if not p.name.endswith(SYNCS_SUFFIX)]:
         for name, (entry, path) in _model_entries(yml_path, problems).items():
             if name in entries:
                 problems.append(

@@ -26,6 +26,7 @@ from sqlglot import exp
 from tessera.segments.catalog import (
     RESERVED_NAMES,
     SEGMENT_NAME,
+    SYNCS_SUFFIX,
     CatalogError,
     Segment,
     SegmentCatalog,
@@ -298,7 +299,9 @@ def check_project(
     )
     readable_models = frozenset(r.split(".", 1)[1] for r in resolver.readable)
     for path in yaml_files:
-        for problem in check_segment_yaml(path.read_text(), names_in_folder, readable_models):
+        syncs_file = path.name.endswith(SYNCS_SUFFIX)
+        text = path.read_text()
+        for problem in check_segment_yaml(text, names_in_folder, readable_models, syncs_file):
             result.folder_issues.append(
                 Issue(
                     path.stem,

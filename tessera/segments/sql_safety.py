@@ -115,15 +115,34 @@ class _Safety:
         if isinstance(where, Token):
             return line_col(self.sql, where.start)
         if isinstance(where, exp.Expression):
-            for node in where.walk():
-                meta = node.meta if isinstance(node, exp.Expression) else None
-                if meta and "start" in meta:
-                    return line_col(self.sql, meta["start"])
-            word = _function_name(where).lower() if isinstance(where, exp.Func) else None
-            for token in self.tokens:
-                if word and token.text.lower() == word:
-                    return line_col(self.sql, token.start)
+            start = self.start_of(where)
+            if start is not None:
+                return line_col(self.sql, start)
         return self.start
+
+    def start_of(self, node: exp.Expression) -> int | None:
+        """Offset where an expression starts: its earliest located part, or the keyword or
+        function name just before it."""
+        starts = [
+            n.meta["start"]
+            for n in node.walk()
+            if isinstance(n, exp.Expression) and n.meta and "start" in n.meta
+        ]
+        earliest = min(starts) if starts else None
+        word = None
+        if isinstance(node, exp.Func):
+            word = _function_name(node).lower()
+        elif isinstance(node, exp.With):
+            word = "with"
+        if word:
+            before = [
+                t.start
+                for t in self.tokens
+                if t.text.lower() == word and (earliest is None or t.start <= earliest)
+            ]
+            if before:
+                return max(before)
+        return earliest
 
     # ---- the checks, in order ---------------------------------------------------------------
 
@@ -135,15 +154,13 @@ class _Safety:
             self.add("too_large", f"the SQL is over {MAX_SQL_CHARS:,} characters", 0)
             return
         snow_tokens = self.lexical()
-        if snow_tokens is None:
+        if snow_tokens is None or not self.same_tokens(self.tokens, snow_tokens):
             return
         duck = self.parse(SOURCE_DIALECT)
         if duck is None:
             return
         relations = self.check_tree(duck)
         if self.issues:
-            return
-        if not self.same_tokens(self.tokens, snow_tokens):
             return
         snow = self.parse("snowflake")
         if snow is None:
@@ -227,7 +244,12 @@ class _Safety:
                 first = a if a.start <= b.start else b
                 where: Token | int = first
                 if a.comments != b.comments and a.text == b.text and a.start == b.start:
-                    where = _comment_start(self.sql, a.end + 1)
+                    differing = [
+                        c
+                        for c in a.comments + b.comments
+                        if c not in b.comments or c not in a.comments
+                    ]
+                    where = _comment_offset(self.sql, differing[0]) if differing else first
                 self.add(
                     "dialects_disagree",
                     "DuckDB and Snowflake read this text differently here (a // comment in "
@@ -243,12 +265,13 @@ class _Safety:
 
     def strings_and_comments(self) -> bool:
         for token in self.tokens:
-            if any("/*" in c or "*/" in c for c in token.comments):
+            nested = [c for c in token.comments if "/*" in c or "*/" in c]
+            if nested:
                 self.add(
                     "nested_comment",
                     "nested block comments are not allowed: DuckDB nests them and Snowflake "
                     "does not, so they can hide SQL from one of them",
-                    token,
+                    _comment_offset(self.sql, nested[0]),
                 )
                 return False
             if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING) and (
@@ -371,8 +394,8 @@ class _Safety:
             self.add(
                 "too_many_scans",
                 f"with its CTEs expanded the query scans tables {scopes.scans:,} times "
-                f"(limit {MAX_SCANS})",
-                tree,
+                f"(limit {MAX_SCANS}): a CTE read twice doubles its scans",
+                scopes.first_expensive or tree,
             )
         _Cartesian(self).check(tree)
         return relations
@@ -489,6 +512,7 @@ class _Scopes:
         self.report = report
         self.found: set[str] = set()
         self.scans = 0
+        self.first_expensive: exp.Table | None = None
 
     def relations(self, tree: exp.Expression) -> set[str]:
         self.scans = self._walk(tree, {})
@@ -544,6 +568,8 @@ class _Scopes:
             return 1
         name = table.name.lower()
         if not table.text("db") and not table.args.get("catalog") and name in visible:
+            if visible[name] > MAX_SCANS and self.first_expensive is None:
+                self.first_expensive = table
             return visible[name]
         if self.report:
             relation = self.safety.check_relation(table)
@@ -615,11 +641,12 @@ class _Cartesian:
                     changed = True
         unlinked = [a for a in big if a not in linked]
         if unlinked:
+            item = items[aliases.index(unlinked[0])][0]
             self.safety.add(
                 "cartesian_product",
                 f"{big[0]} and {unlinked[0]} are joined without an equality between them: a "
                 "cartesian product of two unbounded inputs. Join on a key (e.g. person_id)",
-                select,
+                item,
             )
 
 
@@ -740,9 +767,13 @@ def _duckdb_error_offset(sql: str, message: str) -> int:
     return 0
 
 
-def _comment_start(sql: str, start: int) -> int:
-    found = [i for i in (sql.find(m, start) for m in ("--", "/*", "//")) if i >= 0]
-    return min(found) if found else start
+def _comment_offset(sql: str, comment: str) -> int:
+    """Where a comment (as sqlglot keeps it, without its delimiters) opens in the SQL."""
+    inside = sql.find(comment) if comment else -1
+    if inside < 0:
+        return 0
+    openings = [sql.rfind(m, 0, inside + 1) for m in ("--", "/*", "//")]
+    return max(openings) if max(openings) >= 0 else inside
 
 
 def _token_error_offset(sql: str, message: str) -> int:

@@ -49,9 +49,15 @@ class YamlProblem:
 
 
 def check_segment_yaml(
-    text: str, segment_names: frozenset[str], readable_models: frozenset[str]
+    text: str,
+    segment_names: frozenset[str],
+    readable_models: frozenset[str],
+    syncs_file: bool = False,
 ) -> list[YamlProblem]:
-    """Problems in one YAML file of the segments folder (empty: it only describes segments)."""
+    """Problems in one YAML file of the segments folder (empty: it only describes segments).
+
+    A `*.syncs.yml` file (reverse-ETL syncs, which reverse_etl validates) may hold only
+    `version` and `syncs`; dbt reads no node from it."""
     if len(text) > MAX_YAML_CHARS:
         return [YamlProblem(f"the file is over {MAX_YAML_CHARS:,} characters", 1, 1)]
     try:
@@ -66,7 +72,10 @@ def check_segment_yaml(
     checker = _YamlChecker(segment_names, readable_models)
     if root is None:
         return [YamlProblem("the file is empty", 1, 1)]
-    checker.check_root(root)
+    if syncs_file:
+        checker.check_syncs_root(root)
+    else:
+        checker.check_root(root)
     return checker.problems
 
 
@@ -93,6 +102,14 @@ class _YamlChecker:
                     continue
                 for entry in value.value:
                     self.check_model(entry)
+
+    def check_syncs_root(self, root: Node) -> None:
+        if not isinstance(root, MappingNode):
+            self.add(root, "expected a mapping with 'syncs'")
+            return
+        self._no_jinja(root)
+        for _ in self._items(root, frozenset({"version", "syncs"}), "a *.syncs.yml file"):
+            pass
 
     def check_model(self, node: Node) -> None:
         if not isinstance(node, MappingNode):
@@ -262,9 +279,16 @@ def segment_files(directory: Path) -> tuple[list[Path], list[Path], list[tuple[P
     sql_files: list[Path] = []
     yaml_files: list[Path] = []
     refused: list[tuple[Path, str]] = []
-    for path in sorted(directory.iterdir()):
+    for path in sorted(directory.rglob("*")):
         if path.is_dir():
-            refused.append((path, "sub-folders are not allowed in models/segments"))
+            continue
+        if path.parent != directory:
+            refused.append(
+                (
+                    path,
+                    "files in sub-folders of models/segments are not allowed (dbt builds them)",
+                )
+            )
         elif path.suffix == ".sql":
             sql_files.append(path)
         elif path.suffix in (".yml", ".yaml"):

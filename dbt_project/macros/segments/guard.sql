@@ -46,8 +46,9 @@
     {{ return(['materialized', 'schema', 'tags', 'meta', 'docs', 'enabled', 'tmp_relation_type']) }}
 {%- endmacro %}
 
+{#- dbt itself sets a test's alias when its name is too long for a table name. -#}
 {% macro tessera_segment_test_config_keys() -%}
-    {{ return(['tags', 'meta', 'severity', 'enabled']) }}
+    {{ return(['tags', 'meta', 'severity', 'enabled', 'alias']) }}
 {%- endmacro %}
 
 {#- Called for every node with the schema/alias/database it asked for. -#}
@@ -155,8 +156,8 @@
     {%- if meta is none or meta.namespace or meta.name not in ['unique', 'not_null', 'accepted_values', 'relationships'] -%}
         {%- do tessera_segment_error(node, "test " ~ node.name ~ " is not allowed; segments may use unique, not_null, accepted_values and relationships") -%}
     {%- endif -%}
-    {%- if custom_schema_name not in [none, '', 'dbt_test__audit'] or custom_alias_name or custom_database_name -%}
-        {%- do tessera_segment_error(node, "test " ~ node.name ~ " may not set schema, alias or database") -%}
+    {%- if custom_schema_name not in [none, '', 'dbt_test__audit'] or custom_database_name -%}
+        {%- do tessera_segment_error(node, "test " ~ node.name ~ " may not set schema or database") -%}
     {%- endif -%}
     {%- for key in (node.unrendered_config or {}) -%}
         {%- if key | replace('-', '_') not in tessera_segment_test_config_keys() -%}

@@ -134,9 +134,9 @@
 
 {#- A unit test runs the tested model's SQL outside the sandbox: none may test a segment. -#}
 {% macro tessera_refuse_segment_unit_test() -%}
-    {%- set tested = graph.nodes.get(model.tested_node_unique_id) if model.tested_node_unique_id else none -%}
-    {%- if tessera_in_segments(model.original_file_path) or (tested is not none and tessera_is_segment(tested)) -%}
-        {%- do tessera_segment_error(tested, "unit tests cannot run a segment's SQL outside the segment sandbox") -%}
+    {%- set tested_folder = model.fqn[1] if (model.fqn | length) > 2 else none -%}
+    {%- if tessera_in_segments(model.original_file_path) or tested_folder == var('segments_schema', 'segments') -%}
+        {%- do tessera_segment_error(none, "unit test " ~ model.name ~ " would run a segment's SQL outside the segment sandbox") -%}
     {%- endif -%}
 {%- endmacro %}
 
