@@ -171,6 +171,14 @@ HOSTILE = [
         "not_unique",
         "UNION ALL",
     ),
+    (
+        "values_join_with_repeated_key",
+        f"select p.person_id, w.weight from {P} p "
+        "join (values ('champions', 1), ('champions', 2)) as w(segment, weight) "
+        "on w.segment = p.rfm_segment",
+        "not_unique",
+        "several rows per person",
+    ),
     ("select_into", f"select person_id into segments.copy from {P}", None, "INTO"),
     ("empty", "   ", "empty", "empty"),
     ("syntax_error", "select person_id from where", "parse_error", "parse"),
