@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tessera.settings import Settings
+from tessera.settings import Settings, resolve_path
 
 # The concurrency pool every DuckDB writer (dbt, ml scoring, syncs) runs in. DuckDB allows one
 # writing process per file, so the instance limits this pool to one slot (see dagster.yaml).
@@ -35,7 +35,6 @@ class OrchestrationConfig:
         env = dict(os.environ if env is None else env)
         settings = Settings.from_env(env)
         target_path = env.get(DBT_TARGET_PATH_ENV) or settings.dbt_project_dir / "target"
-        syncs_dir = env.get(SYNCS_DIR_ENV) or settings.dbt_project_dir / "syncs"
         interval = env.get(SENSOR_INTERVAL_ENV) or DEFAULT_SENSOR_INTERVAL_SECONDS[settings.target]
         try:
             sensor_interval_seconds = int(interval)
@@ -45,7 +44,7 @@ class OrchestrationConfig:
             raise ValueError(f"{SENSOR_INTERVAL_ENV} must be at least 1, not {interval}")
         return cls(
             settings=settings,
-            dbt_target_path=Path(target_path).expanduser().resolve(),
-            syncs_dir=Path(syncs_dir).expanduser().resolve(),
+            dbt_target_path=resolve_path(target_path),
+            syncs_dir=settings.syncs_dir,
             sensor_interval_seconds=sensor_interval_seconds,
         )

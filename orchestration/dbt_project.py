@@ -37,7 +37,7 @@ def tessera_dbt_project(config: OrchestrationConfig) -> DbtProject:
     return DbtProject(
         project_dir=config.settings.dbt_project_dir,
         profiles_dir=config.settings.dbt_profiles_dir,
-        target=config.settings.target,
+        target=config.settings.dbt_target,
         target_path=config.dbt_target_path,
     )
 

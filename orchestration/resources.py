@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
@@ -44,9 +47,32 @@ class TesseraDbtCliResource(DbtCliResource):
     Tessera runs the dbt-core installed beside it (tessera.dbt.dbt_executable), so its
     version is read from the package metadata instead."""
 
+    # Settings.environment(): dagster-dbt hands dbt this process's environment, so the paths
+    # tessera/settings.py resolved (absolute) are added to it for each dbt invocation.
+    tessera_env: dict[str, str] = {}
+
     @cached_property
     def _cli_version(self) -> Version:
         return parse_version(installed_version("dbt-core"))
+
+    def cli(self, args: Sequence[str], **kwargs):  # type: ignore[override]
+        with _environment(self.tessera_env):
+            return super().cli(args, **kwargs)
+
+
+@contextmanager
+def _environment(extra: dict[str, str]) -> Iterator[None]:
+    """`extra` in os.environ while dagster-dbt starts dbt (it copies os.environ then)."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def build_resources(settings: Settings, project: DbtProject) -> dict[str, object]:
@@ -57,7 +83,8 @@ def build_resources(settings: Settings, project: DbtProject) -> dict[str, object
     dbt = TesseraDbtCliResource(
         project_dir=project,
         profiles_dir=str(settings.dbt_profiles_dir),
-        target=settings.target,
+        target=settings.dbt_target,
         dbt_executable=dbt_executable(),
+        tessera_env=settings.environment(),
     )
     return {"warehouse": warehouse, "dbt": dbt}

@@ -1,9 +1,12 @@
-"""A sensor that sees new raw data (events, orders, ...) and launches the incremental refresh.
+"""A sensor that sees new source data (events, orders, ...) and launches the incremental refresh.
 
-For every raw table it reads the row count and the newest load timestamp (`received_at` for
-events, `updated_at` for orders ...) through a read-only connection, and only while no run
-is in flight: DuckDB refuses a writer while any other process holds the file, so the sensor
-stays out of the way of the runs it launches.
+It watches the tables the build reads (tessera.sources.resolve: the source contract's tables
+where var tessera_sources puts them, or a loader's tables behind an adapter; switched-off and
+absent sources are not watched). For each it reads the row count and the newest load timestamp
+(`received_at` for events, `updated_at` for orders, `_fivetran_synced` for a Fivetran table
+...) through a read-only connection, and only while no run is in flight: DuckDB refuses a
+writer while any other process holds the file, so the sensor stays out of the way of the runs
+it launches.
 """
 
 import json
@@ -22,26 +25,39 @@ from dagster import (
 from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.resources import WarehouseResource
-from tessera.datagen.schema import RAW_TABLES, RawTable
-from tessera.warehouse import Warehouse, WarehouseError
+from tessera.sources.resolve import PhysicalTable, resolve_all
+from tessera.warehouse import Session, Warehouse, WarehouseError
 
 NEW_RAW_DATA_SENSOR = "new_raw_data_sensor"
-RAW_SCHEMA = "raw"
 
-Watermarks = dict[str, list]  # table -> [row count, newest load timestamp as text]
+Watermarks = dict[str, list]  # source.table -> [row count, newest load timestamp as text]
 
 
-def read_watermarks(warehouse: Warehouse, tables: Iterable[RawTable] = RAW_TABLES) -> Watermarks:
-    """Row count and newest load timestamp of each raw table that exists."""
+def watched_tables(session: Session) -> dict[str, PhysicalTable]:
+    """The existing tables the build reads, by `<source>.<table>`."""
+    return {
+        f"{resolution.source}.{table.logical}": table
+        for resolution in resolve_all(session)
+        if resolution.is_read
+        for table in resolution.tables
+        if table.exists
+    }
+
+
+def read_watermarks(warehouse: Warehouse, tables: Iterable[str] | None = None) -> Watermarks:
+    """Row count and newest load timestamp of each table the build reads (or of `tables`,
+    names as `<source>.<table>`, among them)."""
     marks: Watermarks = {}
     with warehouse.session(read_only=True, create=False) as session:
-        for table in tables:
-            if not session.table_exists(RAW_SCHEMA, table.name):
+        for name, table in watched_tables(session).items():
+            if tables is not None and name not in tables:
                 continue
-            relation = f"{RAW_SCHEMA}.{table.name}"
+            relation = table.sql(session.dialect)
             rows = session.scalar(f"select count(*) from {relation}")
-            newest = session.scalar(f"select max({table.loaded_at_field}) from {relation}")
-            marks[table.name] = [int(rows), None if newest is None else str(newest)]
+            newest = None
+            if table.loaded_at_field.lower() in table.columns:
+                newest = session.scalar(f'select max("{table.loaded_at_field}") from {relation}')
+            marks[name] = [int(rows), None if newest is None else str(newest)]
     return marks
 
 
@@ -55,8 +71,8 @@ def build_new_raw_data_sensor(job_name: str, interval_seconds: int) -> SensorDef
         job_name=job_name,
         minimum_interval_seconds=interval_seconds,
         default_status=DefaultSensorStatus.RUNNING,
-        description="Launches the incremental refresh when raw.events (or any other raw "
-        "table) gains rows.",
+        description="Launches the incremental refresh when a table the build reads (events, "
+        "orders ... where tessera_sources puts them) gains rows or newer loads.",
     )
     def new_raw_data_sensor(
         context: SensorEvaluationContext, warehouse: WarehouseResource
@@ -71,11 +87,16 @@ def build_new_raw_data_sensor(job_name: str, interval_seconds: int) -> SensorDef
         except WarehouseError as exc:
             return SkipReason(f"warehouse not readable right now: {exc}")
         if not marks:
-            return SkipReason("no raw tables yet; generate or load data first")
+            return SkipReason(
+                "no source tables yet; load data (or `tessera datagen`), then "
+                "`tessera sources check`"
+            )
         cursor = json.dumps(marks, sort_keys=True)
         if context.cursor is None:
             rows = sum(mark[0] for mark in marks.values())
-            return SensorResult(skip_reason=f"baseline recorded: {rows:,} raw rows", cursor=cursor)
+            return SensorResult(
+                skip_reason=f"baseline recorded: {rows:,} source rows", cursor=cursor
+            )
         changed = changed_tables(json.loads(context.cursor), marks)
         if not changed:
             return SkipReason("no new raw data")

@@ -1,4 +1,5 @@
-"""`tessera sync ...`: list, plan (dry run), run, status, errors, destinations.
+"""`tessera sync ...`: list, plan (dry run), run, reconcile, forget, status, errors,
+destinations.
 
 `tessera/cli.py` imports this module and calls `register(subparsers)`; each handler takes
 (args, settings) and returns an exit code.
@@ -21,7 +22,7 @@ if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` 
     from reverse_etl.runner import RunResult, SyncPaths
 
 console = Console()
-KINDS = ("removed", "retry", "changed", "added")  # = reverse_etl.planner.KINDS
+KINDS = ("erased", "suppressed", "removed", "retry", "changed", "added")  # = planner.KINDS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +54,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="plan only, send nothing")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--stop-timeout",
+        type=float,
+        default=20.0,
+        help="on SIGTERM / Ctrl-C, seconds to wait for batches in flight (a second signal "
+        "stops at once)",
+    )
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "reconcile",
+        help="read back what the destination holds, compare with sync state, repair the drift",
+    )
+    p.add_argument("name")
+    p.add_argument("--dry-run", action="store_true", help="report the drift, change nothing")
+    p.set_defaults(func=cmd_reconcile)
+
+    p = sub.add_parser(
+        "forget",
+        help="record a deletion request: every sync erases the person on its next run",
+    )
+    p.add_argument("person_id")
+    p.add_argument("--request-id", default=None, help="your reference for the request")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("status", help="last run and state of every sync")
     p.set_defaults(func=cmd_status)
@@ -101,7 +125,14 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from reverse_etl.runner import plan_sync
 
     catalog = _paths(args, settings).catalog()
-    plan, rows = plan_sync(settings, catalog, args.name, args.full_resync, args.sample)
+    plan, rows = plan_sync(
+        settings,
+        catalog,
+        args.name,
+        args.full_resync,
+        args.sample,
+        lock_dir=_paths(args, settings).lock_dir,
+    )
     _print_plan(plan)
     if rows.num_rows:
         table = Table(title=f"sample of the plan (first {rows.num_rows} rows)")
@@ -115,6 +146,8 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -124,6 +157,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     from reverse_etl.runner import run_sync
+    from reverse_etl.stopping import StopRequest, stop_on_signals
 
     if args.dry_run:
         return cmd_plan(argparse.Namespace(**{**vars(args), "sample": 5}), settings)
@@ -152,7 +186,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         progress.update(task, advance=ok + failed)
         progress.tasks[task].fields["failed"] += failed
 
-    with progress:
+    stop = StopRequest(deadline_seconds=args.stop_timeout)
+
+    def first_signal(name: str) -> None:
+        console.print(
+            f"[yellow]{name}: taking no new batches; waiting up to {args.stop_timeout:g}s for "
+            "the ones in flight, then committing (signal again to stop at once)[/yellow]"
+        )
+
+    def second_signal(signum: int) -> None:
+        # every acknowledgement is already journaled: the next run commits it, loses nothing
+        console.print(
+            f"[red]{signal.Signals(signum).name} again: stopped at once; the next run "
+            "commits what was acknowledged and resends only batches that were in flight[/red]"
+        )
+        os._exit(128 + signum)
+
+    with stop_on_signals(stop, first_signal, second_signal), progress:
         result = run_sync(
             settings,
             catalog,
@@ -161,14 +211,23 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             full_resync=args.full_resync,
             on_plan=on_plan,
             on_progress=on_progress,
+            stop=stop,
         )
     _print_result(result)
+    if result.status == "cancelled":
+        signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(stop.reason or "")
+        return 128 + int(signum or signal.SIGTERM)
     return 0 if result.status == "success" else 3
 
 
 def _print_result(result: RunResult) -> None:
     stats = result.stats
     sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
+    if result.recovered_rows:
+        console.print(
+            f"committed {result.recovered_rows:,} rows an interrupted run had acknowledged "
+            "(from its journal); they were not sent again"
+        )
     console.print(
         f"sync [bold]{result.sync_name}[/bold] {result.status}: sent {sent}; "
         f"rejected {stats.rejected:,}; {stats.calls:,} requests "
@@ -180,6 +239,55 @@ def _print_result(result: RunResult) -> None:
             f"[yellow]{stats.rejected:,} rows were rejected; see `tessera sync errors "
             f"{result.sync_name}`. They are retried on the next run.[/yellow]"
         )
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.reconcile import reconcile_sync
+
+    paths = _paths(args, settings)
+    report = reconcile_sync(settings, paths.catalog(), args.name, paths=paths, dry_run=args.dry_run)
+    if not report.readable:
+        console.print(
+            f"[yellow]sync {report.sync_name}: {report.destination} cannot be read back "
+            f"({report.reason}); nothing to reconcile[/yellow]"
+        )
+        return 0
+    table = Table(title=f"Reconcile {report.sync_name} against {report.destination}")
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    table.add_column("examples (keys)")
+    rows = (
+        ("read back", report.checked, None),
+        ("in sync", report.in_sync, None),
+        ("deleted out of band: resend", report.missing, "resend_missing"),
+        ("edited out of band: resend", report.changed, "resend_changed"),
+        ("applied, never acknowledged: recorded", report.acknowledged, "acknowledge"),
+        ("never acknowledged, absent: next run sends", report.unacknowledged_absent, None),
+    )
+    for label, count, action in rows:
+        examples = ", ".join(report.examples.get(action or "", []))
+        table.add_row(label, f"{count:,}", examples)
+    console.print(table)
+    if report.dry_run:
+        console.print("dry run: state unchanged, nothing sent")
+    elif report.repair is not None:
+        _print_result(report.repair)
+    else:
+        console.print("nothing to repair")
+    return 0 if report.repair is None or report.repair.status == "success" else 3
+
+
+def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.privacy import TABLE, request_deletion
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as session:
+        request_id = request_deletion(session, args.person_id, args.request_id)
+    console.print(
+        f"deletion request {request_id} recorded in {TABLE}: every sync erases this person "
+        "from its destination on its next run (see tessera_sync.privacy_audit)"
+    )
+    return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:

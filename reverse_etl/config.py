@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from reverse_etl.alerts import AlertConfig
 from reverse_etl.cron import validate_cron
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -258,6 +259,23 @@ def load_syncs(paths: Iterable[Path]) -> dict[str, SyncConfig]:
     return syncs
 
 
+def load_alerts(path: Path) -> AlertConfig:
+    """The optional `alerts:` block of destinations.yml (see reverse_etl/alerts.py)."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return AlertConfig()  # load_destinations reports the file's problem
+    block = data.get("alerts") if isinstance(data, dict) else None
+    if block is None:
+        return AlertConfig()
+    if not isinstance(block, dict):
+        raise ConfigError(f"{path}: `alerts` must be a mapping")
+    try:
+        return AlertConfig.model_validate(block)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, path, "alerts")) from None
+
+
 def load_destinations(path: Path) -> dict[str, DestinationConfig]:
     if not path.exists():
         raise ConfigError(f"{path}: destinations file not found")
@@ -288,10 +306,12 @@ class Catalog(BaseModel):
 
     syncs: dict[str, SyncConfig]
     destinations: dict[str, DestinationConfig]
+    alerts: AlertConfig | None = None
 
     @classmethod
     def load(cls, syncs_dir: Path, segments_dir: Path | None = None) -> Catalog:
         destinations = load_destinations(syncs_dir / DESTINATIONS_FILE)
+        alerts = load_alerts(syncs_dir / DESTINATIONS_FILE)
         syncs = load_syncs(sync_files(syncs_dir, segments_dir))
         from reverse_etl.destinations import destination_class
 
@@ -310,7 +330,7 @@ class Catalog(BaseModel):
                     f"not supported by {dest.type} destinations (supported: {', '.join(modes)})"
                 )
             destination_class(dest.type).check_sync(sync)
-        return cls(syncs=syncs, destinations=destinations)
+        return cls(syncs=syncs, destinations=destinations, alerts=alerts)
 
     def sync(self, name: str) -> SyncConfig:
         if name not in self.syncs:

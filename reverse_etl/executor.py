@@ -1,10 +1,16 @@
 """Send a plan: destination-sized batches, bounded concurrency, retries, commit on ack.
 
-Workers (a thread pool) only talk HTTP. The calling thread streams the plan out of the
-warehouse, hands batches to workers and collects their per-row results; a committer thread
-(the single state writer) commits acknowledged results, each in one transaction with
-whatever else was acknowledged since the last commit. Nothing unacknowledged is ever
-written as synced, so a crash at any point loses nothing.
+Workers (a thread pool) talk HTTP; the moment a worker has a batch's answer it journals the
+per-row outcomes (one local write, see journal.py) and queues them for the committer thread
+(the single state writer), which commits them in one transaction with whatever else was
+acknowledged since its last commit. The calling thread streams the plan out of the
+warehouse, hands batches to workers and keeps the counts. Nothing unacknowledged is ever
+written as synced, so a crash at any point loses nothing; and because acknowledgements are
+journaled before a worker takes its next batch, a crash costs at most the batches on the
+wire (concurrency x batch size rows) when the next run replays the journal.
+
+A stop request (stopping.py) is polled between batches: no new batch is taken, in-flight
+ones are awaited up to the request's deadline, and what was acknowledged is committed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,9 +37,11 @@ from reverse_etl.destinations.base import (
     RowResult,
     TransientError,
 )
+from reverse_etl.journal import AckJournal
 from reverse_etl.planner import KINDS, Plan, field_column, iter_plan
 from reverse_etl.ratelimit import TokenBucket
 from reverse_etl.state import Outcomes, StateStore
+from reverse_etl.stopping import StopRequest
 from tessera.warehouse import Session
 
 log = logging.getLogger("tessera.reverse_etl")
@@ -42,6 +51,10 @@ PhaseCallback = Callable[[str], None]  # "send", then "commit" (the last acknowl
 
 
 def operation_for(mode: str, kind: str) -> Operation:
+    if kind == "erased":
+        return "erase"  # a deletion request: the vendor's delete for personal data
+    if kind == "suppressed":
+        return "suppress"  # consent revoked: out of the audience / CRM, whatever the mode
     if kind == "removed":
         return "delete"
     if mode == "update":
@@ -60,6 +73,11 @@ class RunStats:
     retries: int = 0
     ok_by_kind: dict[str, int] = field(default_factory=dict)
     failed_by_kind: dict[str, int] = field(default_factory=dict)
+    stopped: bool = False  # a stop request ended the run before the plan was sent
+    unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
+
+
+REMOVAL_KINDS = ("erased", "suppressed", "removed")
 
 
 @dataclass
@@ -70,18 +88,40 @@ class BatchOutcome:
     calls: int
     rate_limited: int
     retries: int
+    ok: int = 0
+    failed: int = 0
 
 
 def plan_rows(batch: pa.RecordBatch, kind: str, fields: Sequence[str]) -> list[PlanRow]:
     columns = [field_column(i) for i in range(len(fields))]
     values = batch.select(columns).rename_columns(list(fields)).to_pylist()
-    meta = batch.select(["_key", "_row_hash", "_previous_dest_id"]).to_pydict()
+    meta = batch.select(["_key", "_row_hash", "_previous_dest_id", "_person_id"]).to_pydict()
     return [
-        PlanRow(key, kind, row_hash, previous, row_fields)
-        for key, row_hash, previous, row_fields in zip(
-            meta["_key"], meta["_row_hash"], meta["_previous_dest_id"], values, strict=True
+        PlanRow(key, kind, row_hash, previous, row_fields, person)
+        for key, row_hash, previous, person, row_fields in zip(
+            meta["_key"],
+            meta["_row_hash"],
+            meta["_previous_dest_id"],
+            meta["_person_id"],
+            values,
+            strict=True,
         )
     ]
+
+
+def outcomes_of(kind: str, rows: Sequence[PlanRow], results: list[RowResult]) -> Outcomes:
+    """Per-row outcomes to journal and commit; a row the destination did not answer failed."""
+    by_key = {r.key: r for r in results}
+    pending = Outcomes()
+    for row in rows:
+        result = by_key.get(row.key) or RowResult(row.key, False, "destination gave no result")
+        if not result.ok:
+            pending.add(row.key, "failed", kind, None, None, result.error, row.person_id)
+        elif kind in REMOVAL_KINDS:
+            pending.add(row.key, "removed", kind, None, None, None, row.person_id)
+        else:
+            pending.add(row.key, "synced", kind, row.row_hash, result.dest_id, None, row.person_id)
+    return pending
 
 
 def chunks(rows: Sequence[PlanRow], size: int) -> Iterator[Sequence[PlanRow]]:
@@ -101,6 +141,8 @@ class Executor:
         commit_seconds: float = 0.5,
         rng: random.Random | None = None,
         on_phase: PhaseCallback | None = None,
+        journal: AckJournal | None = None,
+        stop: StopRequest | None = None,
     ) -> None:
         self.destination = destination
         self.sync = sync
@@ -116,7 +158,12 @@ class Executor:
             else TokenBucket(None)
         )
         self.stats = RunStats()
+        self.journal = journal
+        self.stop = stop or StopRequest()
         self._committer = Committer(store, run_id, commit_seconds, commit_rows)
+        self._ack_lock = threading.Lock()  # journal order = commit order
+        self._seq = 0
+        self.all_committed = False  # every acknowledged outcome reached the state table
 
     # --- worker side -------------------------------------------------------------------
 
@@ -135,7 +182,9 @@ class Executor:
             calls += 1
             try:
                 results = self.destination.send(rows, operation)
-                return BatchOutcome(kind, rows, results, calls, rate_limited, retries)
+                return self._acknowledge(
+                    BatchOutcome(kind, rows, results, calls, rate_limited, retries)
+                )
             except RateLimitedError as exc:
                 rate_limited += 1
                 wait_s = (
@@ -157,8 +206,8 @@ class Executor:
             except BatchRejectedError as exc:
                 return self._all_failed(kind, rows, str(exc), calls, rate_limited, retries)
 
-    @staticmethod
     def _all_failed(
+        self,
         kind: str,
         rows: Sequence[PlanRow],
         message: str,
@@ -167,30 +216,29 @@ class Executor:
         retries: int,
     ) -> BatchOutcome:
         results = [RowResult(row.key, False, message) for row in rows]
-        return BatchOutcome(kind, rows, results, calls, rate_limited, retries)
+        return self._acknowledge(BatchOutcome(kind, rows, results, calls, rate_limited, retries))
 
-    # --- collecting side (calling thread only; the committer thread writes) -------------
+    def _acknowledge(self, outcome: BatchOutcome) -> BatchOutcome:
+        """Journal the batch's outcomes and queue them for commit, before the worker takes
+        another batch: from here on a crash cannot make the rerun send these rows again."""
+        pending = outcomes_of(outcome.kind, outcome.rows, outcome.results)
+        outcome.failed = sum(1 for status in pending.outcomes if status == "failed")
+        outcome.ok = len(pending) - outcome.failed
+        with self._ack_lock:
+            self._seq += 1
+            if self.journal is not None:
+                self.journal.append(self._seq, pending)
+            self._committer.put(pending, self._seq if self.journal is not None else None)
+        return outcome
+
+    # --- collecting side (calling thread only: counts and progress) ----------------------
 
     def _absorb(self, outcome: BatchOutcome) -> None:
         s = self.stats
         s.calls += outcome.calls
         s.rate_limited += outcome.rate_limited
         s.retries += outcome.retries
-        by_key = {r.key: r for r in outcome.results}
-        pending = Outcomes()
-        ok = failed = 0
-        for row in outcome.rows:
-            result = by_key.get(row.key) or RowResult(row.key, False, "destination gave no result")
-            if result.ok:
-                ok += 1
-                if outcome.kind == "removed":
-                    pending.add(row.key, "removed", outcome.kind, None, None, None)
-                else:
-                    pending.add(row.key, "synced", outcome.kind, row.row_hash, result.dest_id, None)
-            else:
-                failed += 1
-                pending.add(row.key, "failed", outcome.kind, None, None, result.error)
-        self._committer.put(pending)
+        ok, failed = outcome.ok, outcome.failed
         s.sent_ok += ok
         s.rejected += failed
         s.ok_by_kind[outcome.kind] = s.ok_by_kind.get(outcome.kind, 0) + ok
@@ -199,15 +247,30 @@ class Executor:
             self.on_progress(outcome.kind, ok, failed)
 
     def _collect(self, futures: set[Future], limit: int) -> None:
-        """Absorb finished batches; block while `limit` or more are still in flight."""
+        """Absorb finished batches; block while `limit` or more are still in flight (waking
+        up to notice a stop request)."""
         while futures:
+            if self.stop.requested:
+                return
             block = len(futures) >= limit
-            done, _ = wait(futures, timeout=None if block else 0, return_when=FIRST_COMPLETED)
-            if not done:
+            done, _ = wait(futures, timeout=0.25 if block else 0, return_when=FIRST_COMPLETED)
+            if not done and not block:
                 break
             for future in done:
                 futures.discard(future)
                 self._absorb(future.result())
+
+    def _drain(self, futures: set[Future]) -> None:
+        """After a stop request: await in-flight batches until the deadline or a halt."""
+        for future in futures:
+            future.cancel()  # queued, never started: nothing was sent
+        running = {f for f in futures if not f.cancelled()}
+        while running and self.stop.remaining() > 0:
+            done, running = wait(running, timeout=min(0.1, self.stop.remaining()))
+            for future in done:
+                with contextlib.suppress(Exception):
+                    self._absorb(future.result())
+        self.stats.unfinished_batches = len(running)
 
     def execute(self, read_session: Session, plan: Plan) -> RunStats:
         size = self.destination.batch_size
@@ -222,16 +285,23 @@ class Executor:
         )
         try:
             for kind in KINDS:
-                if not plan.counts.get(kind):
+                if not plan.counts.get(kind) or self.stop.requested:
                     continue
                 operation = operation_for(self.sync.mode, kind)
                 for record_batch in iter_plan(read_session, plan, kind, read_rows):
                     for chunk in chunks(plan_rows(record_batch, kind, plan.fields), size):
                         self._collect(futures, max_in_flight)
+                        if self.stop.requested:
+                            break
                         futures.add(pool.submit(self._send, chunk, kind, operation))
+                    if self.stop.requested:
+                        break
                 # removals finish before creates start: an email can move between keys
                 self._collect(futures, 1)
             self._collect(futures, 1)
+            if self.stop.requested:
+                self.stats.stopped = True
+                self._drain(futures)
         except BaseException:
             # Stop sending, but keep what was acknowledged: finish in-flight batches first.
             for future in futures:
@@ -243,8 +313,11 @@ class Executor:
                     self._absorb(future.result())
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # past a stop deadline, batches still on the wire are not awaited: they journal
+            # their answer if it comes before the process ends, and the next run replays it
+            pool.shutdown(wait=not self.stats.unfinished_batches, cancel_futures=True)
             self.on_phase("commit")
             self._committer.close()  # commits every acknowledged outcome before returning
+            self.all_committed = not self.stats.unfinished_batches
             self.stats.retries += self.destination.retries_in_place - retries_in_place_before
         return self.stats

@@ -1,4 +1,5 @@
-"""Plan a sync in the warehouse: which rows were added, changed, removed or need a retry.
+"""Plan a sync in the warehouse: which rows were added, changed, removed or need a retry,
+and who must leave the destination (erased, suppressed: see suppression.py).
 
 The plan is one `create or replace table tessera_sync.plan_<sync> as select ...` comparing
 a row hash of the segment's mapped columns (hashed in SQL where the sync says so) with the
@@ -17,13 +18,23 @@ import pyarrow as pa
 from reverse_etl.config import SyncConfig
 from reverse_etl.dialect import hash_expression, key_expression, quote, row_hash_expression
 from reverse_etl.state import ensure_tables, plan_table, state_table
+from reverse_etl.suppression import (
+    DELETION_REQUESTS,
+    ERASED,
+    SUPPRESSED,
+    SYNC_HOLDOUTS,
+    SuppressionSources,
+    detect,
+    suppression_sql,
+)
 from tessera.warehouse import Session
 
 PROFILES_SCHEMA = "profiles"
 PROFILES_TABLE = "customer_profiles"
-KINDS = ("removed", "retry", "changed", "added")  # send order: removals before creates
+# send order: removals (privacy first) before creates, so an email can move between keys
+KINDS = ("erased", "suppressed", "removed", "retry", "changed", "added")
 # (reverse_etl.cli repeats KINDS so `tessera --help` need not import the engine)
-PLAN_COLUMNS = ("_key", "_kind", "_row_hash", "_previous_dest_id")
+PLAN_COLUMNS = ("_key", "_kind", "_row_hash", "_previous_dest_id", "_person_id")
 
 
 class PlanError(ValueError):
@@ -51,7 +62,9 @@ def _where(sync: SyncConfig) -> str:
     return f"sync {sync.name!r} ({sync.source_file})"
 
 
-def check_sources(session: Session, sync: SyncConfig) -> None:
+def check_sources(
+    session: Session, sync: SyncConfig, sources: SuppressionSources | None = None
+) -> None:
     if not session.table_exists(sync.segment_schema, sync.segment_table):
         raise PlanError(
             f"{_where(sync)}: segment table {sync.segment} does not exist; "
@@ -61,6 +74,22 @@ def check_sources(session: Session, sync: SyncConfig) -> None:
     needed = {*sync.key_columns, *sync.mapping.values()}
     if sync.consent:
         needed.add(sync.person_column)
+    uses_people = sources is not None and (sources.deletion_requests or sources.holdouts)
+    if uses_people and sync.person_column.lower() not in available:
+        assert sources is not None
+        relations = ", ".join(
+            ".".join(relation)
+            for relation, used in (
+                (DELETION_REQUESTS, sources.deletion_requests),
+                (SYNC_HOLDOUTS, sources.holdouts),
+            )
+            if used
+        )
+        raise PlanError(
+            f"{_where(sync)}: segment {sync.segment} has no column {sync.person_column}, "
+            f"so the persons in {relations} cannot be kept out of this sync; nothing was "
+            "sent. Add the person id to the segment (or name it in `person_column`)."
+        )
     missing = sorted(c for c in needed if c.lower() not in available)
     if missing:
         raise PlanError(
@@ -83,12 +112,19 @@ def check_sources(session: Session, sync: SyncConfig) -> None:
             )
 
 
-def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
+def plan_sql(
+    sync: SyncConfig,
+    dialect: str,
+    full_resync: bool = False,
+    sources: SuppressionSources | None = None,
+    reconcile: bool = False,
+) -> str:
     """The plan in two passes over the segment, so the join's memory does not hold fields.
 
     1. The diff: keys and row hashes (over the mapped values, hashed where the sync says)
        against the state's keys and hashes. A full outer join of narrow rows, which a bounded
-       DuckDB memory limit spills cheaply.
+       DuckDB memory limit spills cheaply. Suppressed persons (suppression.py) are taken out
+       of the segment's side first; the state's side says whether the destination holds them.
     2. The mapped values, fetched again by key for the diff's rows only: for a 1% change the
        hash table is 1% of the segment, and hashing rules run for those rows only.
     """
@@ -105,6 +141,13 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
     raw_fields = [f"seg.{sync.mapping[dest_field]} as r_{i}" for i, dest_field in enumerate(fields)]
     key = key_expression(sync.key_columns, "seg")
     keys_present = " and ".join(f"seg.{c} is not null" for c in sync.key_columns)
+    suppressed = suppression_sql(sync, sources or SuppressionSources())
+    has_person = sync.consent is not None or suppressed is not None
+    person = f"cast(seg.{sync.person_column} as varchar)" if has_person else "cast(null as varchar)"
+    # before state rows carried person_id, a sync keyed by the person id still names them
+    state_person = (
+        "coalesce(person_id, key)" if sync.key_columns == [sync.person_column] else "person_id"
+    )
     consent_join = ""
     if sync.consent:
         consent_join = (
@@ -113,9 +156,22 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
             f"and p.consent_{sync.consent} = true"
         )
     row_hash = row_hash_expression(dialect, [field_column(i) for i in range(len(fields))])
+    privacy = (
+        f"""when x.strength = {ERASED} and s.key is not null then 'erased'
+            when x.strength = {SUPPRESSED} and s.key is not null then 'suppressed'"""
+        if suppressed
+        else ""
+    )
 
-    if full_resync:  # resend everything current; full resyncs never remove
+    if reconcile:  # what to read back: rows state calls current, and rows never acknowledged
         kind = """case
+            when c._key is null then null
+            when s.key is null or s.status = 'failed' or s.row_hash is null then 'unacknowledged'
+            when s.row_hash = c._row_hash then 'in_sync'
+            end"""
+    elif full_resync:  # resend everything current; full resyncs never remove (but do erase)
+        kind = f"""case
+            {privacy}
             when c._key is null then null
             when s.key is null then 'added'
             when s.status = 'failed' then 'retry'
@@ -124,35 +180,51 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
         removed = "'removed'" if sync.removes else "null"
         changed = "null" if sync.mode == "insert" else "'changed'"
         kind = f"""case
+            {privacy}
             when c._key is null and s.row_hash is null then 'forget'
             when c._key is null then {removed}
             when s.key is null then 'added'
             when s.status = 'failed' then 'retry'
             when s.row_hash <> c._row_hash then {changed}
             end"""
+    suppression_cte = f"suppression as ({suppressed})," if suppressed else ""
+    not_suppressed = (
+        f"and not exists (select 1 from suppression as x where x.person_id = {person})"
+        if suppressed
+        else ""
+    )
+    suppression_join = (
+        "left join suppression as x on x.person_id = coalesce(c._person_id, s.person_id)"
+        if suppressed
+        else ""
+    )
     # The segment is written out twice rather than as one CTE used twice, which an engine
     # may materialise whole.
     return f"""
-        with segment_rows as (
-            select {key} as _key, {", ".join(select_fields)}
+        with {suppression_cte}
+        segment_rows as (
+            select {key} as _key, {person} as _person_id, {", ".join(select_fields)}
             from {sync.segment} as seg
             {consent_join}
-            where {keys_present}
+            where {keys_present} {not_suppressed}
         ),
         current_rows as (
-            select _key, {row_hash} as _row_hash from segment_rows
+            select _key, _person_id, {row_hash} as _row_hash from segment_rows
         ),
         state as (
-            select key, row_hash, dest_id, status from {state_table(sync.name)}
+            select key, row_hash, dest_id, status, {state_person} as person_id
+            from {state_table(sync.name)}
         ),
         compared as (
             select
                 coalesce(c._key, s.key) as _key,
                 {kind} as _kind,
                 c._row_hash,
-                s.dest_id as _previous_dest_id
+                s.dest_id as _previous_dest_id,
+                coalesce(c._person_id, s.person_id) as _person_id
             from current_rows as c
             full outer join state as s on s.key = c._key
+            {suppression_join}
         ),
         diff as (
             select * from compared where _kind is not null
@@ -163,20 +235,25 @@ def plan_sql(sync: SyncConfig, dialect: str, full_resync: bool = False) -> str:
             where {keys_present}
         )
         select
-            d._key, d._kind, d._row_hash, d._previous_dest_id,
+            d._key, d._kind, d._row_hash, d._previous_dest_id, d._person_id,
             {", ".join(f"{mapped(i, f'v.r_{i}')} as {field_column(i)}" for i in range(len(fields)))}
         from diff as d
-        left join values_by_key as v on v._key = d._key and d._row_hash is not null
+        left join values_by_key as v on v._key = d._key
+            and (d._row_hash is not null or d._kind = 'erased')
     """
 
 
 def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) -> Plan:
     started = time.perf_counter()
-    check_sources(session, sync)
+    sources = detect(session, sync)
+    check_sources(session, sync, sources)
     ensure_tables(session, sync.name)
+    if sources.any:
+        _backfill_person_ids(session, sync)
     table = plan_table(sync.name)
     session.execute(
-        f"create or replace table {table} as {plan_sql(sync, session.dialect, full_resync)}"
+        f"create or replace table {table} as "
+        f"{plan_sql(sync, session.dialect, full_resync, sources)}"
     )
     _refuse_duplicate_keys(session, sync, table)
     counts = {kind: 0 for kind in (*KINDS, "forget")}
@@ -185,6 +262,49 @@ def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) ->
     ).itertuples(index=False):
         counts[kind] = int(n)
     return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+
+
+RECONCILE_KINDS = ("in_sync", "unacknowledged")
+
+
+def reconcile_table(sync_name: str) -> str:
+    return plan_table(sync_name).replace(".plan_", ".reconcile_")
+
+
+def build_reconcile_plan(session: Session, sync: SyncConfig) -> Plan:
+    """Rows to read back from the destination: those state says are current (`in_sync`)
+    and those sent but never acknowledged (`unacknowledged`), with their mapped values.
+    Rows with changes pending are left out: the next run sends them anyway."""
+    started = time.perf_counter()
+    sources = detect(session, sync)
+    check_sources(session, sync, sources)
+    ensure_tables(session, sync.name)
+    table = reconcile_table(sync.name)
+    sql = plan_sql(sync, session.dialect, sources=sources, reconcile=True)
+    session.execute(f"create or replace table {table} as {sql}")
+    counts = {kind: 0 for kind in RECONCILE_KINDS}
+    for kind, n in session.df(
+        f"select _kind as kind, count(*) as n from {table} group by _kind"
+    ).itertuples(index=False):
+        counts[kind] = int(n)
+    return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+
+
+def _backfill_person_ids(session: Session, sync: SyncConfig) -> None:
+    """State written before rows carried person_id: fill it from the segment, once, so a
+    deletion request finds rows keyed by something other than the person id."""
+    table = state_table(sync.name)
+    if sync.key_columns == [sync.person_column] or not session.scalar(
+        f"select count(*) from {table} where person_id is null"
+    ):
+        return
+    key = key_expression(sync.key_columns, "seg")
+    session.execute(
+        f"update {table} set person_id = m.person_id from ("
+        f"select {key} as key, cast(seg.{sync.person_column} as varchar) as person_id "
+        f"from {sync.segment} as seg) as m where {table}.key = m.key "
+        f"and {table}.person_id is null"
+    )
 
 
 def _refuse_duplicate_keys(session: Session, sync: SyncConfig, table: str) -> None:

@@ -1,4 +1,5 @@
-"""Run or plan one sync end to end: lock, plan in the warehouse, execute, record the run."""
+"""Run or plan one sync end to end: lock, replay the journal, plan in the warehouse,
+execute, record the run, alert."""
 
 from __future__ import annotations
 
@@ -11,13 +12,17 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from reverse_etl.config import Catalog
+from reverse_etl.alerts import RunSummary, notify
+from reverse_etl.config import Catalog, SyncConfig
 from reverse_etl.destinations import build_destination
 from reverse_etl.destinations.base import Destination
 from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback, RunStats
-from reverse_etl.lock import SyncLock
+from reverse_etl.journal import AckJournal, journal_dir, replay
+from reverse_etl.lock import SyncLock, SyncLockedError
 from reverse_etl.planner import Plan, build_plan, drop_plan, sample
-from reverse_etl.state import RunLog, StateStore, ensure_tables
+from reverse_etl.runlog import RunLog
+from reverse_etl.state import StateStore, ensure_tables
+from reverse_etl.stopping import StopRequest
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
 
@@ -33,10 +38,14 @@ class SyncPaths:
     @classmethod
     def default(cls, settings: Settings, syncs_dir: Path | None = None) -> SyncPaths:
         return cls(
-            syncs_dir=syncs_dir or settings.dbt_project_dir / "syncs",
+            syncs_dir=syncs_dir or settings.syncs_dir,
             segments_dir=settings.dbt_project_dir / "models" / "segments",
             lock_dir=settings.artifacts_dir / "locks",
         )
+
+    def journal_dir(self, settings: Settings) -> Path:
+        """Acknowledgement journals live beside the locks (see journal.py)."""
+        return journal_dir(settings, self.lock_dir.parent / "sync_journal")
 
     def catalog(self) -> Catalog:
         return Catalog.load(self.syncs_dir, self.segments_dir)
@@ -94,15 +103,34 @@ class WarehouseLimits:
 class RunResult:
     run_id: str
     sync_name: str
-    status: str
+    status: str  # success | partial | cancelled
     plan: Plan
     stats: RunStats
     seconds: float
+    recovered_rows: int = 0  # acknowledged by an earlier, killed run; committed from its journal
+    alerted: bool = False
 
     @property
     def rows_per_second(self) -> float:
         rows = self.stats.sent_ok + self.stats.rejected
         return rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class RunOptions:
+    """How one run behaves; every field has the default the CLI and Dagster use."""
+
+    full_resync: bool = False
+    env: Mapping[str, str] | None = None
+    on_plan: Callable[[Plan], None] | None = None
+    on_progress: ProgressCallback | None = None
+    on_phase: PhaseCallback | None = None
+    commit_rows: int = 100_000
+    commit_seconds: float = 0.5
+    limits: WarehouseLimits | None = None
+    stop: StopRequest | None = None
+    origin: str = "cli"  # cli | dagster | demo ...: recorded in runs and alerts
+    journal_dir: Path | None = None
 
 
 def reader_for(session: Session) -> Session:
@@ -119,16 +147,32 @@ def plan_sync(
     full_resync: bool = False,
     rows: int = 5,
     limits: WarehouseLimits | None = None,
+    lock_dir: Path | None = None,
 ) -> tuple[Plan, pa.Table]:
-    """Dry run: the plan's counts and a sample of its rows. Nothing is sent."""
+    """Dry run: the plan's counts and a sample of its rows. Nothing is sent.
+
+    With `lock_dir`, and no run of the sync in progress, acknowledgements a killed run left
+    in its journal are committed first, so the plan shows what a run would really send.
+    """
     sync = catalog.sync(name)
     with Warehouse(settings).session() as session:
         (limits or WarehouseLimits.from_settings(settings)).apply(session)
+        if lock_dir is not None:
+            _replay_if_idle(session, settings, sync, lock_dir)
         plan = build_plan(session, sync, full_resync=full_resync)
         try:
             return plan, sample(session, plan, rows)
         finally:
             drop_plan(session, plan)
+
+
+def _replay_if_idle(session: Session, settings: Settings, sync: SyncConfig, lock_dir: Path) -> None:
+    try:
+        with SyncLock(lock_dir, sync.name):
+            ensure_tables(session, sync.name)
+            replay(session, sync.name, journal_dir(settings, lock_dir.parent / "sync_journal"))
+    except SyncLockedError:
+        pass  # a run is under way: it replays and commits on its own
 
 
 def run_sync(
@@ -137,33 +181,27 @@ def run_sync(
     name: str,
     *,
     lock_dir: Path,
-    full_resync: bool = False,
-    env: Mapping[str, str] | None = None,
-    on_plan: Callable[[Plan], None] | None = None,
-    on_progress: ProgressCallback | None = None,
-    commit_rows: int = 100_000,
-    commit_seconds: float = 0.5,
-    limits: WarehouseLimits | None = None,
-    on_phase: PhaseCallback | None = None,
+    options: RunOptions | None = None,
+    **overrides: object,
 ) -> RunResult:
-    """Plan and send one sync. `on_phase` hears "plan", "send", "commit" and "done"."""
+    """Plan and send one sync; `overrides` set RunOptions fields (e.g. full_resync=True).
+
+    `on_phase` hears "plan", "send", "commit" and "done". A stop request ends the run
+    `cancelled` (a result, not an error) once in-flight batches are acknowledged and
+    committed. Failures raise after the run is recorded `failed`; alerts go out either way.
+    """
+    opts = options or RunOptions()
+    for field_name, value in overrides.items():
+        if not hasattr(opts, field_name):
+            raise TypeError(f"run_sync() got an unexpected option {field_name!r}")
+        setattr(opts, field_name, value)
     sync = catalog.sync(name)
-    destination = build_destination(catalog.destination_for(sync), sync, env)
+    destination = build_destination(catalog.destination_for(sync), sync, opts.env)
+    journals = opts.journal_dir or journal_dir(settings, lock_dir.parent / "sync_journal")
     try:
         with SyncLock(lock_dir, name), Warehouse(settings).session() as session:
-            (limits or WarehouseLimits.from_settings(settings)).apply(session)
-            return _run_locked(
-                session,
-                catalog,
-                name,
-                destination,
-                full_resync,
-                on_plan,
-                on_progress,
-                commit_rows,
-                commit_seconds,
-                on_phase or (lambda phase: None),
-            )
+            (opts.limits or WarehouseLimits.from_settings(settings)).apply(session)
+            return _run_locked(session, catalog, sync, destination, opts, journals)
     finally:
         destination.close()
 
@@ -171,56 +209,113 @@ def run_sync(
 def _run_locked(
     session: Session,
     catalog: Catalog,
-    name: str,
+    sync: SyncConfig,
     destination: Destination,
-    full_resync: bool,
-    on_plan: Callable[[Plan], None] | None,
-    on_progress: ProgressCallback | None,
-    commit_rows: int,
-    commit_seconds: float,
-    on_phase: PhaseCallback,
+    opts: RunOptions,
+    journals: Path,
 ) -> RunResult:
-    sync = catalog.sync(name)
+    on_phase = opts.on_phase or (lambda phase: None)
     started = time.perf_counter()
     ensure_tables(session, sync.name)
     runs = RunLog(session)
     stale = runs.abort_stale(sync.name)
     if stale:
         log.warning("sync %s: marked %d interrupted run(s) as aborted", sync.name, stale)
-    run_id = runs.start(sync.name, destination.name, sync.mode, full_resync)
-    store = StateStore(session, sync.name)
+    recovered = replay(session, sync.name, journals, destination.name)
+    run_id = runs.start(sync.name, destination.name, sync.mode, opts.full_resync, opts.origin)
+    store = StateStore(session, sync.name, destination.name)
+    stop = opts.stop or StopRequest()
     plan: Plan | None = None
     stats = RunStats()
+    executor: Executor | None = None
+    journal = AckJournal(journals, sync.name, run_id)
     try:
         on_phase("plan")
-        plan = build_plan(session, sync, full_resync=full_resync)
+        plan = build_plan(session, sync, full_resync=opts.full_resync)
         store.forget_never_acknowledged(plan.table)
-        if on_plan:
-            on_plan(plan)
+        if opts.on_plan:
+            opts.on_plan(plan)
         executor = Executor(
             destination,
             sync,
             store,
             run_id,
-            on_progress=on_progress,
-            commit_rows=commit_rows,
-            commit_seconds=commit_seconds,
+            on_progress=opts.on_progress,
+            commit_rows=opts.commit_rows,
+            commit_seconds=opts.commit_seconds,
             on_phase=on_phase,
+            journal=journal,
+            stop=stop,
         )
         stats = executor.stats
         executor.execute(reader_for(session), plan)
     except BaseException as exc:
         seconds = time.perf_counter() - started
-        runs.finish(run_id, "failed", _figures(plan, stats, seconds, error=_describe(exc)))
+        figures = _figures(plan, stats, seconds, recovered, error=_describe(exc))
+        runs.finish(run_id, "failed", figures)
+        if journal.records == 0 or (executor is not None and executor.all_committed):
+            _finish_journal(journal, store, run_id, stats)
+        # else: acknowledgements the state table never got stay journaled for the next run
+        _alert(catalog, sync, destination, run_id, "failed", stats, seconds, opts, _describe(exc))
         raise
     finally:
         if plan is not None:
             drop_plan(session, plan)
+    if executor is not None and executor.all_committed:
+        _finish_journal(journal, store, run_id, stats)
     seconds = time.perf_counter() - started
-    status = "success" if stats.rejected == 0 else "partial"
-    runs.finish(run_id, status, _figures(plan, stats, seconds))
+    if stats.stopped:
+        status = "cancelled"
+        error = f"stopped by {stop.reason or 'a stop request'}"
+        if stats.unfinished_batches:
+            error += f"; {stats.unfinished_batches} batch(es) still in flight at the deadline"
+    else:
+        status, error = ("success" if stats.rejected == 0 else "partial"), None
+    runs.finish(run_id, status, _figures(plan, stats, seconds, recovered, error=error))
+    alerted = _alert(catalog, sync, destination, run_id, status, stats, seconds, opts, error)
     on_phase("done")
-    return RunResult(run_id, sync.name, status, plan, stats, seconds)
+    return RunResult(run_id, sync.name, status, plan, stats, seconds, recovered, alerted)
+
+
+def _finish_journal(journal: AckJournal, store: StateStore, run_id: str, stats: RunStats) -> None:
+    """Everything acknowledged is committed: the journal goes (a journal is kept while
+    batches on the wire at a stop deadline may still answer, or when a commit failed)."""
+    if stats.unfinished_batches:
+        return
+    journal.close(delete=True)
+    store.drop_mark(run_id)
+
+
+def _alert(
+    catalog: Catalog,
+    sync: SyncConfig,
+    destination: Destination,
+    run_id: str,
+    status: str,
+    stats: RunStats,
+    seconds: float,
+    opts: RunOptions,
+    error: str | None,
+) -> bool:
+    removed = sum(stats.ok_by_kind.get(k, 0) for k in ("removed", "suppressed", "erased"))
+    summary = RunSummary(
+        sync.name,
+        destination.name,
+        status,
+        run_id,
+        opts.origin,
+        stats.sent_ok,
+        stats.rejected,
+        removed,
+        seconds,
+        error,
+    )
+    redact = getattr(destination, "redact", None)
+    try:
+        return notify(catalog.alerts, summary, opts.env, redact)
+    except Exception as exc:  # an alert must never turn a run into a failure
+        log.warning("sync %s: alert not sent (%s)", sync.name, type(exc).__name__)
+        return False
 
 
 def _describe(exc: BaseException) -> str:
@@ -228,7 +323,11 @@ def _describe(exc: BaseException) -> str:
 
 
 def _figures(
-    plan: Plan | None, stats: RunStats, seconds: float, error: str | None = None
+    plan: Plan | None,
+    stats: RunStats,
+    seconds: float,
+    recovered: int,
+    error: str | None = None,
 ) -> dict[str, float | int | str | None]:
     counts = plan.counts if plan else {}
     rows = stats.sent_ok + stats.rejected
@@ -237,6 +336,8 @@ def _figures(
         "planned_changed": counts.get("changed", 0),
         "planned_removed": counts.get("removed", 0),
         "planned_retry": counts.get("retry", 0),
+        "planned_suppressed": counts.get("suppressed", 0),
+        "planned_erased": counts.get("erased", 0),
         "sent_ok": stats.sent_ok,
         "rejected": stats.rejected,
         "requests": stats.calls,
@@ -245,5 +346,6 @@ def _figures(
         "plan_seconds": plan.seconds if plan else None,
         "duration_seconds": seconds,
         "rows_per_second": rows / seconds if seconds > 0 else 0.0,
+        "recovered_rows": recovered,
         "error": error,
     }

@@ -3,9 +3,16 @@
 - `state_<sync>`: one row per key the destination has acknowledged (or rejected):
   key, row_hash (of the last acknowledged version; null if never acknowledged), dest_id
   (what the destination knows the row by, needed to remove it later), status
-  (`synced` | `failed`), last_synced_at, attempts (consecutive failures), last_error.
+  (`synced` | `failed`), last_synced_at, attempts (consecutive failures), last_error, and
+  person_id (whose row it is, so a deletion request or a consent revocation finds it even
+  after the person left the segment).
 - `errors`: one row per rejected row per attempt.
-- `runs`: one row per run with counts, throughput and status.
+- `runs`: one row per run with counts, throughput and status (see runlog.py).
+- `journal_marks`: per run, the last journal record committed (see journal.py), written in
+  the same transaction as the state it covers, so a replay never applies a record twice.
+- `privacy_audit`: one row per person removed because of a deletion request (`erased`) or a
+  consent revocation (`suppressed`): sync, destination, run, person_id, a SHA-256 of the
+  key, when. No PII: the key itself is not kept.
 
 Only acknowledged outcomes are ever written, in one transaction per commit, so a crash can
 lose at most the knowledge that some rows were sent (they are sent again, idempotently).
@@ -13,31 +20,44 @@ lose at most the knowledge that some rows were sent (they are sent again, idempo
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from typing import ClassVar
 
 import pyarrow as pa
 
-from reverse_etl.dialect import placeholder, stage_rows, unstage_rows
+from reverse_etl.dialect import placeholder, sha256_hex, stage_rows, unstage_rows
 from tessera.warehouse import Session
 
 SCHEMA = "tessera_sync"
-
-RUNS_DDL = f"""
-create table if not exists {SCHEMA}.runs (
-    run_id varchar, sync_name varchar, destination varchar, mode varchar,
-    started_at timestamp, finished_at timestamp, status varchar, full_resync boolean,
-    planned_added bigint, planned_changed bigint, planned_removed bigint, planned_retry bigint,
-    sent_ok bigint, rejected bigint, requests bigint, rate_limited bigint, retries bigint,
-    plan_seconds double, duration_seconds double, rows_per_second double, error varchar
-)"""
+PRIVACY_KINDS = ("erased", "suppressed")  # removals that must also leave state, errors, logs
 
 ERRORS_DDL = f"""
 create table if not exists {SCHEMA}.errors (
     run_id varchar, sync_name varchar, key varchar, kind varchar, error varchar,
     attempt integer, failed_at timestamp
 )"""
+
+MARKS_DDL = f"""
+create table if not exists {SCHEMA}.journal_marks (
+    sync_name varchar, run_id varchar, committed_seq bigint
+)"""
+
+AUDIT_DDL = f"""
+create table if not exists {SCHEMA}.privacy_audit (
+    sync_name varchar, destination varchar, run_id varchar, kind varchar, person_id varchar,
+    key_sha256 varchar, action varchar, recorded_at timestamp
+)"""
+
+STATE_COLUMNS = {
+    "key": "varchar",
+    "row_hash": "varchar",
+    "dest_id": "varchar",
+    "status": "varchar",
+    "last_synced_at": "timestamp",
+    "attempts": "integer",
+    "last_error": "varchar",
+    "person_id": "varchar",
+}
 
 OUTCOME_SCHEMA = pa.schema(
     [
@@ -47,6 +67,7 @@ OUTCOME_SCHEMA = pa.schema(
         ("row_hash", pa.string()),
         ("dest_id", pa.string()),
         ("error", pa.string()),
+        ("person_id", pa.string()),
     ]
 )
 
@@ -59,15 +80,25 @@ def plan_table(sync_name: str) -> str:
     return f"{SCHEMA}.plan_{sync_name}"
 
 
+def add_missing_columns(session: Session, schema: str, table: str, columns: dict[str, str]) -> None:
+    """Bring a table written by an older version up to date (columns are only ever added)."""
+    present = {name for name, _ in session.columns(schema, table)}
+    for name, sql_type in columns.items():
+        if name not in present:
+            session.execute(f"alter table {schema}.{table} add column {name} {sql_type}")
+
+
 def ensure_tables(session: Session, sync_name: str) -> None:
+    from reverse_etl.runlog import ensure_runs_table
+
     session.execute(f"create schema if not exists {SCHEMA}")
-    session.execute(RUNS_DDL)
+    ensure_runs_table(session)
     session.execute(ERRORS_DDL)
-    session.execute(
-        f"create table if not exists {state_table(sync_name)} ("
-        "key varchar, row_hash varchar, dest_id varchar, status varchar, "
-        "last_synced_at timestamp, attempts integer, last_error varchar)"
-    )
+    session.execute(MARKS_DDL)
+    session.execute(AUDIT_DDL)
+    columns = ", ".join(f"{name} {sql_type}" for name, sql_type in STATE_COLUMNS.items())
+    session.execute(f"create table if not exists {state_table(sync_name)} ({columns})")
+    add_missing_columns(session, SCHEMA, f"state_{sync_name}", STATE_COLUMNS)
 
 
 @dataclass
@@ -78,15 +109,18 @@ class Outcomes:
     row instead of a few hundred as Python strings: what waits for the committer is sealed.
     """
 
+    COLUMNS: ClassVar[tuple[str, ...]] = tuple(OUTCOME_SCHEMA.names)
+
     keys: list[str] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
     row_hashes: list[str | None] = field(default_factory=list)
     dest_ids: list[str | None] = field(default_factory=list)
     errors: list[str | None] = field(default_factory=list)
+    person_ids: list[str | None] = field(default_factory=list)
     _sealed: list[pa.Table] = field(default_factory=list, repr=False)
     _sealed_rows: int = field(default=0, repr=False)
-    _present: set[str] = field(default_factory=set, repr=False)  # outcome values seen
+    _present: set[str] = field(default_factory=set, repr=False)  # outcome and kind values seen
 
     def add(
         self,
@@ -96,6 +130,7 @@ class Outcomes:
         row_hash: str | None,
         dest_id: str | None,
         error: str | None,
+        person_id: str | None = None,
     ) -> None:
         self.keys.append(key)
         self.outcomes.append(outcome)
@@ -103,10 +138,26 @@ class Outcomes:
         self.row_hashes.append(row_hash)
         self.dest_ids.append(dest_id)
         self.errors.append(error)
+        self.person_ids.append(person_id)
         self._present.add(outcome)
+        self._present.add(kind)
 
     def _columns(self) -> tuple[list, ...]:
-        return (self.keys, self.outcomes, self.kinds, self.row_hashes, self.dest_ids, self.errors)
+        return (
+            self.keys,
+            self.outcomes,
+            self.kinds,
+            self.row_hashes,
+            self.dest_ids,
+            self.errors,
+            self.person_ids,
+        )
+
+    def as_columns(self) -> dict[str, list]:
+        """Column name -> values, without a trip through Arrow when nothing is sealed yet."""
+        if not self._sealed:
+            return dict(zip(self.COLUMNS, self._columns(), strict=True))
+        return self.to_arrow().to_pydict()
 
     def seal(self) -> Outcomes:
         """Move the rows added so far into Arrow; returns self."""
@@ -124,8 +175,9 @@ class Outcomes:
         self._sealed_rows += other._sealed_rows
         self._present |= other._present
 
-    def has(self, outcome: str) -> bool:
-        return outcome in self._present
+    def has(self, value: str) -> bool:
+        """Whether any row has this outcome (synced, removed, failed) or plan kind."""
+        return value in self._present
 
     def __len__(self) -> int:
         return self._sealed_rows + len(self.keys)
@@ -140,13 +192,16 @@ class Outcomes:
 class StateStore:
     """The single writer of a sync's state; every method is one statement or transaction."""
 
-    def __init__(self, session: Session, sync_name: str) -> None:
+    def __init__(self, session: Session, sync_name: str, destination: str = "") -> None:
         self.session = session
         self.sync_name = sync_name
+        self.destination = destination
         self.table = state_table(sync_name)
         self._ph = placeholder(session.dialect)
 
-    def commit(self, run_id: str, outcomes: Outcomes) -> None:
+    def commit(self, run_id: str, outcomes: Outcomes, journal_seq: int | None = None) -> None:
+        """Apply acknowledged outcomes in one transaction; `journal_seq` marks the last
+        journal record they include, in the same transaction (see journal.py)."""
         if not len(outcomes):
             return
         s = self.session
@@ -176,8 +231,56 @@ class StateStore:
                         """,
                         [run_id, self.sync_name],
                     )
+                if any(outcomes.has(kind) for kind in PRIVACY_KINDS):
+                    self._forget_people(run_id, rel)
+                if journal_seq is not None:
+                    self._mark(run_id, journal_seq)
         finally:
             unstage_rows(s, rel)
+
+    def _forget_people(self, run_id: str, rel: str) -> None:
+        """Erased or suppressed and acknowledged: their rejected rows leave `errors` (error
+        texts can quote their data), and an audit row without PII records the removal."""
+        s, ph = self.session, self._ph
+        done = f"o.outcome = 'removed' and o.kind in ({', '.join(repr(k) for k in PRIVACY_KINDS)})"
+        s.execute(
+            f"delete from {SCHEMA}.errors where sync_name = {ph} "
+            f"and key in (select o.key from {rel} as o where {done})",
+            [self.sync_name],
+        )
+        s.execute(
+            f"""
+            insert into {SCHEMA}.privacy_audit
+                (sync_name, destination, run_id, kind, person_id, key_sha256, action, recorded_at)
+            select {ph}, {ph}, {ph}, o.kind, o.person_id, {sha256_hex(s.dialect, "o.key")},
+                case when o.kind = 'erased' then 'erased from destination'
+                    else 'removed or suppressed in destination' end,
+                current_timestamp
+            from {rel} as o where {done}
+            """,
+            [self.sync_name, self.destination, run_id],
+        )
+
+    def _mark(self, run_id: str, seq: int) -> None:
+        s, ph = self.session, self._ph
+        s.execute(f"delete from {SCHEMA}.journal_marks where run_id = {ph}", [run_id])
+        s.execute(
+            f"insert into {SCHEMA}.journal_marks (sync_name, run_id, committed_seq) "
+            f"values ({ph}, {ph}, {ph})",
+            [self.sync_name, run_id, seq],
+        )
+
+    def committed_seq(self, run_id: str) -> int:
+        value = self.session.scalar(
+            f"select max(committed_seq) from {SCHEMA}.journal_marks where run_id = {self._ph}",
+            [run_id],
+        )
+        return int(value) if value is not None else 0
+
+    def drop_mark(self, run_id: str) -> None:
+        self.session.execute(
+            f"delete from {SCHEMA}.journal_marks where run_id = {self._ph}", [run_id]
+        )
 
     def _apply_by_update_insert(self, rel: str) -> None:
         """UPDATE ... FROM then INSERT ... WHERE NOT EXISTS: the effect of a MERGE, which
@@ -192,7 +295,8 @@ class StateStore:
                 last_synced_at = case when o.outcome = 'synced' then current_timestamp
                     else t.last_synced_at end,
                 attempts = case when o.outcome = 'synced' then 0 else t.attempts + 1 end,
-                last_error = case when o.outcome = 'synced' then null else o.error end
+                last_error = case when o.outcome = 'synced' then null else o.error end,
+                person_id = coalesce(o.person_id, t.person_id)
             from {rel} as o
             where t.key = o.key and o.outcome in ('synced', 'failed')
             """
@@ -200,14 +304,15 @@ class StateStore:
         self.session.execute(
             f"""
             insert into {self.table}
-                (key, row_hash, dest_id, status, last_synced_at, attempts, last_error)
+                (key, row_hash, dest_id, status, last_synced_at, attempts, last_error, person_id)
             select o.key,
                 case when o.outcome = 'synced' then o.row_hash end,
                 case when o.outcome = 'synced' then o.dest_id end,
                 o.outcome,
                 case when o.outcome = 'synced' then current_timestamp end,
                 case when o.outcome = 'synced' then 0 else 1 end,
-                case when o.outcome = 'failed' then o.error end
+                case when o.outcome = 'failed' then o.error end,
+                o.person_id
             from {rel} as o
             where o.outcome in ('synced', 'failed')
                 and not exists (select 1 from {self.table} as t where t.key = o.key)
@@ -220,7 +325,7 @@ class StateStore:
         snapshotted, deleted and written back whole (inside the caller's transaction)."""
         s = self.session
         previous = s.arrow(
-            f"select t.key, t.row_hash, t.dest_id, t.last_synced_at, t.attempts "
+            f"select t.key, t.row_hash, t.dest_id, t.last_synced_at, t.attempts, t.person_id "
             f"from {self.table} as t join {rel} as o on o.key = t.key "
             "where o.outcome in ('synced', 'failed')"
         )
@@ -234,7 +339,8 @@ class StateStore:
             s.execute(
                 f"""
                 insert into {self.table}
-                    (key, row_hash, dest_id, status, last_synced_at, attempts, last_error)
+                    (key, row_hash, dest_id, status, last_synced_at, attempts, last_error,
+                     person_id)
                 select
                     o.key,
                     case when o.outcome = 'synced' then o.row_hash else p.row_hash end,
@@ -244,7 +350,8 @@ class StateStore:
                     case when o.outcome = 'synced' then current_timestamp
                         else p.last_synced_at end,
                     case when o.outcome = 'synced' then 0 else coalesce(p.attempts, 0) + 1 end,
-                    case when o.outcome = 'synced' then null else o.error end
+                    case when o.outcome = 'synced' then null else o.error end,
+                    coalesce(o.person_id, p.person_id)
                 from {rel} as o left join {snapshot} as p on p.key = o.key
                 where o.outcome in ('synced', 'failed')
                 """
@@ -267,50 +374,3 @@ class StateStore:
             f"select status, count(*) as n from {self.table} group by status"
         ).itertuples(index=False)
         return {status: int(n) for status, n in rows}
-
-
-class RunLog:
-    """Rows of `tessera_sync.runs`: one started per run, finished with its counts."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._ph = placeholder(session.dialect)
-
-    def abort_stale(self, sync_name: str) -> int:
-        """Runs left `running` by a killed process (the caller holds the sync's lock)."""
-        n = self.session.scalar(
-            f"select count(*) from {SCHEMA}.runs where sync_name = {self._ph} "
-            "and status = 'running'",
-            [sync_name],
-        )
-        if n:
-            self.session.execute(
-                f"update {SCHEMA}.runs set status = 'aborted', "
-                "error = 'process ended before the run finished' "
-                f"where sync_name = {self._ph} and status = 'running'",
-                [sync_name],
-            )
-        return int(n or 0)
-
-    def start(self, sync_name: str, destination: str, mode: str, full_resync: bool) -> str:
-        run_id = uuid.uuid4().hex
-        ph = self._ph
-        self.session.execute(
-            f"insert into {SCHEMA}.runs (run_id, sync_name, destination, mode, started_at, "
-            f"status, full_resync) values ({ph}, {ph}, {ph}, {ph}, {ph}, 'running', {ph})",
-            [run_id, sync_name, destination, mode, _now(), full_resync],
-        )
-        return run_id
-
-    def finish(self, run_id: str, status: str, figures: dict[str, float | int | None]) -> None:
-        columns = list(figures)
-        assignments = ", ".join(f"{c} = {self._ph}" for c in columns)
-        self.session.execute(
-            f"update {SCHEMA}.runs set status = {self._ph}, finished_at = {self._ph}, "
-            f"{assignments} where run_id = {self._ph}",
-            [status, _now(), *figures.values(), run_id],
-        )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,11 +1,20 @@
-"""`tessera` command line: demo, datagen, build, and the subcommands each layer registers."""
+"""The core of the `tessera` command line: `datagen` and the core layers' subcommands.
+
+The `tessera` console script itself lives in `orchestration/cli.py`: it adds the commands of
+the layers above the core (ml, sync) and the ones that wire layers together (build, demo),
+because the core imports none of them. Everything here is reusable by that entry point:
+`build_parser` takes the layer modules to register and `run` the error handling.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 
 from rich.console import Console
@@ -18,14 +27,15 @@ console = Console()
 # Imported lazily so `tessera datagen` does not pay for lightgbm or dagster imports.
 LAYER_COMMANDS: tuple[str, ...] = (
     "tessera.identity.cli",
+    "tessera.sources.cli",
     "tessera.segments.cli",
-    "ml.cli",
-    "reverse_etl.cli",
 )
 
+Handler = Callable[[argparse.Namespace, Settings], int]
 
-def _register_layers(subparsers: argparse._SubParsersAction) -> None:
-    for module_name in LAYER_COMMANDS:
+
+def _register_layers(subparsers: argparse._SubParsersAction, layers: Sequence[str]) -> None:
+    for module_name in layers:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -35,7 +45,11 @@ def _register_layers(subparsers: argparse._SubParsersAction) -> None:
         module.register(subparsers)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    layers: Sequence[str] = LAYER_COMMANDS,
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None,
+) -> argparse.ArgumentParser:
+    """`datagen`, then each layer module's `register(subparsers)`, then `add_commands`."""
     parser = argparse.ArgumentParser(
         prog="tessera", description="Warehouse-native customer data platform."
     )
@@ -52,26 +66,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--days", type=int, default=730, help="days of history to simulate")
     p.add_argument("--parquet-dir", default=None, help="also write each table as Parquet here")
-    p.set_defaults(func=_cmd_datagen)
+    p.add_argument(
+        "--mode",
+        choices=("default", "adversarial"),
+        default="default",
+        help="adversarial: a second world written from a catalogue of real-world mess "
+        "(tessera/datagen/adversarial)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recreate schema raw even in a warehouse Tessera did not generate",
+    )
+    p.set_defaults(func=_cmd_datagen, creates_warehouse=True)
 
-    p = sub.add_parser("build", help="dbt build the project (extra args go to dbt)")
-    p.add_argument("--select", "-s", default=None)
-    p.add_argument("--full-refresh", action="store_true")
-    p.add_argument("dbt_args", nargs=argparse.REMAINDER)
-    p.set_defaults(func=_cmd_build)
-
-    p = sub.add_parser("demo", help="the main job end to end on embedded DuckDB")
-    p.add_argument("--persons", type=int, default=5000)
-    p.add_argument("--seed", type=int, default=42)
-    p.set_defaults(func=_cmd_demo)
-
-    _register_layers(sub)
+    _register_layers(sub, layers)
+    if add_commands is not None:
+        add_commands(sub)
     return parser
 
 
 def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
+
+    _prepare_generated_warehouse(settings, args)
+    if args.mode == "adversarial":
+        from tessera.datagen.adversarial.cli import run_datagen
+
+        return run_datagen(args, settings, print_rows_per_table)
 
     summary = generate(
         Warehouse(settings),
@@ -81,33 +104,37 @@ def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
         days=args.days,
         parquet_dir=args.parquet_dir,
     )
-    _print_rows_per_table(summary.rows_per_table, f"Generated {args.persons:,} persons")
+    print_rows_per_table(summary.rows_per_table, f"Generated {args.persons:,} persons")
     return 0
 
 
-def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
-    from tessera.dbt import run_dbt
-    from tessera.segments.checks import require_valid_segments
+def _prepare_generated_warehouse(settings: Settings, args: argparse.Namespace) -> None:
+    """datagen recreates schemas raw and truth: refuse a warehouse whose raw tables Tessera did
+    not write (a company's data) unless --force, and record what it generates."""
+    from tessera.generated import NotGeneratedError, inspect, mark_generated
 
-    require_valid_segments(settings.dbt_project_dir)
-    dbt_args = ["build"]
-    if args.select:
-        dbt_args += ["--select", args.select]
-    if args.full_refresh:
-        dbt_args.append("--full-refresh")
-    dbt_args += [a for a in args.dbt_args if a != "--"]
-    run = run_dbt(settings, dbt_args)
-    console.print(f"dbt build finished in {run.seconds:.1f}s ({len(run.results)} nodes)")
-    return 0
-
-
-def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from tessera.demo import run_demo
-
-    return run_demo(settings, persons=args.persons, seed=args.seed, console=console)
+    if settings.target == "duckdb" and not settings.warehouse_path.exists():
+        mark_generated(settings, "datagen", args.persons, args.seed, created_file=True)
+        return
+    state = inspect(settings)
+    if state.raw_generated:
+        return
+    if state.has_raw and not args.force:
+        raise NotGeneratedError(
+            f"{_where(settings)} holds tables in schema raw that `tessera datagen` did not "
+            "write, and datagen would replace them. Run `tessera datagen --force` to replace "
+            "them anyway, or point TESSERA_WAREHOUSE (or SNOWFLAKE_DATABASE) elsewhere."
+        )
+    mark_generated(settings, "datagen", args.persons, args.seed, created_file=False)
 
 
-def _print_rows_per_table(rows: dict[str, int], title: str) -> None:
+def _where(settings: Settings) -> str:
+    if settings.target == "snowflake" and settings.snowflake is not None:
+        return f"Snowflake database {settings.snowflake.database}"
+    return str(settings.warehouse_path)
+
+
+def print_rows_per_table(rows: dict[str, int], title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
@@ -118,24 +145,73 @@ def _print_rows_per_table(rows: dict[str, int], title: str) -> None:
     console.print(table)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run(
+    parser: argparse.ArgumentParser,
+    argv: Sequence[str] | None = None,
+    parse: Callable[[argparse.ArgumentParser, Sequence[str] | None], argparse.Namespace]
+    | None = None,
+) -> int:
+    """Parse, then run the chosen command with the settings from the environment.
+
+    Only commands that declare `creates_warehouse` may create a missing DuckDB file; every
+    other one refuses it with the same message. Errors meant for a person print without a
+    traceback; Ctrl-C prints one line and exits 130.
+    """
+    args = parse(parser, argv) if parse else parser.parse_args(argv)
+    interrupted: list[int] = []
     try:
-        settings = Settings.from_env()
-        func: Callable[[argparse.Namespace, Settings], int] = args.func
-        return func(args, settings)
+        with _recording_interrupts(interrupted):
+            settings = Settings.from_env()
+            if not getattr(args, "creates_warehouse", False):
+                settings = dataclasses.replace(settings, create_missing_warehouse=False)
+            func: Handler = args.func
+            return func(args, settings)
     except SettingsError as exc:
-        console.print(f"[red]configuration error:[/red] {exc}")
+        console.print(f"[red]configuration error:[/red] {exc}", soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        return _interrupted(args, str(exc))
     except Exception as exc:
+        if interrupted:  # DuckDB turns Ctrl-C during a query into RuntimeError
+            return _interrupted(args, "")
         # Known errors carry a message meant for the user; show it without a traceback.
         if type(exc).__name__.endswith("Error") and getattr(exc, "user_facing", True):
-            console.print(f"[red]{type(exc).__name__}:[/red] {exc}")
+            # soft_wrap: paths in the message stay whole for copy and paste
+            console.print(f"[red]{type(exc).__name__}:[/red] {exc}", soft_wrap=True)
             return 1
         raise
+
+
+@contextmanager
+def _recording_interrupts(interrupted: list[int]) -> Iterator[None]:
+    """Ctrl-C still raises KeyboardInterrupt, and is remembered even when a library (DuckDB)
+    turns it into an error of its own."""
+
+    def handler(signum: int, frame: object) -> None:
+        interrupted.append(signum)
+        signal.default_int_handler(signum, frame)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _interrupted(args: argparse.Namespace, message: str) -> int:
+    console.print(
+        message or f"Interrupted: `tessera {args.command}` stopped. Run it again to continue.",
+        soft_wrap=True,  # one line, however narrow the terminal
+    )
+    return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

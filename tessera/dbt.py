@@ -1,8 +1,14 @@
-"""Run the dbt CLI against Tessera's project with the right project and profiles dirs."""
+"""Run the dbt CLI against Tessera's project with the right project and profiles dirs.
+
+For a person (`stream=True`) dbt's node lines become one progress bar and a summary line,
+and the lines themselves go to a log file; for a program (`stream=False`) the output is
+captured. Either way a failure raises DbtError naming the failing nodes.
+"""
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tessera.dbt_events import DbtEvent, DbtLog, DbtSummary, DbtTally
 from tessera.settings import Settings
+
+# How long dbt gets to cancel its queries and exit after Ctrl-C before it is terminated.
+_INTERRUPT_GRACE_SECONDS = 30
 
 
 class DbtError(RuntimeError):
@@ -22,9 +35,15 @@ class DbtRun:
     args: tuple[str, ...]
     seconds: float
     results: list[dict]
+    log_path: Path | None = None
+    output: str = ""  # dbt's captured output (stream=False)
 
     def node_timings(self) -> dict[str, float]:
         return {r["unique_id"]: r.get("execution_time", 0.0) for r in self.results}
+
+    @property
+    def summary(self) -> DbtSummary:
+        return DbtSummary.from_results(self.results)
 
 
 def dbt_executable() -> str:
@@ -42,11 +61,15 @@ def dbt_command(settings: Settings, args: Sequence[str], vars: dict | None = Non
         "--profiles-dir",
         str(settings.dbt_profiles_dir),
         "--target",
-        settings.target,
+        settings.dbt_target,
     ]
     if vars:
         cmd += ["--vars", json.dumps(vars)]
     return cmd
+
+
+def dbt_log_path(settings: Settings, label: str) -> Path:
+    return settings.artifacts_dir / "logs" / f"dbt_{label}.log"
 
 
 def run_dbt(
@@ -54,30 +77,134 @@ def run_dbt(
     args: Sequence[str],
     vars: dict | None = None,
     stream: bool = True,
+    console: Console | None = None,
+    label: str | None = None,
 ) -> DbtRun:
-    """Run `dbt <args>`; raise DbtError naming the failures when dbt fails."""
+    """Run `dbt <args>`; raise DbtError naming the failures when dbt fails.
+
+    `stream=True` shows a progress bar and a summary on `console` and writes dbt's lines to
+    `<artifacts>/logs/dbt_<label>.log` (label: the dbt command by default).
+    """
+    if not settings.create_missing_warehouse:
+        from tessera.warehouse import require_warehouse
+
+        require_warehouse(settings)  # dbt would create an empty file
     cmd = dbt_command(settings, args, vars)
-    _target_path(settings, args).joinpath("run_results.json").unlink(missing_ok=True)
+    results_path = _target_path(settings, args) / "run_results.json"
+    results_path.unlink(missing_ok=True)
     started = time.perf_counter()
-    proc = subprocess.run(
-        cmd,
-        cwd=settings.dbt_project_dir,
-        env=settings.dbt_env(),
-        text=True,
-        stdout=None if stream else subprocess.PIPE,
-        stderr=subprocess.STDOUT if not stream else None,
-    )
+    tally: DbtTally | None = None
+    if stream:
+        console = console or Console()
+        log_path = dbt_log_path(settings, label or (args[0] if args else "dbt"))
+        cmd += ["--log-format", "json", "--no-use-colors"]
+        returncode, tally = _run_with_progress(cmd, settings, args, console, log_path)
+        output = "\n".join(tally.errors)
+    else:
+        log_path = None
+        proc = subprocess.run(
+            cmd,
+            cwd=settings.dbt_project_dir,
+            env=settings.dbt_env(),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        returncode, output = proc.returncode, proc.stdout or ""
     seconds = time.perf_counter() - started
-    results = _read_run_results(_target_path(settings, args) / "run_results.json")
-    if proc.returncode != 0:
+    results = _read_run_results(results_path)
+    if returncode != 0:
         failures = [
             f"{r['unique_id']}: {(r.get('message') or '').strip()}"
             for r in results
             if r.get("status") in ("error", "fail", "runtime error")
         ]
-        detail = "\n  ".join(failures) if failures else (proc.stdout or "")[-3000:]
-        raise DbtError(f"dbt {' '.join(args)} failed (exit {proc.returncode}):\n  {detail}")
-    return DbtRun(args=tuple(args), seconds=seconds, results=results)
+        detail = "\n  ".join(failures) if failures else output[-3000:]
+        where = f"\n  full log: {log_path}" if log_path else ""
+        raise DbtError(f"dbt {' '.join(args)} failed (exit {returncode}):\n  {detail}{where}")
+    run = DbtRun(
+        args=tuple(args),
+        seconds=seconds,
+        results=results,
+        log_path=log_path,
+        output="" if stream else output,
+    )
+    if tally is not None and console is not None:
+        summary = DbtSummary.from_results(results, log_warnings=len(tally.warnings))
+        console.print(
+            f"dbt {args[0] if args else ''}: {summary.line()} in {seconds:.0f}s "
+            f"(full log: {log_path})",
+            soft_wrap=True,
+        )
+    return run
+
+
+def _run_with_progress(
+    cmd: list[str], settings: Settings, args: Sequence[str], console: Console, log_path: Path
+) -> tuple[int, DbtTally]:
+    verb = f"dbt {args[0]}" if args else "dbt"
+    tally = DbtTally()
+    log = DbtLog(log_path)
+    proc = subprocess.Popen(
+        cmd,
+        cwd=settings.dbt_project_dir,
+        env=settings.dbt_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        bufsize=1,
+    )
+    try:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
+            task = progress.add_task(f"{verb}: parsing the project", total=None)
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                event = DbtEvent.parse(line)
+                log.write(event)
+                warnings = len(tally.warnings)
+                tally.record(event)
+                if len(tally.warnings) > warnings:
+                    progress.console.print(f"[yellow]dbt warning:[/yellow] {tally.warnings[-1]}")
+                if tally.total:
+                    progress.update(
+                        task,
+                        total=tally.total,
+                        completed=tally.done,
+                        description=f"{verb}: {tally.current}"[:60],
+                    )
+        return proc.wait(), tally
+    except BaseException:
+        _stop(proc)
+        raise
+    finally:
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Let dbt cancel its queries and exit (it got Ctrl-C too when run from a terminal), then
+    insist: a killed dbt leaves nothing half-written in DuckDB, whose writes are atomic."""
+    try:
+        try:
+            proc.communicate(timeout=1)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=_INTERRUPT_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+    except BaseException:
+        proc.kill()
+        raise
 
 
 def _target_path(settings: Settings, args: Sequence[str]) -> Path:

@@ -3,6 +3,10 @@
 Every layer reads its configuration through `Settings.from_env()`; nothing else reads
 `os.environ` for Tessera's own settings. Secrets are held as `SecretStr` so they never
 render in a repr, a log line or an error message.
+
+Every path setting is made absolute here, once: a relative value is resolved against the
+project root (never the working directory), and dbt, Dagster and syncs receive that absolute
+form (`Settings.environment()`), so a command means the same files from any directory.
 """
 
 from __future__ import annotations
@@ -18,8 +22,30 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SUPPORTED_TARGETS = ("duckdb", "snowflake")
 
 
+# DuckDB names a database file's catalog after its stem, except these names of its own
+# catalogs: `main.duckdb` becomes catalog `main_db` (compared case-insensitively).
+_DUCKDB_RESERVED_CATALOGS = frozenset({"main", "temp", "system"})
+
+
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable."""
+
+
+def resolve_path(value: str | Path, root: Path = PROJECT_ROOT) -> Path:
+    """`value` as an absolute path: `~` expanded, a relative path taken from `root`."""
+    path = Path(value).expanduser()
+    return (path if path.is_absolute() else root / path).resolve()
+
+
+def _file_stem(path: Path) -> str:
+    # DuckDB (and dbt-duckdb) take the first non-empty dot-separated part of the file name.
+    return path.name.lstrip(".").split(".")[0]
+
+
+def duckdb_catalog_name(path: Path) -> str:
+    """The catalog name DuckDB gives the database file at `path` when it opens it."""
+    stem = _file_stem(path)
+    return f"{stem}_db" if stem.lower() in _DUCKDB_RESERVED_CATALOGS else stem
 
 
 @dataclass(frozen=True)
@@ -72,11 +98,15 @@ class Settings:
     dbt_project_dir: Path = DBT_PROJECT_DIR
     dbt_profiles_dir: Path = DBT_PROJECT_DIR
     artifacts_dir: Path = PROJECT_ROOT / "artifacts"
+    syncs_dir: Path = DBT_PROJECT_DIR / "syncs"
     threads: int = 2
     # A sync's DuckDB session spills its plan joins beyond this instead of growing with the
     # segment (None: DuckDB's default, 80% of RAM); temp dir None: `<warehouse>.tmp`.
     sync_memory_limit: str | None = "128MB"
     sync_temp_directory: Path | None = None
+    # False for commands that need an existing warehouse: opening a missing DuckDB file then
+    # fails with one clear error instead of creating an empty one (the CLI sets it).
+    create_missing_warehouse: bool = True
     snowflake: SnowflakeSettings | None = field(default=None, repr=False)
 
     @classmethod
@@ -88,31 +118,48 @@ class Settings:
                 f"TESSERA_TARGET={target!r} is not a supported target; "
                 f"choose one of {', '.join(SUPPORTED_TARGETS)}"
             )
-        warehouse_path = Path(
-            env.get("TESSERA_WAREHOUSE", PROJECT_ROOT / "warehouse" / "tessera.duckdb")
-        ).expanduser()
-        artifacts_dir = Path(env.get("TESSERA_ARTIFACTS", PROJECT_ROOT / "artifacts"))
         threads = int(env.get("TESSERA_THREADS", "2"))
         sync_memory_limit = env.get("TESSERA_SYNC_MEMORY_LIMIT", "128MB").strip()
         sync_temp_directory = env.get("TESSERA_SYNC_TEMP_DIR")
         snowflake = SnowflakeSettings.from_env(env) if target == "snowflake" else None
         return cls(
             target=target,
-            warehouse_path=warehouse_path.resolve(),
-            artifacts_dir=artifacts_dir.resolve(),
+            warehouse_path=resolve_path(env.get("TESSERA_WAREHOUSE") or "warehouse/tessera.duckdb"),
+            artifacts_dir=resolve_path(env.get("TESSERA_ARTIFACTS") or "artifacts"),
+            syncs_dir=resolve_path(env.get("TESSERA_SYNCS_DIR") or "dbt_project/syncs"),
             threads=threads,
             sync_memory_limit=None if sync_memory_limit.lower() == "none" else sync_memory_limit,
-            sync_temp_directory=(
-                Path(sync_temp_directory).expanduser().resolve() if sync_temp_directory else None
-            ),
+            sync_temp_directory=resolve_path(sync_temp_directory) if sync_temp_directory else None,
             snowflake=snowflake,
         )
 
+    @property
+    def dbt_target(self) -> str:
+        """The profiles.yml output dbt runs: `duckdb_attached` for a file whose catalog DuckDB
+        renames (`main.duckdb` -> `main_db`), which dbt-duckdb would otherwise call `main`."""
+        path = self.warehouse_path
+        if self.target == "duckdb" and duckdb_catalog_name(path) != _file_stem(path):
+            return "duckdb_attached"
+        return self.target
+
+    def environment(self) -> dict[str, str]:
+        """Tessera's settings as the environment variables a child process (dbt, a Dagster
+        run, a sync) reads, every path absolute."""
+        env = {
+            "TESSERA_TARGET": self.target,
+            "TESSERA_DBT_TARGET": self.dbt_target,
+            "TESSERA_WAREHOUSE": str(self.warehouse_path),
+            "TESSERA_DUCKDB_CATALOG": duckdb_catalog_name(self.warehouse_path),
+            "TESSERA_ARTIFACTS": str(self.artifacts_dir),
+            "TESSERA_SYNCS_DIR": str(self.syncs_dir),
+            "TESSERA_THREADS": str(self.threads),
+        }
+        if self.sync_temp_directory is not None:
+            env["TESSERA_SYNC_TEMP_DIR"] = str(self.sync_temp_directory)
+        return env
+
     def dbt_env(self) -> dict[str, str]:
         """Environment for a dbt subprocess: profiles.yml reads these with env_var()."""
-        env = dict(os.environ)
-        env["TESSERA_TARGET"] = self.target
-        env["TESSERA_WAREHOUSE"] = str(self.warehouse_path)
-        env["TESSERA_THREADS"] = str(self.threads)
+        env = {**os.environ, **self.environment()}
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
         return env

@@ -23,6 +23,23 @@ class WarehouseError(RuntimeError):
     """The warehouse could not be reached or a statement failed; the message says which."""
 
 
+class MissingWarehouseError(WarehouseError):
+    """The DuckDB warehouse file does not exist, and this command must not create it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"DuckDB warehouse {path} does not exist. Create it with `tessera demo` (demo data, "
+            "models and syncs) or `tessera datagen` (demo data only), or set TESSERA_WAREHOUSE "
+            "to your warehouse file."
+        )
+
+
+def require_warehouse(settings: Settings) -> None:
+    """Refuse, with the one message every command uses, a DuckDB warehouse that is missing."""
+    if settings.target == "duckdb" and not settings.warehouse_path.exists():
+        raise MissingWarehouseError(settings.warehouse_path)
+
+
 @dataclass
 class Session:
     """An open connection. `dialect` is 'duckdb' or 'snowflake'."""
@@ -189,6 +206,7 @@ class Warehouse:
 
     def _connect(self, read_only: bool, create: bool) -> Any:
         if self.settings.target == "duckdb":
+            create = create and self.settings.create_missing_warehouse
             return self._connect_duckdb(self.settings.warehouse_path, read_only, create)
         if self.settings.target == "snowflake":
             return self._connect_snowflake()
@@ -200,14 +218,13 @@ class Warehouse:
 
         if not path.exists():
             if read_only or not create:
-                raise WarehouseError(
-                    f"DuckDB warehouse file {path} does not exist. Run `tessera datagen` "
-                    "(or `make demo`) to create it, or set TESSERA_WAREHOUSE to your file."
-                )
+                raise MissingWarehouseError(path)
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():  # e.g. not a DuckDB database file
+                raise WarehouseError(f"could not open DuckDB warehouse {path}: {exc}") from exc
             raise WarehouseError(
                 f"could not open DuckDB warehouse {path}: {exc}. DuckDB allows one writing "
                 "process per file; is another tessera, dbt or dagster process writing to it?"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tessera.cli import main
+from orchestration.cli import main
 from tessera.settings import Settings, SettingsError
 from tessera.warehouse import Warehouse, WarehouseError
 

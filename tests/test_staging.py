@@ -17,10 +17,12 @@ import yaml
 
 from tessera.datagen import generate
 from tessera.datagen.mess import PLACEHOLDER_VALUES
-from tessera.datagen.schema import RAW_TABLES
 from tessera.dbt import run_dbt
 from tessera.settings import DBT_PROJECT_DIR, Settings
+from tessera.sources.contract import load_contract
 from tessera.warehouse import Session, Warehouse
+
+RAW_TABLES = [t for t in load_contract().tables if t.qualified_name != "shop.customers"]
 
 PERSONS = 400
 SEED = 11
@@ -98,6 +100,9 @@ STAGED = (
     Staged("consents", "stg_cmp__consents", "r.consent_id", {"subject_id_raw": "subject_id"}),
 )
 MODELS = [s.model for s in STAGED]
+# every staging model reads its contract table through a base model (models/staging/*/base)
+BASE_MODELS = [f"base_{t.source}__{t.name}" for t in load_contract().tables]
+ALL_MODELS = [*MODELS, "stg_shop__customers", *BASE_MODELS]
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +144,7 @@ def test_dbt_build_of_staging_passes_with_models_tests_and_unit_tests(
     by_type: dict[str, list[dict]] = {}
     for result in build_results:
         by_type.setdefault(result["unique_id"].split(".")[0], []).append(result)
-    assert sorted(r["unique_id"].split(".")[-1] for r in by_type["model"]) == sorted(MODELS)
+    assert sorted(r["unique_id"].split(".")[-1] for r in by_type["model"]) == sorted(ALL_MODELS)
     assert len(by_type["test"]) >= 40
     unit_tests = {r["unique_id"].split(".")[-1] for r in by_type["unit_test"]}
     assert {
@@ -158,7 +163,7 @@ def test_staging_models_are_views_in_schema_staging(session: Session) -> None:
         "where table_schema = 'staging'"
     )
     types = dict(zip(rows.table_name, rows.table_type, strict=True))
-    assert {m: types.get(m) for m in MODELS} == dict.fromkeys(MODELS, "VIEW")
+    assert {m: types.get(m) for m in ALL_MODELS} == dict.fromkeys(ALL_MODELS, "VIEW")
 
 
 # --- data facts ----------------------------------------------------------------------------
@@ -262,20 +267,18 @@ def test_every_staging_column_is_documented_in_the_model_yaml(session: Session, 
     assert {"unique", "not_null"} <= set(key["data_tests"])
 
 
-def test_sources_yaml_matches_the_raw_schema_contract() -> None:
-    declared: dict[str, dict] = {}
-    for path in STAGING_DIR.glob("*/_*__sources.yml"):
-        for source in yaml.safe_load(path.read_text())["sources"]:
-            assert source["schema"] == "raw", path
-            assert source["config"]["freshness"]["error_after"], path
-            for table in source["tables"]:
-                declared[table["name"]] = table
-    assert set(declared) == {t.name for t in RAW_TABLES}
-    for raw in RAW_TABLES:
-        table = declared[raw.name]
-        assert [c["name"] for c in table["columns"]] == raw.column_names, raw.name
-        assert all(c["description"] for c in table["columns"]), raw.name
-        assert table["config"]["loaded_at_field"] == raw.loaded_at_field, raw.name
+def test_the_generator_writes_the_contract_tables_it_generates() -> None:
+    """datagen writes the source contract (read from the sources YAML), not a schema of its own:
+    every contract table but the optional shop.customers, column for column."""
+    from tessera.datagen.schema import RAW_TABLES as GENERATED
+
+    contract = {t.name: t for t in load_contract().tables}
+    assert {t.name for t in GENERATED} == set(contract) - {"customers"}
+    for table in GENERATED:
+        spec = contract[table.name]
+        assert table.column_names == spec.column_names, table.name
+        assert [c[1] for c in table.columns] == [c.data_type.upper() for c in spec.columns]
+        assert table.loaded_at_field == spec.loaded_at_field
 
 
 def test_docs_generate_writes_a_catalog_of_staging_and_its_sources(
@@ -291,7 +294,7 @@ def test_docs_generate_writes_a_catalog_of_staging_and_its_sources(
     )
     catalog = json.loads((target / "catalog.json").read_text())
     models = {n.split(".")[-1]: n for n in catalog["nodes"] if n.startswith("model.")}
-    assert set(models) == set(MODELS)
+    assert set(models) == set(ALL_MODELS)
     assert "phone" in catalog["nodes"][models["stg_shop__orders"]]["columns"]
     sources = {n.split(".")[-1] for n in catalog["sources"]}
     assert sources == {t.name for t in RAW_TABLES}
@@ -393,7 +396,7 @@ def test_snowflake_dialect_normalises_nasty_values_like_duckdb(
         )
     run_dbt(
         settings,
-        ["run", "--select", "stg_crm__contacts", "stg_shop__orders"]
+        ["run", "--select", "+stg_crm__contacts", "+stg_shop__orders"]
         + ["--target-path", str(tmp_path / "target")],
         stream=False,
     )

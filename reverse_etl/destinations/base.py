@@ -21,16 +21,25 @@ from reverse_etl.config import SyncConfig as SyncConfig
 from reverse_etl.jsonio import dumps as dumps
 from reverse_etl.jsonio import loads
 
-Operation = Literal["upsert", "update", "insert", "delete"]
+Operation = Literal["upsert", "update", "insert", "delete", "suppress", "erase"]
+# delete: the row left the segment (mirror, add_remove); suppress: consent for the sync's
+# purpose was revoked; erase: a deletion request. All three take the row out of the
+# destination (each destination says how); the last two happen in every mode.
+REMOVALS: tuple[Operation, ...] = ("delete", "suppress", "erase")
+
+
+def is_removal(operation: Operation) -> bool:
+    return operation in REMOVALS
 
 
 @dataclass(slots=True)
 class PlanRow:
     key: str
-    kind: str  # added | changed | removed | retry
+    kind: str  # added | changed | retry | removed | suppressed | erased
     row_hash: str | None
     previous_dest_id: str | None
     fields: dict[str, Any]  # destination field -> value (already hashed where configured)
+    person_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,14 @@ class RowResult:
     ok: bool
     error: str | None = None
     dest_id: str | None = None  # id the destination knows the row by (for later removal)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRecord:
+    """What a destination holds for one row, as read back for `tessera sync reconcile`."""
+
+    dest_id: str | None
+    fields: dict[str, Any]  # destination field -> value, for the sync's mapped fields
 
 
 class DestinationError(RuntimeError):
@@ -91,6 +108,10 @@ class BaseDestination:
     modes: ClassVar[tuple[str, ...]] = ()
     max_batch_size: ClassVar[int] = 1000
     required_credentials: ClassVar[tuple[str, ...]] = ()
+    # reconcile: whether what the destination holds can be read back, and why not
+    readable: ClassVar[bool] = False
+    unreadable_reason: ClassVar[str] = "this destination offers no API to read its rows back"
+    read_batch_size: ClassVar[int] = 100
 
     def __init__(
         self, config: DestinationConfig, sync: SyncConfig, secrets: Mapping[str, SecretStr]
@@ -121,6 +142,16 @@ class BaseDestination:
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:
         """Raise ConfigError if `sync` cannot work with this destination type."""
+
+    def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
+        """Row key -> what the destination holds for it (None: nothing), by the id we know
+        (`previous_dest_id`) or the row's natural key. Only for `readable` destinations."""
+        raise NotImplementedError(self.unreadable_reason)
+
+    def comparable(self, row: PlanRow) -> dict[str, Any]:
+        """The mapped fields as this destination would store them from `row` (what a read
+        must give back for the row to be in sync); fields never sent are left out."""
+        return clean_properties(row.fields, self.sync.send_nulls)
 
     def note_retry(self) -> None:
         """Count a call the destination repeated itself (polls, idempotent writes)."""

@@ -3,15 +3,21 @@
 `base_url` is a directory (`file:///abs/dir` or a plain path); option `format` picks the
 file type. A batch counts as acknowledged once its file is fsynced and renamed into place,
 so a crash leaves either a whole file or none.
+
+Idempotency: every record carries `_event_id` (the webhook's: stable per version of a
+row) and the file is named after its records' event ids, so the same batch written twice
+lands in the same file; after a crash, rows in flight may appear in two files with the
+same `_event_id`, which readers deduplicate on. Removals are records with `_operation`
+`delete`, `suppress` or `erase` and no fields: files already written are the reader's to
+clean.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +26,14 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from reverse_etl.config import ConfigError
-from reverse_etl.destinations.base import BaseDestination, Operation, PlanRow, RowResult
+from reverse_etl.destinations.base import (
+    BaseDestination,
+    Operation,
+    PlanRow,
+    RowResult,
+    is_removal,
+)
+from reverse_etl.destinations.webhook import event_id
 
 FORMATS = ("csv", "parquet", "jsonl")
 
@@ -29,6 +42,7 @@ class FileExport(BaseDestination):
     type = "file"
     modes = ("upsert", "update", "insert", "mirror", "add_remove")
     max_batch_size = 100_000
+    unreadable_reason = "exported files belong to their readers; compare them there"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -43,14 +57,20 @@ class FileExport(BaseDestination):
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        name = f"{self.sync.object}-{operation}-{stamp}-{uuid.uuid4().hex[:8]}.{self.format}"
-        target = self.directory / name
-        tmp = target.with_suffix(target.suffix + ".partial")
         records = [
-            {"_key": r.key, "_operation": operation, **(r.fields if operation != "delete" else {})}
+            {
+                "_key": r.key,
+                "_operation": operation,
+                "_event_id": event_id(self.sync.name, r, operation),
+                **({} if is_removal(operation) else r.fields),
+            }
             for r in rows
         ]
+        digest = hashlib.sha256(
+            ",".join(sorted(record["_event_id"] for record in records)).encode()
+        ).hexdigest()[:20]
+        target = self.directory / f"{self.sync.object}-{operation}-{digest}.{self.format}"
+        tmp = target.with_suffix(target.suffix + f".{os.getpid()}.partial")
         if self.format == "jsonl":
             with tmp.open("w") as fh:
                 for record in records:

@@ -34,6 +34,7 @@ from reverse_etl.destinations.base import (
     SyncConfig,
     TransientError,
     dumps,
+    is_removal,
 )
 
 IDENTIFIER_RULES = {"hashedEmail": "email_google", "hashedPhoneNumber": "phone_e164"}
@@ -60,6 +61,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
     type = "google_ads"
     modes = ("add_remove",)
     max_batch_size = 100_000
+    unreadable_reason = "Customer Match lists cannot be read back member by member (only sizes)"
     default_batch_size = 50_000  # rows per job: few large jobs, as Google advises
     required_credentials = ("access_token", "developer_token")
     documented_rate_limit = "100,000 identifiers / request; one running job per list"
@@ -160,7 +162,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
         removes: list[tuple[str, list[str]]] = []
         creates: list[tuple[str, list[str]]] = []
         for row in rows:
-            if operation == "delete":
+            if is_removal(operation):
                 if row.previous_dest_id:
                     removes.append((row.key, row.previous_dest_id.split(SEPARATOR)))
                 else:
@@ -178,10 +180,10 @@ class GoogleAdsCustomerMatch(BaseDestination):
             failed.update(self._run_job("remove", removes))
         if creates:
             failed.update(self._run_job("create", creates))
-        for key, values in creates if operation != "delete" else removes:
+        for key, values in creates if not is_removal(operation) else removes:
             if key in failed:
                 results[key] = RowResult(key, False, failed[key])
-            elif operation == "delete":
+            elif is_removal(operation):
                 results[key] = RowResult(key, True)
             else:
                 results[key] = RowResult(key, True, dest_id=SEPARATOR.join(values))

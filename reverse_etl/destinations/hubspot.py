@@ -5,6 +5,15 @@ crash (sent but never acknowledged in our state) updates the same contacts inste
 creating duplicates. Rows we synced before are updated by the contact id HubSpot gave us,
 so a changed email renames the contact rather than creating a second one. Partial failures
 come back as 207 multi-status with `errors[].context.ids` naming the rows.
+
+Removals: a row that left a `mirror` segment, or whose person revoked consent for the
+sync's purpose, is archived (`batch/archive`, by contact id; archiving twice is a no-op). A
+deletion request goes through `gdpr-delete`, HubSpot's permanent delete for personal data
+(one contact per call, by contact id, or by email when we never learnt the id).
+
+Reading back (`tessera sync reconcile`): `batch/read` by contact id for rows we synced, by
+email (`idProperty`) for rows never acknowledged, 100 inputs a call, asking only for the
+mapped properties.
 """
 
 from __future__ import annotations
@@ -15,12 +24,15 @@ from typing import Any
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
+    BatchRejectedError,
     Operation,
     PlanRow,
+    RemoteRecord,
     RowResult,
     SyncConfig,
     clean_properties,
     dumps,
+    is_removal,
 )
 
 ID_PROPERTY = "email"
@@ -31,6 +43,8 @@ class HubSpotContacts(BaseDestination):
     modes = ("upsert", "update", "insert", "mirror")
     max_batch_size = 100
     required_credentials = ("token",)
+    readable = True
+    read_batch_size = 100
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -59,7 +73,9 @@ class HubSpotContacts(BaseDestination):
         return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        if operation == "delete":
+        if operation == "erase":
+            return self._gdpr_delete(rows)
+        if is_removal(operation):
             return self._archive(rows)
         results: dict[str, RowResult] = {}
         by_id: list[tuple[PlanRow, str]] = []
@@ -157,6 +173,70 @@ class HubSpotContacts(BaseDestination):
                 what="hubspot batch archive",
             )
         return [RowResult(row.key, True) for row in rows]
+
+    def comparable(self, row: PlanRow) -> dict[str, Any]:
+        email = str(row.fields.get(ID_PROPERTY) or "").strip().lower()
+        return self._properties(row, email)
+
+    def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
+        found: dict[str, RemoteRecord | None] = {row.key: None for row in rows}
+        by_id = {str(r.previous_dest_id): r for r in rows if r.previous_dest_id}
+        by_email = {
+            str(r.fields.get(ID_PROPERTY) or "").strip().lower(): r
+            for r in rows
+            if not r.previous_dest_id and r.fields.get(ID_PROPERTY)
+        }
+        properties = sorted({*self.sync.mapping, ID_PROPERTY})
+        for id_property, wanted in ((None, by_id), (ID_PROPERTY, by_email)):
+            if not wanted:
+                continue
+            body: dict[str, Any] = {
+                "properties": properties,
+                "inputs": [{"id": value} for value in wanted],
+            }
+            if id_property:
+                body["idProperty"] = id_property
+            response = self.http.request(
+                "POST",
+                "/crm/v3/objects/contacts/batch/read",
+                dumps(body),
+                self._headers(),
+                what="hubspot batch read",
+            )
+            for result in (response.json() or {}).get("results", []):
+                values = result.get("properties") or {}
+                lookup = str(result.get("id")) if id_property is None else values.get(ID_PROPERTY)
+                row = wanted.get(str(lookup or "").strip().lower() if id_property else lookup)
+                if row is not None:
+                    fields = {name: values.get(name) for name in properties}
+                    found[row.key] = RemoteRecord(str(result.get("id")), fields)
+        return found
+
+    def _gdpr_delete(self, rows: Sequence[PlanRow]) -> list[RowResult]:
+        results = []
+        for row in rows:
+            email = str(row.fields.get(ID_PROPERTY) or "").strip().lower()
+            if row.previous_dest_id:
+                body: dict[str, Any] = {"objectId": row.previous_dest_id}
+            elif email:
+                body = {"objectId": email, "idProperty": ID_PROPERTY}
+            else:  # never acknowledged and no email left to find it by: nothing we know of
+                results.append(RowResult(row.key, True))
+                continue
+            try:
+                self.http.request(
+                    "POST",
+                    "/crm/v3/objects/contacts/gdpr-delete",
+                    dumps(body),
+                    self._headers(),
+                    what="hubspot gdpr-delete",
+                )
+            except BatchRejectedError as exc:
+                if "HTTP 404" not in str(exc):  # already gone is what we wanted
+                    results.append(RowResult(row.key, False, str(exc)))
+                    continue
+            results.append(RowResult(row.key, True))
+        return results
 
     def close(self) -> None:
         self.http.close()

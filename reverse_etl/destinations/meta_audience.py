@@ -3,6 +3,11 @@
 Identifiers arrive already normalised and SHA-256 hashed by the planner (in SQL), so raw
 PII never leaves the warehouse. A row's `dest_id` is its hashed identifier tuple: removals
 and changed identifiers send exactly what was added before.
+
+Idempotency: an audience is a set of hashed identifier tuples, so adding a member twice (a
+batch resent after a crash) leaves one member, and removing an absent one is a no-op. Meta
+offers no way to read an audience's members back (only an approximate count), so
+`tessera sync reconcile` cannot check it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from reverse_etl.destinations.base import (
     RowResult,
     SyncConfig,
     dumps,
+    is_removal,
 )
 
 SCHEMA_RULES = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone"}
@@ -29,6 +35,7 @@ class MetaCustomAudience(BaseDestination):
     type = "meta_audience"
     modes = ("add_remove", "upsert")
     max_batch_size = 10_000
+    unreadable_reason = "Meta Custom Audiences do not list their members (only an approximate size)"
     required_credentials = ("access_token",)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -71,7 +78,7 @@ class MetaCustomAudience(BaseDestination):
         return set((body.get("invalid_entry_samples") or {}).keys())
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        if operation == "delete":
+        if is_removal(operation):  # left the segment, consent revoked or deletion request
             data = [r.previous_dest_id.split(SEPARATOR) for r in rows if r.previous_dest_id]
             if data:
                 self._call("DELETE", data)

@@ -12,6 +12,11 @@ after a crash updates the same records instead of creating duplicates.
 
 The external id field is named by the sync (`options.external_id_field`) and must map the
 sync's primary key, so every segment row has exactly one Salesforce record.
+
+Removals (mirror leavers, consent revoked, deletion requests) delete the record by Id; a
+deleted record sits in Salesforce's recycle bin for 15 days before it is purged. Reading
+back (`tessera sync reconcile`): a SOQL query by external id, `SELECT Id, <mapped fields>
+FROM <object> WHERE <external id> IN (...)`, 200 keys a query, following `nextRecordsUrl`.
 """
 
 from __future__ import annotations
@@ -32,10 +37,12 @@ from reverse_etl.destinations.base import (
     HttpResponse,
     Operation,
     PlanRow,
+    RemoteRecord,
     RowResult,
     SyncConfig,
     clean_properties,
     dumps,
+    is_removal,
 )
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -63,6 +70,11 @@ def _csv_value(value: Any, send_nulls: bool) -> str:
     return str(value)
 
 
+def _soql_string(value: str) -> str:
+    """A SOQL string literal: backslash and quote escaped, as SOQL requires."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def read_csv(body: bytes) -> list[dict[str, str]]:
     text = body.decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(text, newline="")))
@@ -74,6 +86,8 @@ class SalesforceBulk(BaseDestination):
     max_batch_size = 100_000
     default_batch_size = 10_000  # one Bulk API internal batch per job
     required_credentials = ("access_token",)
+    readable = True
+    read_batch_size = 200
     documented_rate_limit = "150M records and 15,000 Bulk batches per 24 h"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -176,7 +190,7 @@ class SalesforceBulk(BaseDestination):
     # --- send ----------------------------------------------------------------------------
 
     def send(self, rows: Sequence[PlanRow], operation: Operation) -> list[RowResult]:
-        if operation == "delete":
+        if is_removal(operation):  # mirror removal, consent revoked, deletion request
             results = self._delete(rows)
         elif len(rows) >= self.bulk_threshold:
             results = self._bulk_upsert(rows)
@@ -186,6 +200,29 @@ class SalesforceBulk(BaseDestination):
             results.get(row.key) or RowResult(row.key, False, "no result returned for this row")
             for row in rows
         ]
+
+    def comparable(self, row: PlanRow) -> dict[str, Any]:
+        return self._record(row)
+
+    def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
+        found: dict[str, RemoteRecord | None] = {row.key: None for row in rows}
+        by_external = {str(row.key): row.key for row in rows}
+        fields = ["Id", *self.columns]
+        quoted = ", ".join(_soql_string(value) for value in by_external)
+        soql = (
+            f"SELECT {', '.join(fields)} FROM {self.object} "
+            f"WHERE {self.external_id_field} IN ({quoted})"
+        )
+        path: str | None = f"{self.api}/query?q={quote(soql)}"
+        while path:
+            page = self._read(path, "salesforce query").json() or {}
+            for record in page.get("records") or []:
+                key = by_external.get(str(record.get(self.external_id_field)))
+                if key is not None:
+                    values = {name: record.get(name) for name in self.columns}
+                    found[key] = RemoteRecord(record.get("Id"), values)
+            path = None if page.get("done", True) else page.get("nextRecordsUrl")
+        return found
 
     def _record(self, row: PlanRow) -> dict[str, Any]:
         values = clean_properties(row.fields, self.sync.send_nulls)

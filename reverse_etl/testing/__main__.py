@@ -22,7 +22,16 @@ from reverse_etl.testing.server import Faults, start_emulator
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m reverse_etl.testing")
     parser.add_argument(
-        "kind", choices=["hubspot", "meta_audience", "webhook", "salesforce", "braze", "google_ads"]
+        "kind",
+        choices=[
+            "hubspot",
+            "meta_audience",
+            "webhook",
+            "salesforce",
+            "braze",
+            "google_ads",
+            "slack",
+        ],
     )
     parser.add_argument("--token-env", default="TESSERA_EMULATOR_TOKEN")
     parser.add_argument("--port", type=int, default=0)

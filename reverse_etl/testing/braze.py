@@ -10,6 +10,14 @@ errors. Checked per attribute object: `email` is an
 email address, `email_subscribe` is opted_in|subscribed|unsubscribed, and
 `subscription_groups` entries have an id and subscribed|unsubscribed. The rate limit
 (3,000 requests per 3 s) is the shared server's, switched on by the test or benchmark.
+
+Reads and deletes (Braze docs): `POST /users/export/ids` with up to 50 `external_ids` (or
+one `email_address`) and `fields_to_export` (required) answers `{"users": [...],
+"invalid_user_ids": [...], "message": "success"}`; standard attributes (first_name, email,
+email_subscribe ...) are top-level fields of a user, every other attribute is under
+`custom_attributes`. `POST /users/delete` with up to 50 `external_ids` or
+`email_addresses` (one kind per request) deletes them: `{"deleted": n, "message":
+"success"}`.
 """
 
 from __future__ import annotations
@@ -26,6 +34,23 @@ CONTACT_IDS = ("email", "phone")  # identify the user only when no profile id is
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 EMAIL_SUBSCRIBE = ("opted_in", "subscribed", "unsubscribed")
 GROUP_STATES = ("subscribed", "unsubscribed")
+MAX_EXPORT = MAX_DELETE = 50
+STANDARD = {
+    "external_id",
+    "braze_id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "country",
+    "language",
+    "gender",
+    "dob",
+    "home_city",
+    "time_zone",
+    "email_subscribe",
+    "push_subscribe",
+}
 NOTHING_VALID = "Valid data must be provided in the 'attributes', 'events', or 'purchases' fields."
 
 
@@ -39,6 +64,7 @@ class BrazeEmulator(EmulatorApp):
         self.creates: Counter[tuple[str, str]] = Counter()
         self.events = 0
         self.purchases = 0
+        self.deleted: list[tuple[str, str]] = []
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -53,6 +79,10 @@ class BrazeEmulator(EmulatorApp):
         return {user[1]: dict(self.users[user]) for user in self.groups.get(group_id, set())}
 
     def process(self, method: str, path: str, body: Any, raw: bytes) -> Response:
+        if method == "POST" and path == "/users/export/ids":
+            return self._export(body)
+        if method == "POST" and path == "/users/delete":
+            return self._delete(body)
         if method != "POST" or path != "/users/track":
             return Response(404, {"message": f"no route {method} {path}"})
         if not isinstance(body, dict):
@@ -86,6 +116,57 @@ class BrazeEmulator(EmulatorApp):
             answer["errors"] = errors
         return Response(201, answer, rows=total)
 
+    def _export(self, body: Any) -> Response:
+        if not isinstance(body, dict) or not isinstance(body.get("fields_to_export"), list):
+            return Response(400, {"message": "'fields_to_export' is required"})
+        fields = body["fields_to_export"]
+        if "external_ids" in body:
+            ids = body["external_ids"]
+            if not isinstance(ids, list) or len(ids) > MAX_EXPORT:
+                return Response(400, {"message": f"send at most {MAX_EXPORT} external_ids"})
+            wanted = [("external_id", str(i)) for i in ids]
+        elif isinstance(body.get("email_address"), str):
+            wanted = [("email", body["email_address"])]
+        else:
+            return Response(400, {"message": "name external_ids or one email_address"})
+        users, invalid = [], []
+        for user in wanted:
+            attributes = self.users.get(user)
+            if attributes is None:
+                invalid.append(user[1])
+                continue
+            exported: dict[str, Any] = {user[0]: user[1]}
+            custom = {k: v for k, v in attributes.items() if k not in STANDARD}
+            for field in fields:
+                if field == "custom_attributes":
+                    exported["custom_attributes"] = custom
+                elif field in STANDARD and field in attributes:
+                    exported[field] = attributes[field]
+            users.append(exported)
+        answer: dict[str, Any] = {"users": users, "message": "success"}
+        if invalid:
+            answer["invalid_user_ids"] = invalid
+        return Response(201, answer, rows=len(wanted))
+
+    def _delete(self, body: Any) -> Response:
+        kinds = {"external_ids": "external_id", "email_addresses": "email"}
+        named = [k for k in kinds if isinstance(body, dict) and k in body]
+        if len(named) != 1 or not isinstance(body[named[0]], list):
+            return Response(400, {"message": "name exactly one of external_ids, email_addresses"})
+        values = body[named[0]]
+        if len(values) > MAX_DELETE:
+            return Response(400, {"message": f"at most {MAX_DELETE} identifiers per request"})
+        deleted = 0
+        for value in values:
+            user = (kinds[named[0]], str(value))
+            self.count(f"{user[0]}:{user[1]}", removal=True)
+            if self.users.pop(user, None) is not None:
+                deleted += 1
+                self.deleted.append(user)
+                for members in self.groups.values():
+                    members.discard(user)
+        return Response(201, {"deleted": deleted, "message": "success"}, rows=len(values))
+
     def _check(self, array: str, item: Any) -> str | None:
         if not isinstance(item, dict):
             return "object is not a JSON object"
@@ -118,6 +199,7 @@ class BrazeEmulator(EmulatorApp):
     def _apply(self, array: str, item: dict[str, Any]) -> None:
         user = _identifier(item)
         assert user is not None  # checked before
+        self.count(f"{user[0]}:{user[1]}")
         if array == "events":
             self.events += 1
             return

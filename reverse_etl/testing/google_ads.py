@@ -258,8 +258,10 @@ class GoogleAdsEmulator(EmulatorApp):
                 if verb == "removeAll":
                     members.clear()
                 elif verb == "create":
+                    self.count("|".join(member or ()))
                     members.add(member)  # type: ignore[arg-type]
                 else:
+                    self.count("|".join(member or ()), removal=True)
                     members.discard(member)  # type: ignore[arg-type]
         operation_id = str(next(self._ids))
         self.operations[operation_id] = job.id

@@ -65,6 +65,7 @@ class MetaAudienceEmulator(EmulatorApp):
                 for value in bad or [""]:
                     invalid[str(value)] = "value is not a lower-case SHA-256 hex digest"
                 continue
+            self.count("|".join(row), removal=method != "POST")
             if method == "POST":
                 members.add(tuple(row))
             else:

@@ -15,6 +15,11 @@ Contract enforced (Salesforce REST API docs):
 - `PATCH .../composite/sobjects/{object}/{externalIdField}` with `allOrNone` and at most
   200 `records`, each with `attributes.type`; per-record results in request order;
 - `DELETE .../composite/sobjects?ids=...&allOrNone=false` with at most 200 ids.
+- reads: `GET .../query?q=SELECT f, ... FROM Object [WHERE Field IN ('a', ...)]` (the SOQL
+  this emulator understands; anything else is MALFORMED_QUERY) answers `{totalSize, done,
+  records: [{attributes: {type, url}, Id, ...}]}` at most `query_page_size` records at a
+  time, with `nextRecordsUrl` (`.../query/<locator>-<offset>`) while `done` is false;
+  `GET .../sobjects/{Object}/{ExternalIdField}/{value}` answers one record or 404 NOT_FOUND.
 Per-record rejections: an `Email` that is not an email address (INVALID_EMAIL_ADDRESS), a
 missing external id (MISSING_ARGUMENT), deleting a deleted record (ENTITY_IS_DELETED).
 The job's records are applied when it is closed (Salesforce keeps processing even if the
@@ -32,6 +37,12 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from reverse_etl.jsonio import loads
+from reverse_etl.testing.salesforce_reads import (
+    BY_EXTERNAL_ID,
+    QUERY,
+    QUERY_MORE,
+    SalesforceReads,
+)
 from reverse_etl.testing.server import EmulatorApp, Response
 
 API = r"/services/data/v[0-9]{2}\.[0-9]"
@@ -85,7 +96,7 @@ def _csv(header: list[str], rows: list[dict[str, str]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-class SalesforceEmulator(EmulatorApp):
+class SalesforceEmulator(SalesforceReads, EmulatorApp):
     kind = "salesforce"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -99,6 +110,8 @@ class SalesforceEmulator(EmulatorApp):
         self.in_progress_polls = 2
         self.fail_jobs = 0  # the next N closed jobs end `Failed` with nothing processed
         self.max_upload_bytes = 150_000_000
+        self.query_page_size = 2000
+        self._cursors: dict[str, list[dict[str, Any]]] = {}
         self._next = 0
 
     def summary(self) -> dict[str, Any]:
@@ -151,6 +164,13 @@ class SalesforceEmulator(EmulatorApp):
             return self._collection_upsert(match.group(1), match.group(2), body)
         if COLLECTION.match(path) and method == "DELETE":
             return self._collection_delete(body)
+        if method == "GET" and QUERY.match(path):
+            query = body.get(":query", {}) if isinstance(body, dict) else {}
+            return self._query(" ".join(query.get("q", [])))
+        if method == "GET" and (match := QUERY_MORE.match(path)):
+            return self._page(match.group(1), int(match.group(2)))
+        if method == "GET" and (match := BY_EXTERNAL_ID.match(path)):
+            return self._by_external_id(*match.groups())
         return _error(404, "NOT_FOUND", f"no route {method} {path}")
 
     # --- Bulk API 2.0 ----------------------------------------------------------------------
@@ -274,6 +294,7 @@ class SalesforceEmulator(EmulatorApp):
         self, obj: str, external_field: str, values: dict[str, Any]
     ) -> tuple[bool, str | None, bool, str]:
         external = str(values.get(external_field) or "").strip()
+        self.count(external)
         if not external:
             return False, None, False, f"MISSING_ARGUMENT:{external_field} not specified:--"
         email = values.get("Email")
@@ -296,6 +317,7 @@ class SalesforceEmulator(EmulatorApp):
         return True, record["Id"], created, ""
 
     def _delete(self, record_id: str) -> tuple[bool, str, bool, str]:
+        self.count(record_id, removal=True)
         if record_id in self.deleted:
             return False, record_id, False, "ENTITY_IS_DELETED:entity is deleted:--"
         owner = self.ids.pop(record_id, None)

@@ -13,7 +13,7 @@ import math
 import random
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +64,10 @@ class EmulatorApp:
         self.token = token
         self.faults = faults or Faults()
         self.requests: list[RequestRecord] = []
+        # every row received, per the destination's own key (email, external id, hashed
+        # identifiers ...): writes and removals apart, so tests can count resends exactly
+        self.received: Counter[str] = Counter()
+        self.removals_received: Counter[str] = Counter()
         self.lock = threading.Lock()  # guards state and the request log
         self._window: deque[float] = deque()
         self._rng = random.Random(self.faults.seed)
@@ -77,6 +81,15 @@ class EmulatorApp:
 
     def summary(self) -> dict[str, Any]:
         return {}
+
+    def count(self, key: str, removal: bool = False) -> None:
+        """Record one row received for `key` (call with the lock held, from `process`)."""
+        (self.removals_received if removal else self.received)[str(key)] += 1
+
+    def resends(self) -> int:
+        """Rows received for a key beyond the first (writes)."""
+        with self.lock:
+            return sum(n - 1 for n in self.received.values() if n > 1)
 
     def parse_body(self, headers: dict[str, str], raw: bytes) -> Any:
         """The request body as the app wants it (JSON by default); ValueError if malformed."""
@@ -108,11 +121,20 @@ class EmulatorApp:
         return None
 
     def dispatch(self, method: str, path: str, headers: dict[str, str], raw: bytes) -> Response:
-        if self.faults.latency_seconds:
+        if self.faults.latency_seconds and not path.startswith("/_emulator/"):
             time.sleep(self.faults.latency_seconds)
         if method == "GET" and path == "/_emulator/summary":
             with self.lock:
                 return Response(200, self.summary())
+        if method == "POST" and path == "/_emulator/latency":  # benchmarks slow it down
+            self.faults.latency_seconds = float(loads(raw or b"0"))
+            return Response(200, {"latency_seconds": self.faults.latency_seconds})
+        if method == "GET" and path == "/_emulator/received":
+            with self.lock:
+                return Response(
+                    200,
+                    {"received": dict(self.received), "removals": dict(self.removals_received)},
+                )
         if not self.authorised(headers, raw):
             return self._record(method, path, Response(401, {"message": "authentication failed"}))
         with self.lock:
@@ -222,6 +244,7 @@ class EmulatorHandle:
 
 
 def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp:
+    from reverse_etl.testing.alerts import SlackWebhookEmulator
     from reverse_etl.testing.braze import BrazeEmulator
     from reverse_etl.testing.google_ads import GoogleAdsEmulator
     from reverse_etl.testing.hubspot import HubSpotEmulator
@@ -236,6 +259,7 @@ def make_app(kind: str, token: str, faults: Faults | None = None) -> EmulatorApp
         "salesforce": SalesforceEmulator,
         "braze": BrazeEmulator,
         "google_ads": GoogleAdsEmulator,
+        "slack": SlackWebhookEmulator,
     }
     if kind not in apps:
         raise ValueError(f"no emulator for {kind!r} (have: {', '.join(apps)})")

@@ -28,6 +28,8 @@ DEFAULT_ALLOWED_RELATIONS = frozenset(
     {
         "profiles.customer_profiles",
         "ml.person_scores",
+        "ml.person_lifetime_value",  # BTYD traits per buyer (ml/lifetime.py)
+        "ml.person_clusters",  # discovered segments (ml/clusters.py)
         "identity.persons",
         "identity.identity_graph",
     }
@@ -36,6 +38,8 @@ DEFAULT_ALLOWED_SCHEMAS = frozenset({"segments"})  # any relation in these schem
 DEFAULT_RELATION_KEYS: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "profiles.customer_profiles": (("person_id",),),
     "ml.person_scores": (("person_id", "model"),),
+    "ml.person_lifetime_value": (("person_id",),),
+    "ml.person_clusters": (("person_id",),),
     "identity.persons": (("person_id",),),
     "identity.identity_graph": (("id_type", "id_value"),),
 }

@@ -196,9 +196,12 @@ def _values_keys(values: exp.Values) -> set[Key]:
     keys: set[Key] = set()
     for index, name in enumerate(names):
         cells = [row[index] for row in rows if index < len(row)]
-        if len(cells) == len(rows) and all(isinstance(c, exp.Literal) for c in cells):
-            if len({(c.is_string, c.this) for c in cells}) == len(cells):
-                keys.add(frozenset({name}))
+        if (
+            len(cells) == len(rows)
+            and all(isinstance(c, exp.Literal) for c in cells)
+            and len({(c.is_string, c.this) for c in cells}) == len(cells)
+        ):
+            keys.add(frozenset({name}))
     return keys
 
 

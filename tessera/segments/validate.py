@@ -22,6 +22,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 from tessera.segments.issues import Issue, SegmentValidationError, first_position, line_col
 from tessera.segments.policy import DEFAULT_POLICY, KEY_COLUMN, SOURCE_DIALECT, ValidationPolicy
 from tessera.segments.sql_safety import check_sql_safety
+from tessera.segments.task_names import check_task_names
 from tessera.segments.uniqueness import person_id_is_unique
 from tessera.warehouse import Session
 
@@ -126,6 +127,7 @@ def find_issues(
             + ", ".join(sorted(r for r in relations if not _in_schema(r, schema))),
         )
         checker.check_person_id(tree, tuple(tree.named_selects), expanded=False)
+    check_task_names(checker, tree, relations)  # ml scores by a task that exists (#17)
     if any(i.severity == "error" for i in checker.issues):
         return checker.issues, None
     validated = ValidatedSegment(

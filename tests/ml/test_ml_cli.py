@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tessera.cli import main
+from orchestration.cli import main
 from tessera.warehouse import Warehouse
 
 

@@ -53,7 +53,8 @@ def test_audience_add_remove_follows_segment_and_consent(
         "update segments.test_audience set phone = '+44 20 7946 0958' where person_id = 'p0000778'",
     )
     second = run(settings, paths, "ads")
-    assert second.plan.counts["removed"] == 9 + 1  # p0000000 never had consent
+    assert second.plan.counts["removed"] == 9  # p0000000 never had consent
+    assert second.plan.counts["suppressed"] == 1  # consent revoked: out, whatever the mode
     assert second.plan.counts["changed"] == 1
     assert members(meta) == expected_members(settings)
     old = (hash_value("email", "person.778@example.com"), hash_value("phone", "+14155550778"))

@@ -62,7 +62,7 @@ def test_unknown_sync_is_a_clear_error(cli_env: list[str], capsys: pytest.Captur
 
 
 def test_registered_in_the_tessera_cli(cli_env: list[str], capsys: pytest.CaptureFixture) -> None:
-    from tessera.cli import main as tessera_main
+    from orchestration.cli import main as tessera_main
 
     assert tessera_main([*cli_env, "destinations"]) == 0
     out = capsys.readouterr().out

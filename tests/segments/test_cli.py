@@ -102,7 +102,7 @@ def test_builds_refuse_an_invalid_segment_before_dbt_runs(
 ) -> None:
     from dataclasses import replace
 
-    from tessera.cli import build_parser
+    from orchestration.cli import build_parser
     from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
 
     assert run(settings, project, "new", "good_one") == 0

@@ -111,7 +111,7 @@ HOSTILE = [
     (
         "duplicate_person_id",
         f"select p.person_id, s.person_id from {P} p join {S} s on s.person_id = p.person_id "
-        "where s.model = 'churn'",
+        "where s.model = 'churn_90d'",
         "person_id_duplicate",
         "person_id is selected 2 times",
     ),

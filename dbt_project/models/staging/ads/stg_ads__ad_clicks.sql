@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('ads', 'ad_clicks') }}
+    select * from {{ ref('base_ads__ad_clicks') }}
 
 ),
 

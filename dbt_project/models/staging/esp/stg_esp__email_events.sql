@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('esp', 'email_events') }}
+    select * from {{ ref('base_esp__email_events') }}
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('segment', 'events') }}
+    select * from {{ ref('base_segment__events') }}
 
 ),
 
@@ -22,7 +22,8 @@ renamed as (
         device_id as device_id_raw,
         {{ normalise_email('traits_email') }} as email,
         traits_email as email_raw,
-        {{ normalise_phone('traits_phone', var('default_phone_country_code')) }} as phone,
+        {{ normalise_phone('traits_phone') }} as phone,
+        {{ phone_extension('traits_phone') }} as phone_extension,
         traits_phone as phone_raw,
         {{ normalise_identifier('traits_first_name') }} as first_name,
         {{ normalise_identifier('traits_last_name') }} as last_name,

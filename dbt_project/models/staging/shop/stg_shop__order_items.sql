@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'order_items') }}
+    select * from {{ ref('base_shop__order_items') }}
 
 ),
 

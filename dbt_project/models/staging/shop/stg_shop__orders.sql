@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
+    select * from {{ ref('base_shop__orders') }}
 
 ),
 
@@ -14,16 +14,16 @@ renamed as (
 
         {{ normalise_email('customer_email') }} as email,
         customer_email as email_raw,
-        {{ normalise_phone(
-            'customer_phone', var('default_phone_country_code'), country_col='shipping_country'
-        ) }} as phone,
+        {{ normalise_phone('customer_phone', region_lookup='shipping_phone_region') }} as phone,
+        {{ phone_extension('customer_phone') }} as phone_extension,
         customer_phone as phone_raw,
         {{ normalise_identifier('user_id') }} as user_id,
         user_id as user_id_raw,
         {{ normalise_identifier('anonymous_id') }} as anonymous_id,
         anonymous_id as anonymous_id_raw,
 
-        status,
+        -- the contract: null means completed
+        coalesce(lower({{ normalise_identifier('status') }}), 'completed') as status,
         upper(currency) as currency,
         cast(subtotal as double) as subtotal,
         cast(discount as double) as discount,
@@ -37,6 +37,7 @@ renamed as (
         cast(updated_at as timestamp) as updated_at
 
     from source
+    {{ phone_region_lookup('shipping_country', 'shipping_phone_region') }}
 
 )
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'returns') }}
+    select * from {{ ref('base_shop__returns') }}
 
 ),
 

@@ -1,0 +1,332 @@
+"""`tessera sources check`: what each source holds on a warehouse, against the contract.
+
+Per source: where it is read from (tessera.sources.resolve). Per table read: present or
+missing, rows, missing and mistyped columns, values that will not parse as the contract's
+type, null / placeholder / invalid rates of every identifier column, duplicate and null keys,
+values a consent must have, and freshness of the load timestamp. Each finding is an error
+(the build would fail on it), a warning (it builds, but the result will miss something) or a
+note. The SQL is written for DuckDB and transpiled by sqlglot for Snowflake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlglot
+
+from tessera.sources.contract import ContractColumn, ContractTable, load_contract
+from tessera.sources.identifiers import IdentifierRules
+from tessera.sources.resolve import PhysicalTable, Resolution, resolve_all
+from tessera.warehouse import Session
+
+# loaders that deduplicate in the adapter (Segment may deliver a call twice)
+DEDUPLICATED_BY_ADAPTER = {"segment"}
+FAMILIES = {
+    "varchar": ("varchar", "text", "string", "char"),
+    "timestamp": ("timestamp", "datetime", "date"),
+    "double": ("double", "float", "real", "decimal", "numeric", "number", "int", "bigint"),
+    "integer": ("int", "bigint", "smallint", "tinyint", "hugeint", "number", "numeric"),
+    "boolean": ("bool",),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # error | warning | note
+    source: str
+    table: str | None
+    message: str
+
+
+@dataclass
+class TableReport:
+    table: PhysicalTable
+    rows: int | None = None
+    newest: datetime | None = None
+    identifier_stats: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class SourceReport:
+    resolution: Resolution
+    tables: list[TableReport] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def add(self, level: str, table: str | None, message: str) -> None:
+        self.findings.append(Finding(level, self.resolution.source, table, message))
+
+
+@dataclass
+class CheckReport:
+    sources: list[SourceReport]
+    checked_at: datetime
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for s in self.sources for f in s.findings]
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+
+def run_check(
+    session: Session, now: datetime | None = None, raw_vars: dict | None = None
+) -> CheckReport:
+    """raw_vars: the tessera_sources settings to check with (default: dbt_project.yml's)."""
+    contract = load_contract()
+    rules = IdentifierRules.from_project()
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    reports = []
+    for resolution in resolve_all(session, contract, raw_vars):
+        report = SourceReport(resolution)
+        reports.append(report)
+        if resolution.error:
+            report.add("error", None, resolution.error)
+        if not resolution.is_read:
+            if resolution.mode == "absent" and not resolution.error:
+                report.add("note", None, f"built empty: {resolution.reason}")
+            continue
+        source = contract.source(resolution.source)
+        for table in resolution.tables:
+            spec = table.spec
+            if spec is None:
+                continue
+            if not table.exists:
+                if spec.required:
+                    report.add("error", table.logical, f"missing table {table.location}")
+                elif resolution.mode == "contract":
+                    report.add(
+                        "note",
+                        table.logical,
+                        f"optional table {table.location} absent: built empty",
+                    )
+                continue
+            table_report = TableReport(table)
+            report.tables.append(table_report)
+            _check_table(session, report, table_report, spec, rules)
+        _check_freshness(report, now, source.freshness_warn_hours, source.freshness_error_hours)
+    return CheckReport(reports, now)
+
+
+def _family_ok(want: str, have: str) -> bool:
+    have = have.lower()
+    return any(have.startswith(prefix) or prefix in have for prefix in FAMILIES[want])
+
+
+def _check_table(
+    session: Session,
+    report: SourceReport,
+    table_report: TableReport,
+    spec: ContractTable,
+    rules: IdentifierRules,
+) -> None:
+    table = table_report.table
+    adapter_mode = report.resolution.mode == "adapter"
+    present = [c for c in spec.columns if c.name.lower() in table.columns]
+    missing = [c for c in spec.columns if c.name.lower() not in table.columns]
+    for column in missing:
+        if column.required:
+            report.add(
+                "error",
+                table.logical,
+                f"missing required column {column.name} ({column.data_type}: {column.description})",
+            )
+    optional_missing = [c.name for c in missing if not c.required]
+    if optional_missing and not adapter_mode:
+        report.add(
+            "note",
+            table.logical,
+            "absent optional columns (read as null): " + ", ".join(optional_missing),
+        )
+    if not any(c.id_type for c in present) and any(c.id_type for c in spec.columns):
+        report.add(
+            "warning",
+            table.logical,
+            "no identifier column present: its records cannot be linked to a person",
+        )
+
+    selects = ["count(*) as n_rows"]
+    probes: list[tuple[str, str, ContractColumn, str | None]] = []
+    for column in present:
+        have = table.columns[column.name.lower()]
+        quoted = f'"{_stored(table, column.name)}"'
+        if not _family_ok(column.data_type, have):
+            if _family_ok("varchar", have) and column.data_type != "varchar":
+                target = "timestamp" if column.data_type == "timestamp" else column.data_type
+                selects.append(
+                    f"count(*) filter (where {quoted} is not null and "
+                    f"try_cast({quoted} as {target}) is null) as bad_{column.name}"
+                )
+                probes.append(("unparsed", f"bad_{column.name}", column, have))
+            else:
+                report.add(
+                    "note",
+                    table.logical,
+                    f"column {column.name} is {have}, read as {column.data_type}",
+                )
+        if column.required and not column.id_type and column.name not in spec.key:
+            selects.append(f"count(*) filter (where {quoted} is null) as null_{column.name}")
+            probes.append(("null_required", f"null_{column.name}", column, None))
+        if column.id_type:
+            id_types = (
+                ["email", "phone", "user_id"]
+                if column.id_type == "subject_type"
+                else [column.id_type]
+            )
+            value = f"cast({quoted} as varchar)"
+            selects.append(f"count(*) filter (where {value} is null) as idnull_{column.name}")
+            if len(id_types) == 1:
+                selects.append(
+                    f"count(*) filter (where {rules.placeholder_sql(id_types[0], value)})"
+                    f" as idph_{column.name}"
+                )
+                selects.append(
+                    f"count(*) filter (where not {rules.placeholder_sql(id_types[0], value)} "
+                    f"and {rules.invalid_sql(id_types[0], value)}) as idbad_{column.name}"
+                )
+            probes.append(("identifier", column.name, column, None))
+        values = _accepted_values(spec, column)
+        if values:
+            listed = ", ".join(f"'{v}'" for v in values)
+            selects.append(
+                f"count(*) filter (where {quoted} is not null and cast({quoted} as varchar) "
+                f"not in ({listed})) as unexpected_{column.name}"
+            )
+            probes.append(("values", f"unexpected_{column.name}", column, listed))
+    key = [c for c in spec.key if c.lower() in table.columns]
+    if key and len(key) == len(spec.key):
+        cols = " || '|' || ".join(f'cast("{_stored(table, c)}" as varchar)' for c in key)
+        null_key = " or ".join(f'"{_stored(table, c)}" is null' for c in key)
+        selects.append(f"count({cols}) - count(distinct {cols}) as duplicate_keys")
+        selects.append(f"count(*) filter (where {null_key}) as null_keys")
+    loaded_at = table.loaded_at_field
+    if loaded_at and loaded_at.lower() in table.columns:
+        have = table.columns[loaded_at.lower()]
+        expr = f'"{_stored(table, loaded_at)}"'
+        if not _family_ok("timestamp", have):
+            expr = f"try_cast({expr} as timestamp)"
+        selects.append(f"cast(max({expr}) as timestamp) as newest")
+    elif loaded_at:
+        report.add(
+            "warning",
+            table.logical,
+            f"no load timestamp column {loaded_at}: "
+            "incremental runs re-read by event time and the sensor sees only row counts",
+        )
+
+    row = _one_row(session, f"select {', '.join(selects)} from {table.sql(session.dialect)}")
+    rows = int(row["n_rows"])
+    table_report.rows = rows
+    if rows == 0:
+        report.add("warning", table.logical, f"{table.location} has no rows")
+    for kind, alias, column, extra in probes:
+        if kind == "unparsed" and row[alias]:
+            level = "error" if column.required and not column.id_type else "warning"
+            report.add(
+                level,
+                table.logical,
+                f"{row[alias]:,} values of {column.name} ({extra}) do not parse as "
+                f"{column.data_type}: read as null",
+            )
+        elif kind == "null_required" and row[alias]:
+            report.add(
+                "error",
+                table.logical,
+                f"{row[alias]:,} rows have no {column.name}, which every row needs",
+            )
+        elif kind == "values" and row[alias]:
+            report.add(
+                "error",
+                table.logical,
+                f"{row[alias]:,} rows have a {column.name} other than {extra}",
+            )
+        elif kind == "identifier":
+            stats = {"null": row[f"idnull_{alias}"] / rows if rows else 0.0}
+            if f"idph_{alias}" in row:
+                stats["placeholder"] = row[f"idph_{alias}"] / rows if rows else 0.0
+                stats["invalid"] = row[f"idbad_{alias}"] / rows if rows else 0.0
+            table_report.identifier_stats[alias] = stats
+            if rows and stats["null"] == 1.0:
+                report.add("warning", table.logical, f"identifier {alias} is always null")
+            for what, label in (("placeholder", "placeholders"), ("invalid", "malformed")):
+                if stats.get(what, 0.0) >= 0.05:
+                    report.add(
+                        "warning",
+                        table.logical,
+                        f"{stats[what]:.0%} of {alias} values are {label} (identity drops them)",
+                    )
+    if "duplicate_keys" in row:
+        keys = ", ".join(spec.key)
+        dedupe = adapter_mode and report.resolution.adapter.name in DEDUPLICATED_BY_ADAPTER
+        if row["duplicate_keys"]:
+            level = "note" if dedupe else "error"
+            extra = (
+                " (the adapter keeps the latest)"
+                if dedupe
+                else " (staging's unique test on the key fails the build)"
+            )
+            report.add(
+                level,
+                table.logical,
+                f"{row['duplicate_keys']:,} duplicate values of the key ({keys}){extra}",
+            )
+        if row["null_keys"]:
+            report.add("error", table.logical, f"{row['null_keys']:,} rows have no key ({keys})")
+    newest = row.get("newest")
+    if newest is not None:
+        table_report.newest = newest.replace(tzinfo=None) if hasattr(newest, "tzinfo") else newest
+
+
+def _check_freshness(
+    report: SourceReport, now: datetime, warn_hours: int, error_hours: int
+) -> None:
+    """The source's newest load over its tables, against its freshness thresholds."""
+    stamped = [t for t in report.tables if t.newest is not None]
+    if not stamped:
+        return
+    newest = max(stamped, key=lambda t: t.newest)
+    age_hours = (now - newest.newest).total_seconds() / 3600
+    where = f"{newest.table.logical}.{newest.table.loaded_at_field}"
+    if age_hours > error_hours:
+        report.add(
+            "warning",
+            None,
+            f"stale: the newest load ({where}) is "
+            f"{newest.newest:%Y-%m-%d %H:%M}, {age_hours / 24:,.1f} days old (error "
+            f"after {error_hours} h)",
+        )
+    elif age_hours > warn_hours:
+        report.add(
+            "note",
+            None,
+            f"the newest load ({where}) is {age_hours:,.0f} h old (warn after {warn_hours} h)",
+        )
+
+
+def _accepted_values(spec: ContractTable, column: ContractColumn) -> tuple[str, ...]:
+    return CONSENT_VALUES.get((spec.qualified_name, column.name), ())
+
+
+# values staging tests with severity error: anything else fails the build
+CONSENT_VALUES = {
+    ("cmp.consents", "subject_type"): ("email", "user_id", "phone"),
+    ("cmp.consents", "purpose"): ("email", "sms", "ads", "analytics"),
+    ("cmp.consents", "status"): ("granted", "revoked"),
+}
+
+
+def _stored(table: PhysicalTable, name: str) -> str:
+    """A column's name as the warehouse stores it (Snowflake upper-cases unquoted names)."""
+    return table.column_names.get(name.lower(), name)
+
+
+def _one_row(session: Session, duckdb_sql: str) -> dict:
+    sql = duckdb_sql
+    if session.dialect != "duckdb":
+        sql = sqlglot.transpile(duckdb_sql, read="duckdb", write="snowflake")[0]
+    frame = session.df(sql)
+    frame.columns = [c.lower() for c in frame.columns]
+    record = frame.iloc[0].to_dict()
+    return {k: (None if v != v else v) for k, v in record.items()}  # NaN -> None
