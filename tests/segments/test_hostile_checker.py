@@ -85,3 +85,32 @@ def test_dbt_compiling_other_sql_than_was_checked_is_refused(project: Path) -> N
         macro.unlink()
     codes = {e.code for e in result.errors}
     assert "dbt_differs" in codes, [str(e) for e in result.errors]
+
+
+def test_extra_checks_report_in_the_authors_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other parts of Tessera hook a check into EXTRA_CHECKS; its issue lands in the file."""
+    from sqlglot import exp
+
+    from tessera.segments import checks
+
+    def unknown_model(segment: checks.CheckedSegment) -> list:
+        literals = [
+            eq.right
+            for eq in segment.tree.find_all(exp.EQ)
+            if isinstance(eq.left, exp.Column) and eq.left.name == "model"
+        ]
+        return [
+            segment.issue("unknown_model", f"no model named {lit.this!r}", lit)
+            for lit in literals
+            if lit.this != "churn_90d"
+        ]
+
+    monkeypatch.setattr(checks, "EXTRA_CHECKS", [unknown_model])
+    [case] = [c for c in VALID if c.id == "ok_window_frames"]
+    put_cases(project, [case])
+    result = check_project(project, compile_with_dbt=False)
+    [issue] = [e for e in result.errors if e.segment == case.name]
+    assert issue.code == "unknown_model" and "purchase_30d" in issue.message
+    assert (issue.file, issue.line, issue.column) == (f"models/segments/{case.name}.sql", 4, 15)
