@@ -14,7 +14,6 @@ from dagster import (
     multiprocess_executor,
 )
 
-from ml.config import MLConfig
 from orchestration.checks import build_checks
 from orchestration.config import OrchestrationConfig
 from orchestration.dbt_assets import (
@@ -46,7 +45,7 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     assets: list = [build_dbt_assets(project, manifest_path)]
     has_training = FEATURES in relations
     if has_training:
-        assets += build_ml_assets(MLConfig())
+        assets += build_ml_assets(dbt_project_dir=settings.dbt_project_dir)
     segments = [key for key in relations if key.path[0] == "segments"]
     if segments:
         assets.append(build_membership_asset(segments))

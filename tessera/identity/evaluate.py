@@ -28,7 +28,12 @@ charges sum to linkable pairs - correct linkable pairs. Reasons: the identifier 
 reached identity (`not_seen`), was dropped by a validity rule (`dropped_invalid`) or as
 shared by a cap (`dropped_shared`), or is in the graph but its group's links ran through a
 dropped identifier (`cut_off_by_dropped`); `resolver_split` (in the graph, no dropped
-identifier in its group, still split) would be a bug in the resolver.
+identifier in its group, still split) is charged to `cut_by_rules` when its group holds an
+edge a rule cut (identity_audit: recycled, person_limit, weak_join, uncorroborated), else to
+`resolver_split`, which would be a bug in the resolver.
+
+What the guards did (hubs found, edges cut, whether truth agrees with each cut, and where the
+remaining wrongly joined pairs come from): `tessera.identity.guards`.
 
 Pair counts are n*(n-1)/2 sums over group sizes; no pair is ever materialised. The counting
 is in SQL; the evidence groups (connected components of the evidence rows) are computed with
@@ -44,6 +49,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from tessera.identity.guards import guard_report
 from tessera.warehouse import Session, Warehouse, WarehouseError
 
 GRAPH_TABLE = "identity.identity_graph"
@@ -58,7 +64,7 @@ INVALID_STATUSES = ("placeholder", "blocked_value", "invalid_format")
 class Thresholds:
     min_precision: float = 0.999
     min_recall: float = 0.98
-    max_cluster_identifiers: int = 200
+    max_cluster_identifiers: int = 1000
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,16 @@ class IdentityEvaluation:
     predicted_persons: int
     overmerged_clusters: int
     true_persons_wrongly_joined: int
+    most_true_persons_in_a_cluster: int
     anonymous_ids_scored: int
     anonymous_linked_to_known_share: float
     largest_cluster_identifiers: int
     unlinkable_pairs_by_reason: dict[str, int] = field(default_factory=dict)
     missed_linkable_pairs_by_reason: dict[str, int] = field(default_factory=dict)
+    hubs_by_type: dict[str, int] = field(default_factory=dict)
+    edges_cut_by_reason: dict[str, int] = field(default_factory=dict)
+    cuts_vs_truth: dict[str, int] = field(default_factory=dict)
+    wrong_pairs_by_cause: dict[str, int] = field(default_factory=dict)
 
     def failures(self, thresholds: Thresholds = Thresholds()) -> list[str]:
         """Thresholds this evaluation misses, each as a sentence; empty when all pass."""
@@ -167,6 +178,7 @@ select
     (select count(*) from predicted) as predicted_persons,
     (select count(*) from predicted where true_persons > 1) as overmerged_clusters,
     (select persons from wrongly_joined) as true_persons_wrongly_joined,
+    (select max(true_persons) from predicted) as most_true_persons_in_a_cluster,
     (select scored from anonymous) as anonymous_ids_scored,
     (select linked from anonymous) as anonymous_linked,
     (select max(n) from (
@@ -193,12 +205,25 @@ select
         when g.person_id is null then -1
         else dense_rank() over (order by g.person_id) - 1
     end as cluster,
-    coalesce(n.status, 'not_seen') as status
+    coalesce(n.status, 'not_seen') as status,
+    c.node_key is not null as on_cut_edge
 from truth t
 left join {GRAPH_TABLE} g on g.id_type = t.id_type and g.id_value = t.id_value
 left join {NODES_TABLE} n on n.id_type = t.id_type and n.id_value = t.id_value
+left join ({{cut_nodes}}) c on c.node_key = t.id_type || ':' || t.id_value
 order by node
 """
+
+# Identifiers at either end of an edge a rule cut (recycled, person limits): a missed pair in
+# their evidence group is charged to the rules, not to the resolver.
+CUT_NODES_SQL = """
+select id_type || ':' || id_value as node_key from identity.identity_audit
+where audit_kind = 'edge' and reason <> 'edge_to_shared_identifier'
+union
+select linked_id_type || ':' || linked_id_value from identity.identity_audit
+where audit_kind = 'edge' and reason <> 'edge_to_shared_identifier'
+"""
+NO_CUT_NODES_SQL = "select cast(null as varchar) as node_key where 1 = 0"
 
 # Evidence rows as pairs of node indexes (same numbering as SCORED_NODES_SQL).
 EVIDENCE_EDGES_SQL = f"""
@@ -252,7 +277,12 @@ def _charges(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
 
 def evidence_breakdown(session: Session) -> EvidenceBreakdown:
     """Linkable pairs, and why true pairs are missed (see the module docstring)."""
-    nodes = session.df(SCORED_NODES_SQL).sort_values("node", ignore_index=True)
+    cut_nodes = (
+        CUT_NODES_SQL if session.table_exists("identity", "identity_audit") else NO_CUT_NODES_SQL
+    )
+    nodes = session.df(SCORED_NODES_SQL.replace("{cut_nodes}", cut_nodes)).sort_values(
+        "node", ignore_index=True
+    )
     edges = session.df(EVIDENCE_EDGES_SQL)
     n = len(nodes)
     if n == 0:
@@ -287,14 +317,17 @@ def evidence_breakdown(session: Session) -> EvidenceBreakdown:
 
     dropped = status != "valid"
     group_has_dropped = pd.Series(dropped).groupby(group).transform("any").to_numpy()
+    cut = nodes.on_cut_edge.to_numpy(dtype=bool)
+    group_has_cut = pd.Series(cut).groupby(group).transform("any").to_numpy()
     missed_reason = np.select(
         [
             status == "not_seen",
             np.isin(status, INVALID_STATUSES),
             status == "shared_identifier",
             group_has_dropped,
+            group_has_cut,
         ],
-        ["not_seen", "dropped_invalid", "dropped_shared", "cut_off_by_dropped"],
+        ["not_seen", "dropped_invalid", "dropped_shared", "cut_off_by_dropped", "cut_by_rules"],
         "resolver_split",
     )
     missed = pd.Series(_charges(group, cluster)).groupby(missed_reason).sum()
@@ -328,6 +361,7 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
     recall = _ratio(counts["correct_pairs"], counts["true_pairs"])
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     evidence = evidence_breakdown(session)
+    guards = guard_report(session)
     return IdentityEvaluation(
         identifiers_scored=counts["identifiers_scored"],
         identifiers_missing_from_graph=counts["identifiers_missing_from_graph"],
@@ -347,6 +381,7 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
         predicted_persons=counts["predicted_persons"],
         overmerged_clusters=counts["overmerged_clusters"],
         true_persons_wrongly_joined=counts["true_persons_wrongly_joined"],
+        most_true_persons_in_a_cluster=counts["most_true_persons_in_a_cluster"],
         anonymous_ids_scored=counts["anonymous_ids_scored"],
         anonymous_linked_to_known_share=_ratio(
             counts["anonymous_linked"], counts["anonymous_ids_scored"]
@@ -354,6 +389,10 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
         largest_cluster_identifiers=counts["largest_cluster_identifiers"],
         unlinkable_pairs_by_reason=evidence.unlinkable_pairs_by_reason,
         missed_linkable_pairs_by_reason=evidence.missed_linkable_pairs_by_reason,
+        hubs_by_type=guards.hubs_by_type,
+        edges_cut_by_reason=guards.edges_cut_by_reason,
+        cuts_vs_truth=guards.cuts_vs_truth,
+        wrong_pairs_by_cause=guards.wrong_pairs_by_cause,
     )
 
 

@@ -59,3 +59,18 @@ def pos(transaction_id: str, minute: int, **fields: str | None) -> dict:
 def crm(contact_id: str, minute: int, **fields: str | None) -> dict:
     when = at(minute)
     return {"contact_id": contact_id, "created_at": when, "updated_at": when} | fields
+
+
+def click(click_id: str, minute: int, **fields: str | None) -> dict:
+    """An ad click (anonymous_id of the landing session, device_id for app campaigns)."""
+    return {"click_id": click_id, "platform": "meta", "clicked_at": at(minute)} | fields
+
+
+def ticket(ticket_id: str, minute: int, **fields: str | None) -> dict:
+    when = at(minute)
+    return {"ticket_id": ticket_id, "created_at": when, "updated_at": when} | fields
+
+
+def days(n: float) -> int:
+    """n days, in the minutes the record helpers take."""
+    return int(n * 24 * 60)

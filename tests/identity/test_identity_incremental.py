@@ -90,23 +90,22 @@ def test_merge_keeps_the_older_id_and_records_it(tmp_path: Path) -> None:
             "events",
             [
                 event("x1", 1, anonymous_id="a_x", user_id="u_x"),  # older person
-                event("y1", 5, anonymous_id="a_y", traits_email="y@mail.com", user_id="u_y"),
+                # a newsletter sign-up: a cookie and an email, no account
+                event("y1", 5, anonymous_id="a_y", traits_email="y@mail.com"),
                 event("z1", 7, anonymous_id="a_z", user_id="u_z"),  # bystander
             ],
         )
     run_identity(settings, target)
     before = graph(path)
-    older, younger = before["user_id:u_x"], before["user_id:u_y"]
+    older, younger = before["user_id:u_x"], before["email:y@mail.com"]
     assert older != younger
 
-    # Later x checks out with y's email while logged in: the two persons are one.
+    # Later x checks out with that email while logged in: the two persons are one.
     with Warehouse(settings).session() as session:
         insert(session, "orders", [order("xy", 60, customer_email="y@mail.com", user_id="u_x")])
     run_identity(settings, target)
     after = graph(path)
-    assert {
-        after[k] for k in ("user_id:u_x", "user_id:u_y", "email:y@mail.com", "anonymous_id:a_y")
-    } == {older}
+    assert {after[k] for k in ("user_id:u_x", "email:y@mail.com", "anonymous_id:a_y")} == {older}
     assert after["user_id:u_z"] == before["user_id:u_z"]
     assert merges(path) == {(younger, older)}
     persons = set(frame(path, "select person_id from identity.persons").person_id)
@@ -119,7 +118,7 @@ def test_merge_keeps_the_older_id_and_records_it(tmp_path: Path) -> None:
     assert partition(path) == full_rebuild_partition(path, tmp_path)
 
 
-def test_device_that_becomes_shared_splits_like_a_full_rebuild(tmp_path: Path) -> None:
+def test_device_that_becomes_shared_joins_no_one_like_a_full_rebuild(tmp_path: Path) -> None:
     path = tmp_path / "wh.duckdb"
     settings = settings_for(path)
     target = tmp_path / "target"
@@ -147,11 +146,20 @@ def test_device_that_becomes_shared_splits_like_a_full_rebuild(tmp_path: Path) -
         )
     run_identity(settings, target)
     after = graph(path)
-    assert "device_id:D_tab" not in after
-    assert after["user_id:u_1"] == before["user_id:u_1"]  # the oldest node keeps the id
+    # the tablet stays with its first account and joins no one: the second account's link
+    # to it is cut, and the second person never merges into the first
+    assert after["device_id:D_tab"] == after["user_id:u_1"] == before["user_id:u_1"]
+    assert after["anonymous_id:a_tab"] == after["user_id:u_1"]
     assert after["user_id:u_2"] != after["user_id:u_1"]
-    assert after["anonymous_id:a_tab"] != after["user_id:u_1"]
-    assert merges(path) == set()  # a split is no merge
+    assert after["anonymous_id:a_2"] == after["user_id:u_2"]
+    assert merges(path) == set()
+    cut = frame(
+        path,
+        "select src_key, dst_key, reason from identity.identity_limit_cuts",
+    )
+    assert {frozenset((r.src_key, r.dst_key)) for r in cut.itertuples()} == {
+        frozenset(("device_id:D_tab", "user_id:u_2"))
+    }
     assert partition(path) == full_rebuild_partition(path, tmp_path)
 
 

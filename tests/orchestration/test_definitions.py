@@ -161,7 +161,10 @@ def test_full_refresh_job_runs_in_process(
     assert set(models) <= set(materialized)
     evaluations = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
     failed_checks = [
-        key for key, e in evaluations.items() if not e.passed and key.name != FRESHNESS_CHECK
+        key
+        for key, e in evaluations.items()
+        # WARN checks flag without failing: a model that does not beat its baseline (#17)
+        if not e.passed and e.severity != AssetCheckSeverity.WARN and key.name != FRESHNESS_CHECK
     ]
     assert not failed_checks
     assert any(key.name.startswith("accepted_values_") for key in evaluations), "every test"

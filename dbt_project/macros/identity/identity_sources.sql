@@ -5,8 +5,11 @@
       model      the staging model (ref name)
       source     short source name written to identity tables (a node's `sources`)
       seen_at    expression for when the record happened (first_seen_at / last_seen_at)
-      loaded_at  expression for when the record reached the warehouse; incremental runs
-                 pick up records loaded after the last run's watermark for that source
+      loaded_at  expression for when the record reached the warehouse (the event time where
+                 the source has no load time); incremental runs re-read records loaded after
+                 the source's watermark minus var identity_lookback_days
+      key        optional: the record's unique column (default source_record_id), which the
+                 lookback uses to skip records it has already counted
       ids        {id_type: expression} for every identifier type the model exposes
     Identifier columns are already normalised by staging (email lower-cased, phone E.164).
 -#}
@@ -45,4 +48,52 @@
                  'phone': "case when subject_type = 'phone' then subject_id end",
                  'user_id': "case when subject_type = 'user_id' then subject_id end"}},
     ]) }}
+{%- endmacro -%}
+
+
+{#- ---- incremental lookback of identity_records ----------------------------------------- -#}
+
+{%- macro identity_records_seen_relation() -%}
+    {#- identity.identity_records_seen if a previous run wrote it, else none -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=this.database, schema=this.schema,
+                                   identifier='identity_records_seen')) }}
+{%- endmacro -%}
+
+{%- macro _identity_record_loaded(src) -%}
+    cast(coalesce({{ src.loaded_at }}, {{ src.seen_at }}) as timestamp)
+{%- endmacro -%}
+
+{%- macro identity_lookback_start(source_name) -%}
+    {#- the source's watermark in identity_records minus var identity_lookback_days -#}
+    (
+        select {{ dbt.dateadd('day', -1 * identity_config().lookback_days,
+                              "coalesce(max(source_loaded_at), cast('1900-01-02' as timestamp))") }}
+        from {{ this }}
+        where source = '{{ source_name }}'
+    )
+{%- endmacro -%}
+
+{%- macro identity_records_remember_window() -%}
+    {#- post-hook of identity_records: the keys of every record inside the new lookback
+        window, which this run and earlier ones have counted, so the next run skips them -#}
+    {%- set relation = api.Relation.create(database=this.database, schema=this.schema,
+                                           identifier='identity_records_seen') -%}
+    create or replace table {{ relation }} as
+    {%- for src in identity_sources() %}
+    select
+        '{{ src.source }}' as source,
+        cast({{ src.get('key', 'source_record_id') }} as varchar) as source_record_id,
+        {{ _identity_record_loaded(src) }} as loaded_at
+    from {{ ref(src.model) }}
+    where (
+        {%- for expr in src.ids.values() %}
+        {{ expr }} is not null{{ ' or' if not loop.last }}
+        {%- endfor %}
+    )
+        and {{ _identity_record_loaded(src) }} > {{ identity_lookback_start(src.source) }}
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 {%- endmacro -%}

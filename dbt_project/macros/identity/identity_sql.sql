@@ -47,27 +47,83 @@
 
 
 {%- macro identity_invalid_reason(id_type, expr) -%}
-    {#- A CASE expression: why `expr` is not a usable `id_type` identifier, or null if it is. -#}
+    {#- A CASE expression: why `expr` is not a usable `id_type` identifier, or null if it is.
+        A first filter on what a value looks like; the hubs in identity_nodes catch the junk
+        no rule here knows, from how it behaves. -#}
     {%- set config = identity_config() -%}
     {%- set blocked = config.blocked_values.get(id_type, []) -%}
+    {%- set value = 'lower(' ~ expr ~ ')' -%}
     case
         when {{ expr }} is null then null
-        when lower({{ expr }}) in (
-            {%- for value in config.placeholder_values -%}
-                {{ identity_literal(value | lower) }}{{ ", " if not loop.last }}
+        when {{ value }} in (
+            {%- for v in config.placeholder_values -%}
+                {{ identity_literal(v | lower) }}{{ ", " if not loop.last }}
             {%- endfor -%}
         ) then 'placeholder'
         {%- for pattern in config.placeholder_patterns %}
-        when {{ identity_regex_full_match('lower(' ~ expr ~ ')', pattern) }} then 'placeholder'
+        when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
         {%- endfor %}
+        {#- one character repeated ('aaaaaa', '1111111'): typed to get past a required field -#}
+        when length({{ expr }}) >= 4 and replace({{ value }}, left({{ value }}, 1), '') = ''
+            then 'placeholder'
+        {%- if id_type == 'email' %}
+        when split_part({{ value }}, '@', 1) in (
+            {%- for v in config.junk_email_local_parts -%}
+                {{ identity_literal(v | lower) }}{{ ", " if not loop.last }}
+            {%- endfor -%}
+        ) then 'placeholder'
+        {#- shorter than the provider allows: no such mailbox -#}
+        {%- for domain, min_length in config.email_min_local_length.items() %}
+        when split_part({{ value }}, '@', 2) = {{ identity_literal(domain) }}
+            and length(replace(split_part(split_part({{ value }}, '@', 1), '+', 1), '.', ''))
+                < {{ min_length }}
+            then 'invalid_format'
+        {%- endfor %}
+        {#- the mailbox named after its own domain: x@x.com, na@na.com, nomail@nomail.com -#}
+        when split_part({{ value }}, '@', 1) = split_part(split_part({{ value }}, '@', 2), '.', 1)
+            then 'placeholder'
+        {%- endif %}
+        {%- if id_type == 'phone' %}
+        {#- a national number of one repeated digit, or counting up or down -#}
+        when {{ identity_regex_full_match(value,
+            '[+][1-9][0-9]?[0-9]?(0{6,}|1{6,}|2{6,}|3{6,}|4{6,}|5{6,}|6{6,}|7{6,}|8{6,}|9{6,})') }}
+            then 'placeholder'
+        {%- endif %}
         {%- if blocked %}
-        when lower({{ expr }}) in (
-            {%- for value in blocked -%}
-                {{ identity_literal(value | lower) }}{{ ", " if not loop.last }}
+        when {{ value }} in (
+            {%- for v in blocked -%}
+                {{ identity_literal(v | lower) }}{{ ", " if not loop.last }}
             {%- endfor -%}
         ) then 'blocked_value'
         {%- endif %}
         when not {{ identity_regex_full_match(expr, config.valid_patterns[id_type]) }}
             then 'invalid_format'
     end
+{%- endmacro -%}
+
+
+{%- macro identity_mailbox_key(expr, rules) -%}
+    {#- The mailbox an address delivers to, under var identity_mailbox_rules: the domain's
+        alias resolved (googlemail.com -> gmail.com), a +tag dropped where the provider
+        ignores it, dots dropped where it ignores them. -#}
+    {%- set domain -%}
+        case split_part({{ expr }}, '@', 2)
+            {%- for alias, domain in rules.get('domain_aliases', {}).items() %}
+            when '{{ alias }}' then '{{ domain }}'
+            {%- endfor %}
+            else split_part({{ expr }}, '@', 2)
+        end
+    {%- endset -%}
+    {%- set local -%}
+        case
+            when ({{ domain }}) in ('{{ rules.get('plus_tags', []) | join("', '") }}')
+                then split_part(split_part({{ expr }}, '@', 1), '+', 1)
+            else split_part({{ expr }}, '@', 1)
+        end
+    {%- endset -%}
+    case
+        when ({{ domain }}) in ('{{ rules.get('ignore_dots', []) | join("', '") }}')
+            then replace({{ local }}, '.', '')
+        else {{ local }}
+    end || '@' || ({{ domain }})
 {%- endmacro -%}

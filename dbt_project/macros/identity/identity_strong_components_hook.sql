@@ -1,31 +1,35 @@
 {#-
-    identity_strong_components_hook(records_valid, link_caps): the pre-hook of
-    identity_strong_components. Star edges between the strong identifiers of each record
-    (anchor: the record's highest-priority strong identifier), leaving out identifiers over a
-    link cap, solved by connected_components into the session temporary table
-    identity_strong_labels (node_key, component_key). Iterations go to identity_cc_runs.
+    identity_strong_components_hook(records_valid, hubs): the pre-hook of
+    identity_strong_components. Star edges between the strong, non-recyclable identifiers of
+    each record (anchor: the record's highest-priority one), leaving out hubs, solved by
+    connected_components into the session temporary table identity_strong_labels
+    (node_key, component_key). Iterations go to identity_cc_runs with mode 'strong'.
 -#}
-{%- macro identity_strong_components_hook(records_valid, link_caps) -%}
+{%- macro identity_strong_components_hook(records_valid, hubs) -%}
     {%- if not execute -%}
         {{ return('') }}
     {%- endif -%}
     {%- set config = identity_config() -%}
     {%- set strong = [] -%}
-    {%- for id_type in config.id_priority if id_type in config.strong_id_types -%}
+    {%- for id_type in config.id_priority
+           if id_type in config.strong_id_types and id_type not in config.recyclable_id_types -%}
         {%- do strong.append(id_type) -%}
     {%- endfor -%}
     {%- set started = modules.datetime.datetime.now() -%}
     {%- set edges_sql -%}
-        with usable as (
+        with hub_nodes as (
+            select distinct node_key from {{ hubs }}
+        ),
+        usable as (
             select
                 {%- for id_type in strong %}
-                case when c_{{ id_type }}.node_key is null then r.{{ id_type }} end
+                case when h_{{ id_type }}.node_key is null then r.{{ id_type }} end
                     as {{ id_type }}{{ ',' if not loop.last }}
                 {%- endfor %}
             from {{ records_valid }} r
             {%- for id_type in strong %}
-            left join {{ link_caps }} c_{{ id_type }}
-                on c_{{ id_type }}.node_key = {{ identity_node_key(id_type, 'r.' ~ id_type) }}
+            left join hub_nodes h_{{ id_type }}
+                on h_{{ id_type }}.node_key = {{ identity_node_key(id_type, 'r.' ~ id_type) }}
             {%- endfor %}
         ),
         anchored as (

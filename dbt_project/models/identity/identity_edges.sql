@@ -1,13 +1,30 @@
 {#-
-    Edges between identifiers seen on the same record, as a star: each record's identifiers
-    link to one anchor, the record's highest-priority usable identifier (var
-    identity_id_priority), never to each other. Identifiers over a link cap (shared devices,
-    kiosk anonymous_ids) are cut out before the anchor is chosen; the edges they would have
-    made are kept here with is_dropped = true so identity_audit can show them.
+    Edges between identifiers seen on the same record, as a star: each record's usable
+    identifiers link to one anchor, the record's highest-priority usable identifier (var
+    identity_id_priority), never to each other. Each edge knows its evidence: the sources and
+    records that carry it and when it was first and last seen.
+
+    edge_class orders edges by what they prove, for the person limits in identity_graph:
+      0  one mailbox: two spellings of an address its provider delivers to the same inbox
+         (dots and +tags at gmail, googlemail.com; var identity_mailbox_rules)
+      1  two strong identifiers (user_id, crm_id, email, phone, loyalty_id)
+      2  a device or anonymous id and a strong identifier
+      3  a device and an anonymous id
+    Edges that are not used say why (cut_reason), so identity_audit can show them:
+      shared_identifier  an edge a hub would have made (the hub is identity_nodes'
+                         shared_identifier; it stays a node and joins no one)
+      recycled           a phone or device (var identity_recyclable_id_types) seen with one
+                         strong group and, more than var identity_recycle_gap_days after that
+                         group's last sighting, with another: the number passed on, and its
+                         edges to the earlier owner are cut
 -#}
 {{ config(materialized='table') }}
 
-{%- set id_types = identity_config().id_priority -%}
+{%- set config = identity_config() -%}
+{%- set id_types = config.id_priority -%}
+{%- set strong_types = config.strong_id_types -%}
+{%- set recyclable = config.recyclable_id_types -%}
+{%- set mailbox = config.mailbox_rules -%}
 
 with
 
@@ -17,11 +34,23 @@ valid_records as (
 
 ),
 
+nodes as (
+
+    select * from {{ ref('identity_nodes') }}
+
+),
+
 shared_nodes as (
 
     select id_type, id_value
-    from {{ ref('identity_nodes') }}
+    from nodes
     where status = 'shared_identifier'
+
+),
+
+strong_components as (
+
+    select * from {{ ref('identity_strong_components') }}
 
 ),
 
@@ -57,7 +86,12 @@ anchored as (
             {%- for id_type in id_types %}
             when {{ id_type }} is not null then {{ identity_node_key(id_type, id_type) }}
             {%- endfor %}
-        end as anchor_key
+        end as anchor_key,
+        case
+            {%- for id_type in id_types %}
+            when {{ id_type }} is not null then '{{ id_type }}'
+            {%- endfor %}
+        end as anchor_type
 
     from usable
 
@@ -69,7 +103,9 @@ star_edges as (
     select
         anchor_key as src_key,
         {{ identity_node_key(id_type, id_type) }} as dst_key,
-        false as is_dropped,
+        anchor_type as src_type,
+        '{{ id_type }}' as dst_type,
+        cast(null as varchar) as cut_reason,
         source,
         first_seen_at,
         last_seen_at,
@@ -86,7 +122,9 @@ star_edges as (
     select
         {{ identity_node_key(id_type, id_type ~ '_valid') }} as src_key,
         anchor_key as dst_key,
-        true as is_dropped,
+        '{{ id_type }}' as src_type,
+        anchor_type as dst_type,
+        'shared_identifier' as cut_reason,
         source,
         first_seen_at,
         last_seen_at,
@@ -101,20 +139,248 @@ star_edges as (
 
 ),
 
-final as (
+aggregated as (
 
     select
         src_key,
         dst_key,
-        is_dropped,
+        min(src_type) as src_type,
+        min(dst_type) as dst_type,
+        cut_reason,
         {{ identity_string_agg('source') }} as sources,
+        count(distinct source) as source_count,
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(record_count) as bigint) as record_count,
         max(identity_loaded_at) as loaded_at
 
     from star_edges
-    group by src_key, dst_key, is_dropped
+    group by src_key, dst_key, cut_reason
+
+),
+
+{% if recyclable %}
+{#- Tenures of recyclable identifiers: the strong groups each phone or device was seen with
+    (the group of the strong identifier at the edge's other end), and when. -#}
+recyclable_edges as (
+
+    select
+        case when src_type in ('{{ recyclable | join("', '") }}') then src_key else dst_key end
+            as recycled_key,
+        case when src_type in ('{{ recyclable | join("', '") }}') then dst_key else src_key end
+            as owner_key,
+        src_key,
+        dst_key,
+        first_seen_at,
+        last_seen_at
+
+    from aggregated
+    where cut_reason is null
+        and (
+            (src_type in ('{{ recyclable | join("', '") }}')
+                and dst_type in ('{{ strong_types | reject('in', recyclable) | join("', '") }}'))
+            or (dst_type in ('{{ recyclable | join("', '") }}')
+                and src_type in ('{{ strong_types | reject('in', recyclable) | join("', '") }}'))
+        )
+
+),
+
+strong_components_or_self as (
+
+    select distinct
+        e.owner_key as node_key,
+        coalesce(s.component_key, e.owner_key) as group_key
+    from recyclable_edges e
+    left join strong_components s on s.node_key = e.owner_key
+
+),
+
+tenures as (
+
+    select
+        e.recycled_key,
+        s.group_key,
+        min(e.first_seen_at) as first_seen_at,
+        max(e.last_seen_at) as last_seen_at
+
+    from recyclable_edges e
+    join strong_components_or_self s on s.node_key = e.owner_key
+    group by e.recycled_key, s.group_key
+
+),
+
+group_types as (
+
+    select distinct s.group_key, split_part(s.node_key, ':', 1) as id_type
+    from strong_components_or_self s
+    union
+    select distinct s.component_key, split_part(s.node_key, ':', 1)
+    from strong_components s
+    where s.component_key in (select group_key from strong_components_or_self)
+
+),
+
+{#- a later owner: first seen with the identifier more than the gap after an earlier
+    owner's last sighting, and holding an identifier of a type the earlier one holds too
+    (another email, another account: a different person, not the same one's next record) -#}
+passed_on as (
+
+    select distinct
+        t_old.recycled_key,
+        t_old.group_key,
+        t_old.last_seen_at,
+        t_new.first_seen_at as next_first_seen_at
+
+    from tenures t_old
+    join tenures t_new
+        on t_new.recycled_key = t_old.recycled_key
+        and t_new.group_key <> t_old.group_key
+        and {{ dbt.dateadd('day', config.recycle_gap_days, 't_old.last_seen_at') }}
+            < t_new.first_seen_at
+    where exists (
+        select 1
+        from group_types a
+        join group_types b on b.id_type = a.id_type
+        where a.group_key = t_old.group_key and b.group_key = t_new.group_key
+    )
+
+),
+
+recycled_edges as (
+
+    select
+        e.src_key,
+        e.dst_key,
+        'recycled' as cut_reason,
+        e.recycled_key || ' was last seen with this owner on '
+            || cast(cast(max(p.last_seen_at) as date) as varchar) || ' and from '
+            || cast(cast(min(p.next_first_seen_at) as date) as varchar)
+            || ' with another (var identity_recycle_gap_days: {{ config.recycle_gap_days }})'
+            as cut_detail
+
+    from recyclable_edges e
+    join strong_components_or_self s on s.node_key = e.owner_key
+    join passed_on p
+        on p.recycled_key = e.recycled_key
+        and p.group_key = s.group_key
+    group by e.src_key, e.dst_key, e.recycled_key
+
+),
+
+{% endif %}
+
+{% if mailbox.enabled %}
+{#- Addresses of one mailbox: linked to the variant seen first (a star), never rewritten, so
+    each address the person typed stays the node a destination can send to. -#}
+emails as (
+
+    select
+        id_value as email,
+        first_seen_at,
+        loaded_at,
+        {{ identity_mailbox_key('id_value', mailbox) }} as mailbox_key
+
+    from nodes
+    where id_type = 'email' and status = 'valid'
+
+),
+
+mailboxes as (
+
+    select mailbox_key
+    from emails
+    group by mailbox_key
+    having count(*) > 1 and count(*) <= {{ mailbox.get('max_variants', 5) }}
+
+),
+
+mailbox_variants as (
+
+    select
+        e.*,
+        first_value(e.email) over (
+            partition by e.mailbox_key order by e.first_seen_at, e.email
+            rows between unbounded preceding and unbounded following
+        ) as first_variant
+
+    from emails e
+    join mailboxes m on m.mailbox_key = e.mailbox_key
+
+),
+
+mailbox_edges as (
+
+    select
+        'email:' || first_variant as src_key,
+        'email:' || email as dst_key,
+        'email' as src_type,
+        'email' as dst_type,
+        cast(null as varchar) as cut_reason,
+        'mailbox' as sources,
+        cast(1 as bigint) as source_count,
+        first_seen_at,
+        first_seen_at as last_seen_at,
+        cast(0 as bigint) as record_count,
+        loaded_at
+
+    from mailbox_variants
+    where email <> first_variant
+
+),
+{% endif %}
+
+all_edges as (
+
+    select * from aggregated
+    {%- if mailbox.enabled %}
+    union all
+    select * from mailbox_edges
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        a.src_key,
+        a.dst_key,
+        case
+            when a.sources = 'mailbox' then 0
+            {%- set weak = identity_weak_types(config) %}
+            when a.src_type in ('{{ weak | join("', '") }}')
+                and a.dst_type in ('{{ weak | join("', '") }}') then 3
+            when a.src_type in ('{{ weak | join("', '") }}')
+                or a.dst_type in ('{{ weak | join("', '") }}') then 2
+            else 1
+        end as edge_class,
+        {%- if recyclable %}
+        coalesce(a.cut_reason, r.cut_reason) as cut_reason,
+        case
+            when a.cut_reason = 'shared_identifier'
+                then 'not merged: ' || a.src_key || ' is a hub (identity_nodes)'
+            else r.cut_detail
+        end as cut_detail,
+        {%- else %}
+        a.cut_reason,
+        case when a.cut_reason is not null
+            then 'not merged: ' || a.src_key || ' is a hub (identity_nodes)' end as cut_detail,
+        {%- endif %}
+        coalesce(a.cut_reason, {{ 'r.cut_reason' if recyclable else 'null' }}) is not null
+            as is_dropped,
+        a.sources,
+        a.source_count,
+        a.first_seen_at,
+        a.last_seen_at,
+        a.record_count,
+        a.loaded_at
+
+    from all_edges a
+    {%- if recyclable %}
+    left join recycled_edges r
+        on r.src_key = a.src_key
+        and r.dst_key = a.dst_key
+        and a.cut_reason is null
+    {%- endif %}
 
 )
 

@@ -1,9 +1,11 @@
 {#-
     The identity graph: one row per usable identifier with the person it belongs to.
 
-    The pre-hook resolves connected components of the region this run must (re)assign (all
-    valid nodes on a full build; the persons touched by new data on an incremental build)
-    into the session temporary tables identity_region and identity_cc_labels.
+    The pre-hook (macro identity_resolve_components) resolves the region this run must
+    (re)assign (all valid nodes on a full build; the components touched by new data or
+    changed edges on an incremental build) into the session temporary tables identity_region
+    and identity_resolved: each node's component (kept edges) and person (the component, or
+    a part of it where var identity_person_limits split it; identity_agglomerate).
 
     Stable person ids: a component that contains nodes of earlier persons keeps the id of
     the oldest of them (earliest first_seen_at, then smallest id); the others are merged into
@@ -19,10 +21,11 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         pre_hook="{{ identity_resolve_components(ref('identity_nodes'), ref('identity_edges')) }}",
-        post_hook=(
+        post_hook=[
             "delete from {{ this }} where node_key in (select node_key from "
-            ~ "{{ ref('identity_nodes') }} where status <> 'valid')"
-        ),
+            ~ "{{ ref('identity_nodes') }} where status <> 'valid')",
+            "{{ identity_remember_kept_edges() }}",
+        ],
     )
 }}
 
@@ -48,7 +51,7 @@ region as (
 
 labels as (
 
-    select * from identity_cc_labels
+    select * from identity_resolved
 
 ),
 
@@ -89,7 +92,8 @@ labelled as (
         r.last_seen_at,
         r.record_count,
         r.sources,
-        coalesce(l.component_key, r.node_key) as component_key,
+        coalesce(l.cluster_key, r.node_key) as cluster_key,
+        coalesce(l.component_key, r.node_key) as graph_component_key,
         p.person_id as earlier_person_id,
         p.first_seen_at as earlier_first_seen_at,
         p.previous_person_id as earlier_previous_person_id,
@@ -105,7 +109,7 @@ earlier_person_nodes as (
 
     select
         earlier_person_id,
-        component_key,
+        cluster_key,
         min(earlier_first_seen_at) over (partition by earlier_person_id) as person_first_seen_at,
         row_number() over (
             partition by earlier_person_id
@@ -122,10 +126,10 @@ component_heirs as (
     {# each earlier person goes with the component holding its oldest node; the oldest
         earlier person in a component gives the component its id #}
     select
-        component_key,
+        cluster_key,
         earlier_person_id as person_id,
         row_number() over (
-            partition by component_key
+            partition by cluster_key
             order by person_first_seen_at, earlier_person_id
         ) as heir_rank
 
@@ -137,18 +141,18 @@ component_heirs as (
 component_seeds as (
 
     select
-        component_key,
+        cluster_key,
         node_key as seed_key,
         had_earlier_person
 
     from (
         select
-            component_key,
+            cluster_key,
             node_key,
             max(case when earlier_person_id is not null then 1 else 0 end)
-                over (partition by component_key) as had_earlier_person,
+                over (partition by cluster_key) as had_earlier_person,
             row_number() over (
-                partition by component_key
+                partition by cluster_key
                 order by first_seen_at, node_key
             ) as age_rank
         from labelled
@@ -160,7 +164,7 @@ component_seeds as (
 component_persons as (
 
     select
-        s.component_key,
+        s.cluster_key,
         coalesce(
             h.person_id,
             case
@@ -175,7 +179,7 @@ component_persons as (
 
     from component_seeds s
     left join component_heirs h
-        on h.component_key = s.component_key
+        on h.cluster_key = s.cluster_key
         and h.heir_rank = 1
 
 ),
@@ -187,6 +191,7 @@ final as (
         l.id_type,
         l.id_value,
         c.person_id,
+        l.graph_component_key as component_key,
         l.first_seen_at,
         l.last_seen_at,
         l.sources,
@@ -204,7 +209,7 @@ final as (
         {{ identity_run_stamp() }} as resolved_at
 
     from labelled l
-    join component_persons c on c.component_key = l.component_key
+    join component_persons c on c.cluster_key = l.cluster_key
 
 )
 

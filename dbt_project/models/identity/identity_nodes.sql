@@ -1,19 +1,29 @@
 {#-
     One row per identifier (id_type, id_value) ever seen, with its status:
       valid               takes part in the graph
-      placeholder         a placeholder value (unknown, null, all-zero UUID ...)
+      placeholder         a placeholder value (unknown, an all-zero UUID, an unrendered ad
+                          macro such as {idfa}, x@x.com ...)
       blocked_value       on the type's blocklist (test@test.com ...)
       invalid_format      fails the type's pattern
-      shared_identifier   over a cap, never merged: a strong identifier seen with more
-                          distinct linked identifiers than var identity_link_caps allows (a
-                          user_id with many emails), or a weak one (device_id, anonymous_id)
-                          seen with identifiers of more strong persons than var
-                          identity_person_caps allows (a household tablet, a kiosk)
+      shared_identifier   a hub: kept as a node, never a bridge. Either linked to more
+                          distinct values of some type than one person has (identity_hubs,
+                          var identity_hub_max_links), or a device / anonymous id whose
+                          records reach more strong groups (identity_strong_components)
+                          than var identity_hub_max_strong_groups allows, directly or through
+                          the other weak identifiers it shares records with (an ad macro
+                          device joins every cookie it touches; a kiosk cookie every shopper)
+    status_detail gives the evidence: which link type, how many, against what threshold.
 -#}
 {{ config(materialized='table') }}
 
 {%- set config = identity_config() -%}
 {%- set id_types = config.id_priority -%}
+{%- set weak_types = identity_weak_types(config) -%}
+{%- set group_caps = {} -%}
+{%- for id_type, max in config.hub_max_strong_groups.items()
+       if max is not none and id_type in weak_types -%}
+    {%- do group_caps.update({id_type: max}) -%}
+{%- endfor -%}
 
 with
 
@@ -26,6 +36,24 @@ records as (
 valid_records as (
 
     select * from {{ ref('identity_records_valid') }}
+
+),
+
+hubs as (
+
+    select * from {{ ref('identity_hubs') }}
+
+),
+
+hub_nodes as (
+
+    select distinct node_key from hubs
+
+),
+
+strong_components as (
+
+    select * from {{ ref('identity_strong_components') }}
 
 ),
 
@@ -77,68 +105,108 @@ validated as (
 
 ),
 
-strong_components as (
+{% if group_caps %}
+{#- Strong groups a weak identifier reaches: through the strong identifiers on its own
+    records, and through those of the other (non-hub) weak identifiers it shares records with
+    (device <-> cookie chains). -#}
+weak_strong as {{ materialized_cte() }} (
 
-    select * from {{ ref('identity_strong_components') }}
-
-),
-
-link_capped as (
-
-    select * from {{ ref('identity_link_caps') }}
-
-),
-
-{% for weak_type, max in config.person_caps.items() %}
-strong_neighbours_{{ weak_type }} as (
-
+    {%- for weak_type in weak_types %}
     {%- for strong_type in config.strong_id_types %}
-    select
-        {{ weak_type }} as id_value,
-        {{ identity_node_key(strong_type, strong_type) }} as strong_key
-    from valid_records
-    where {{ weak_type }} is not null and {{ strong_type }} is not null
-    {{ 'union all' if not loop.last }}
+    select distinct
+        {{ identity_node_key(weak_type, 'r.' ~ weak_type) }} as weak_key,
+        coalesce(s.component_key, {{ identity_node_key(strong_type, 'r.' ~ strong_type) }})
+            as group_key
+    from valid_records r
+    left join strong_components s
+        on s.node_key = {{ identity_node_key(strong_type, 'r.' ~ strong_type) }}
+    where r.{{ weak_type }} is not null and r.{{ strong_type }} is not null
+        and {{ identity_node_key(strong_type, 'r.' ~ strong_type) }}
+            not in (select node_key from hub_nodes)
+    {{ 'union' if not loop.last }}
+    {%- endfor %}
+    {{ 'union' if not loop.last }}
     {%- endfor %}
 
 ),
 
-person_cap_{{ weak_type }} as (
+weak_pairs as (
 
-    select
-        '{{ weak_type }}' as id_type,
-        n.id_value,
-        '{{ weak_type }} seen with identifiers of '
-            || cast(count(distinct coalesce(s.component_key, n.strong_key)) as varchar)
-            || ' different persons (cap {{ max }})' as detail,
-        count(distinct coalesce(s.component_key, n.strong_key)) as linked_count
-
-    from strong_neighbours_{{ weak_type }} n
-    left join strong_components s on s.node_key = n.strong_key
-    left join link_capped c on c.node_key = n.strong_key
-    where c.node_key is null
-    group by n.id_value
-    having count(distinct coalesce(s.component_key, n.strong_key)) > {{ max }}
+    {%- set pairs = [] -%}
+    {%- for a in weak_types -%}
+        {%- for b in weak_types if b != a -%}
+            {%- do pairs.append((a, b)) -%}
+        {%- endfor -%}
+    {%- endfor %}
+    {%- for a, b in pairs %}
+    select distinct
+        {{ identity_node_key(a, 'r.' ~ a) }} as weak_key,
+        {{ identity_node_key(b, 'r.' ~ b) }} as other_key
+    from valid_records r
+    where r.{{ a }} is not null and r.{{ b }} is not null
+    {{ 'union' if not loop.last }}
+    {%- else %}
+    select cast(null as varchar) as weak_key, cast(null as varchar) as other_key where 1 = 0
+    {%- endfor %}
 
 ),
 
-{% endfor %}
-cap_violations as (
+reached_groups as (
+
+    select weak_key, group_key from weak_strong
+    union
+    select p.weak_key, ws.group_key
+    from weak_pairs p
+    join weak_strong ws on ws.weak_key = p.other_key
+    where p.other_key not in (select node_key from hub_nodes)
+
+),
+
+group_hubs as (
 
     select
-        id_type,
-        id_value,
+        weak_key as node_key,
+        count(*) as linked_count
+
+    from reached_groups
+    where weak_key not in (select node_key from hub_nodes)
+    group by weak_key
+    having count(*) > case split_part(weak_key, ':', 1)
+        {%- for id_type, max in group_caps.items() %}
+        when '{{ id_type }}' then {{ max }}
+        {%- endfor %}
+        else {{ 2 ** 31 }}
+    end
+
+),
+{% endif %}
+
+hub_evidence as (
+
+    select
+        node_key,
         {{ identity_string_agg('detail', '; ') }} as detail,
         max(linked_count) as linked_count
 
     from (
-        select id_type, id_value, detail, linked_count from link_capped
-        {%- for weak_type in config.person_caps %}
+        select node_key, detail, linked_count from hubs
+        {%- if group_caps %}
         union all
-        select id_type, id_value, detail, linked_count from person_cap_{{ weak_type }}
-        {%- endfor %}
-    ) caps
-    group by id_type, id_value
+        select
+            node_key,
+            split_part(node_key, ':', 1) || ' reaches ' || cast(linked_count as varchar)
+                || ' strong groups (persons by their own strong identifiers) directly or '
+                || 'through the devices and cookies it shares records with (at most '
+                || case split_part(node_key, ':', 1)
+                    {%- for id_type, max in group_caps.items() %}
+                    when '{{ id_type }}' then '{{ max }}'
+                    {%- endfor %}
+                end || ')' as detail,
+            linked_count
+        from group_hubs
+        {%- endif %}
+    ) evidence
+    group by node_key
 
 ),
 
@@ -150,16 +218,18 @@ final as (
         v.id_value,
         case
             when v.invalid_reason is not null then v.invalid_reason
-            when c.id_value is not null then 'shared_identifier'
+            when h.node_key is not null then 'shared_identifier'
             else 'valid'
         end as status,
         case
             when v.invalid_reason = 'invalid_format'
                 then 'does not match identity_valid_patterns.' || v.id_type
-            when v.invalid_reason is not null then 'value is on the placeholder or block list'
-            else c.detail
+            when v.invalid_reason is not null
+                then 'a placeholder or junk value (identity_placeholder_values, '
+                    || 'identity_placeholder_patterns, identity_blocked_values)'
+            else h.detail
         end as status_detail,
-        c.linked_count,
+        h.linked_count,
         v.first_seen_at,
         v.last_seen_at,
         v.record_count,
@@ -167,9 +237,8 @@ final as (
         v.loaded_at
 
     from validated v
-    left join cap_violations c
-        on v.id_type = c.id_type
-        and v.id_value = c.id_value
+    left join hub_evidence h
+        on h.node_key = v.id_type || ':' || v.id_value
 
 )
 

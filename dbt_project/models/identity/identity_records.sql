@@ -1,9 +1,16 @@
 {#-
     One row per distinct combination of identifiers seen together in a source (an identify
-    call, an order, a CRM contact ...), with when it was first and last seen. Collapsing
-    records to combinations keeps the graph inputs small: a visitor's thousand page views
-    with the same anonymous_id and device_id are one row.
-    Incremental: each source's records loaded after that source's watermark are folded in.
+    call, an order, a CRM contact ...), with when it was first and last seen and how many
+    records carried it. Collapsing records to combinations keeps the graph inputs small: a
+    visitor's thousand page views with the same anonymous_id and device_id are one row.
+
+    Incremental, with a lookback: each source's records loaded after its watermark minus var
+    identity_lookback_days are read again, so rows that arrive late (a store's offline POS
+    upload, whose only clock is the purchase time, older than the watermark) are folded in.
+    Records already counted are not counted twice: the post-hook keeps the keys (source,
+    source_record_id, loaded time) of every record inside the current lookback window in
+    identity.identity_records_seen, and the next run skips those. A record later than the
+    lookback is only picked up by --full-refresh.
 -#}
 {{
     config(
@@ -11,15 +18,19 @@
         unique_key='record_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
+        post_hook="{{ identity_records_remember_window() }}",
     )
 }}
 
-{%- set id_types = identity_config().id_priority -%}
+{%- set config = identity_config() -%}
+{%- set id_types = config.id_priority -%}
 {%- set sep = "chr(31)" -%}
+{%- set seen = identity_records_seen_relation() if is_incremental() else none -%}
 
 with
 
 {% for src in identity_sources() %}
+{%- set loaded = "cast(coalesce(" ~ src.loaded_at ~ ", " ~ src.seen_at ~ ") as timestamp)" %}
 {{ src.source }}_records as (
 
     select
@@ -28,9 +39,9 @@ with
         cast({{ src.ids.get(id_type, 'null') }} as varchar) as {{ id_type }},
         {%- endfor %}
         cast({{ src.seen_at }} as timestamp) as seen_at,
-        cast(coalesce({{ src.loaded_at }}, {{ src.seen_at }}) as timestamp) as loaded_at
+        {{ loaded }} as loaded_at
 
-    from {{ ref(src.model) }}
+    from {{ ref(src.model) }} as r
 
     where (
         {%- for expr in src.ids.values() %}
@@ -38,11 +49,15 @@ with
         {%- endfor %}
     )
     {%- if is_incremental() %}
-        and cast(coalesce({{ src.loaded_at }}, {{ src.seen_at }}) as timestamp) > (
-            select coalesce(max(source_loaded_at), cast('1900-01-01' as timestamp))
-            from {{ this }}
-            where source = '{{ src.source }}'
+        and {{ loaded }} > {{ identity_lookback_start(src.source) }}
+        {%- if seen is not none %}
+        and not exists (
+            select 1 from {{ seen }} s
+            where s.source = '{{ src.source }}'
+                and s.source_record_id = cast(r.{{ src.get('key', 'source_record_id') }} as varchar)
+                and s.loaded_at = {{ loaded }}
         )
+        {%- endif %}
     {%- endif %}
 
 ),

@@ -1,10 +1,13 @@
 {#-
     Health of identity resolution as (metric, dimension, value) rows: graph size, dropped
-    identifiers by reason, cluster-size distribution, the largest cluster, the share of
-    anonymous ids recognised (linked to a known person), and the latest connected-components
-    run (iterations, seconds, region size).
+    identifiers by reason, hubs by type, edges cut by reason (hub, recycled, person limit,
+    weak join), components the person limits split, cluster-size distribution, the largest
+    cluster, the share of anonymous ids recognised (linked to a known person), and the latest
+    connected-components run (iterations, seconds, region size, agglomeration rounds).
 -#}
 {{ config(materialized='table') }}
+
+-- depends_on: {{ ref('identity_graph') }}
 
 with
 
@@ -35,6 +38,12 @@ edges as (
 cc_runs as (
 
     select * from {{ source('identity_runtime', 'identity_cc_runs') }}
+
+),
+
+limit_cuts as (
+
+    select * from {{ source('identity_runtime', 'identity_limit_cuts') }}
 
 ),
 
@@ -130,10 +139,36 @@ metrics as (
     group by id_type
 
     union all
+    select 'hubs', id_type, cast(count(*) as double precision)
+    from nodes
+    where status = 'shared_identifier'
+    group by id_type
+
+    union all
     select 'edges', case when is_dropped then 'dropped' else 'kept' end,
         cast(count(*) as double precision)
     from edges
     group by is_dropped
+
+    union all
+    select 'edges_cut', cut_reason, cast(count(*) as double precision)
+    from edges
+    where is_dropped
+    group by cut_reason
+
+    union all
+    select 'edges_cut', reason, cast(count(*) as double precision)
+    from limit_cuts
+    group by reason
+
+    union all
+    select 'components_split_by_limits', max(mode), cast(max(split_components) as double precision)
+    from latest_cc_run
+
+    union all
+    select 'agglomeration_rounds', max(mode),
+        cast(max(agglomeration_rounds) as double precision)
+    from latest_cc_run
 
     union all
     select 'persons', null, cast(count(*) as double precision)

@@ -1,23 +1,26 @@
 {#-
-    Components of the strong identifiers alone (var identity_strong_id_types: user_id, crm_id,
-    email, phone, loyalty_id), joined by records that carry several of them. identity_nodes
-    uses them to count how many different persons a weak identifier (a device, a cookie) was
-    seen with: a household tablet used by two account holders touches two strong components
-    and is shared. The pre-hook runs connected_components into a session temporary table.
-    Strong identifiers over a link cap take no part. Rebuilt in full on every run.
+    Strong groups: connected components of the strong identifiers (var
+    identity_strong_id_types) that are not hubs and not recyclable (var
+    identity_recyclable_id_types: a phone can pass from one person to another), joined by
+    records that carry several of them. A strong group is a person as far as their own
+    strong identifiers can tell. identity_nodes counts the strong groups a device or cookie
+    reaches (a kiosk reaches hundreds: a hub), and identity_edges compares the strong groups
+    a phone or device was seen with over time (a recycled number passes from one to the
+    next). The pre-hook runs connected_components into a session temporary table.
+    Rebuilt in full on every run.
 -#}
 {{
     config(
         materialized='table',
         pre_hook=(
             "{{ identity_strong_components_hook(ref('identity_records_valid'), "
-            ~ "ref('identity_link_caps')) }}"
+            ~ "ref('identity_hubs')) }}"
         ),
     )
 }}
 
 -- depends_on: {{ ref('identity_records_valid') }}
--- depends_on: {{ ref('identity_link_caps') }}
+-- depends_on: {{ ref('identity_hubs') }}
 
 with
 

@@ -15,7 +15,7 @@ renamed as (
         subject_type,
         case subject_type
             when 'email' then {{ normalise_email('subject_id') }}
-            when 'phone' then {{ normalise_phone('subject_id', var('default_phone_country_code')) }}
+            when 'phone' then {{ normalise_phone('subject_id') }}
             else {{ normalise_identifier('subject_id') }}
         end as subject_id,
         subject_id as subject_id_raw,

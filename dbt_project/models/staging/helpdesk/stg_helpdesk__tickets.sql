@@ -14,7 +14,8 @@ renamed as (
 
         {{ normalise_email('requester_email') }} as email,
         requester_email as email_raw,
-        {{ normalise_phone('requester_phone', var('default_phone_country_code')) }} as phone,
+        {{ normalise_phone('requester_phone') }} as phone,
+        {{ phone_extension('requester_phone') }} as phone_extension,
         requester_phone as phone_raw,
 
         channel,

@@ -15,7 +15,8 @@ renamed as (
 
         {{ normalise_identifier('loyalty_id') }} as loyalty_id,
         loyalty_id as loyalty_id_raw,
-        {{ normalise_phone('phone', var('default_phone_country_code')) }} as phone,
+        {{ normalise_phone('phone') }} as phone,
+        {{ phone_extension('phone') }} as phone_extension,
         phone as phone_raw,
         {{ normalise_email('email') }} as email,
         email as email_raw,

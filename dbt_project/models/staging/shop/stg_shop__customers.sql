@@ -15,7 +15,8 @@ renamed as (
 
         {{ normalise_email('email') }} as email,
         email as email_raw,
-        {{ normalise_phone('phone', var('default_phone_country_code')) }} as phone,
+        {{ normalise_phone('phone') }} as phone,
+        {{ phone_extension('phone') }} as phone_extension,
         phone as phone_raw,
 
         {{ normalise_identifier('first_name') }} as first_name,

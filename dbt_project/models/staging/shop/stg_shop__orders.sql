@@ -14,9 +14,8 @@ renamed as (
 
         {{ normalise_email('customer_email') }} as email,
         customer_email as email_raw,
-        {{ normalise_phone(
-            'customer_phone', var('default_phone_country_code'), country_col='shipping_country'
-        ) }} as phone,
+        {{ normalise_phone('customer_phone', region_lookup='shipping_phone_region') }} as phone,
+        {{ phone_extension('customer_phone') }} as phone_extension,
         customer_phone as phone_raw,
         {{ normalise_identifier('user_id') }} as user_id,
         user_id as user_id_raw,
@@ -38,6 +37,7 @@ renamed as (
         cast(updated_at as timestamp) as updated_at
 
     from source
+    {{ phone_region_lookup('shipping_country', 'shipping_phone_region') }}
 
 )
 

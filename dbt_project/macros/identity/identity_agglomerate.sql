@@ -1,0 +1,295 @@
+{#-
+    identity_agglomerate(config, limited, split_components): split the components of
+    identity_split_components into persons that keep var identity_person_limits.
+
+    Reads the session tables identity_region_nodes (node_key, id_type, group_key,
+    component_key) and identity_region_edges; writes tessera_agg_nodes (node_key,
+    cluster_key) for the nodes of those components and tessera_agg_cuts (src_key, dst_key,
+    reason, detail, component_key) for every edge it refuses. Returns {rounds, cuts}.
+
+    Persons grow along their strongest edges, in parallel rounds, as the best identity
+    products do it (Segment Unify's limits and priority): edges are ranked by class (one
+    mailbox, then strong-strong, then device/cookie-strong, then device-cookie), then by
+    evidence (number of sources, records), then by age, then by key. Every cluster starts as
+    a node, or as its strong group where that group keeps every limit. Each round every
+    cluster picks its best edge; a cluster joins the other end when that cluster ranks above
+    it (highest-priority identifier type, then more strong identifiers, then size, then key)
+    and does not itself join elsewhere this round. A join that would give the person more
+    identifiers of a type than its limit, or (weak_ids_join_persons false) join two persons
+    with strong identifiers through a device or cookie, is refused: every edge between the
+    two clusters is cut and audited. Joins into one cluster are admitted in edge rank order
+    while the limits hold; the rest wait a round. The globally best remaining edge is decided
+    every round, so the loop ends; after var identity_max_agglomeration_rounds the remaining
+    links are cut (reason unresolved) rather than merged. Decisions depend only on a
+    component's own nodes and edges, so full and incremental builds decide alike.
+-#}
+{%- macro identity_agglomerate(config, limited, split_components) -%}
+    {%- set create = "create or replace temporary table " -%}
+    {%- set strong_list = "'" ~ config.strong_id_types | join("', '") ~ "'" -%}
+    {%- set exclusive_list = "'" ~ (config.account_id_types or ['none']) | join("', '") ~ "'" -%}
+    {%- set priority_case -%}
+        case id_type
+            {%- for id_type in config.id_priority %}
+            when '{{ id_type }}' then {{ loop.index }}
+            {%- endfor %}
+        end
+    {%- endset -%}
+    {%- do run_query(create ~ "tessera_agg_cuts as
+        select cast(null as varchar) as src_key, cast(null as varchar) as dst_key,
+            cast(null as varchar) as reason, cast(null as varchar) as detail,
+            cast(null as varchar) as component_key
+        where 1 = 0") -%}
+    {%- if split_components == 0 -%}
+        {%- do run_query(create ~ "tessera_agg_nodes as
+            select cast(null as varchar) as node_key, cast(null as varchar) as cluster_key
+            where 1 = 0") -%}
+        {{ return({'rounds': 0, 'cuts': 0}) }}
+    {%- endif -%}
+
+    {#- initial clusters: a strong group that keeps every limit, else the node alone -#}
+    {%- do run_query(create ~ "tessera_agg_groups_ok as
+        select n.group_key
+        from identity_region_nodes n
+        join identity_split_components c on c.component_key = n.component_key
+        where n.id_type in (" ~ strong_list ~ ")
+        group by n.group_key
+        having not (false " ~ _identity_over_limits_sql(limited, 'count') ~ ")") -%}
+    {%- do run_query(create ~ "tessera_agg_nodes as
+        with group_strength as (
+            select group_key, sum(limit_weight) as strength
+            from identity_region_nodes
+            where id_type in (" ~ strong_list ~ ")
+            group by group_key
+        )
+        select
+            n.node_key,
+            n.id_type,
+            n.component_key,
+            n.limit_weight,
+            case when n.id_type in (" ~ strong_list ~ ") then s.strength else 0 end
+                as group_strength,
+            " ~ priority_case ~ " as priority,
+            case when n.id_type in (" ~ strong_list ~ ") then 1 else 0 end as is_strong,
+            case when g.group_key is not null and n.id_type in (" ~ strong_list ~ ")
+                then n.group_key else n.node_key end as cluster_key
+        from identity_region_nodes n
+        join identity_split_components c on c.component_key = n.component_key
+        left join tessera_agg_groups_ok g on g.group_key = n.group_key
+        left join group_strength s on s.group_key = n.group_key") -%}
+    {%- do run_query("drop table if exists tessera_agg_groups_ok") -%}
+    {#- ranked edges, stored in both directions -#}
+    {%- do run_query(create ~ "tessera_agg_ranked as
+        select
+            e.src_key, e.dst_key, e.edge_class, e.record_count, e.source_count,
+            case when split_part(e.src_key, ':', 1) in (" ~ exclusive_list ~ ")
+                or split_part(e.dst_key, ':', 1) in (" ~ exclusive_list ~ ") then 1 else 0 end
+                as exclusive,
+            row_number() over (
+                order by e.edge_class, e.source_count desc, e.record_count desc,
+                    e.first_seen_at, e.last_seen_at desc, e.src_key, e.dst_key
+            ) as edge_rank
+        from identity_region_edges e
+        join tessera_agg_nodes n on n.node_key = e.src_key") -%}
+    {%- do run_query(create ~ "tessera_agg_edges as
+        select src_key as a_key, dst_key as b_key, edge_class, record_count, source_count,
+            exclusive, edge_rank
+        from tessera_agg_ranked
+        union all
+        select dst_key, src_key, edge_class, record_count, source_count, exclusive, edge_rank
+        from tessera_agg_ranked") -%}
+    {%- do run_query("drop table if exists tessera_agg_ranked") -%}
+
+    {%- set state = {'rounds': 0, 'done': false} -%}
+    {%- set max_rounds = config.max_agglomeration_rounds | int -%}
+    {%- for round in range(1, max_rounds + 1) -%}
+        {%- if not state.done -%}
+            {%- do run_query(create ~ "tessera_agg_pairs as
+                select na.cluster_key as a, nb.cluster_key as b, min(e.edge_rank) as edge_rank,
+                    min(e.edge_class) as edge_class,
+                    min(e.edge_class) = 0 or sum(e.record_count) >= 2 or max(e.source_count) >= 2
+                        as corroborated,
+                    max(e.exclusive) = 1 as exclusive
+                from tessera_agg_edges e
+                join tessera_agg_nodes na on na.node_key = e.a_key
+                join tessera_agg_nodes nb on nb.node_key = e.b_key
+                where na.cluster_key <> nb.cluster_key
+                group by na.cluster_key, nb.cluster_key") -%}
+            {%- set pairs = run_query("select count(*) from tessera_agg_pairs").columns[0].values()[0] | int -%}
+            {%- if pairs == 0 -%}
+                {%- do state.update({'done': true}) -%}
+            {%- else -%}
+                {%- do state.update({'rounds': round}) -%}
+                {%- do _identity_agglomeration_round(config, limited) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if not state.done -%}
+        {#- still linked after the last round: cut rather than merge -#}
+        {%- do run_query(create ~ "tessera_agg_pairs as
+            select na.cluster_key as a, nb.cluster_key as b
+            from tessera_agg_edges e
+            join tessera_agg_nodes na on na.node_key = e.a_key
+            join tessera_agg_nodes nb on nb.node_key = e.b_key
+            where na.cluster_key <> nb.cluster_key
+            group by na.cluster_key, nb.cluster_key") -%}
+        {%- do run_query("insert into tessera_agg_cuts
+            select e.a_key, e.b_key, 'unresolved',
+                'still linked to another person after " ~ max_rounds ~ " rounds '
+                    || '(var identity_max_agglomeration_rounds): not merged', na.component_key
+            from tessera_agg_edges e
+            join tessera_agg_nodes na on na.node_key = e.a_key
+            join tessera_agg_nodes nb on nb.node_key = e.b_key
+            where na.cluster_key <> nb.cluster_key and e.a_key < e.b_key") -%}
+    {%- endif -%}
+    {%- for name in ['tessera_agg_pairs', 'tessera_agg_edges', 'tessera_agg_stats',
+                     'tessera_agg_decisions'] -%}
+        {%- do run_query("drop table if exists " ~ name) -%}
+    {%- endfor -%}
+    {%- set cuts = run_query("select count(*) from tessera_agg_cuts").columns[0].values()[0] | int -%}
+    {{ return({'rounds': state.rounds, 'cuts': cuts}) }}
+{%- endmacro -%}
+
+
+{%- macro _identity_agglomeration_round(config, limited) -%}
+    {%- set create = "create or replace temporary table " -%}
+    {%- set weak_join_refused = not config.weak_ids_join_persons -%}
+    {#- cluster facts and rank -#}
+    {%- set stats_sql -%}
+        select
+            cluster_key,
+            sum(is_strong) as strong_count,
+            sum(is_strong * limit_weight) as strong_weight,
+            max(group_strength) as established,
+            {%- for id_type, limit in limited %}
+            sum(case when id_type = '{{ id_type }}' then limit_weight else 0 end)
+                as n_{{ id_type }},
+            {%- endfor %}
+            row_number() over (
+                order by min(priority), sum(is_strong) desc, count(*) desc, cluster_key
+            ) as cluster_rank
+        from tessera_agg_nodes
+        group by cluster_key
+    {%- endset -%}
+    {%- do run_query(create ~ "tessera_agg_stats as " ~ stats_sql) -%}
+    {#- each cluster's best edge; a join goes up the cluster ranking, into a cluster that does
+        not itself join elsewhere this round -#}
+    {%- set decisions_sql -%}
+        with best as (
+            select a, b, edge_rank, edge_class, corroborated, exclusive
+            from (
+                select *, row_number() over (partition by a order by edge_rank) as pick
+                from tessera_agg_pairs
+            ) ranked
+            where pick = 1
+        ),
+        hooks as (
+            select best.*
+            from best
+            join tessera_agg_stats sa on sa.cluster_key = best.a
+            join tessera_agg_stats sb on sb.cluster_key = best.b
+            where sb.cluster_rank < sa.cluster_rank
+        ),
+        eligible as (
+            select
+                h.*,
+                case
+                    {%- if weak_join_refused %}
+                    when h.edge_class >= 2 and sa.strong_count > 0 and sb.strong_count > 0
+                        then 'weak_join'
+                    {%- endif %}
+                    {%- for id_type, limit in limited %}
+                    when sa.n_{{ id_type }} + sb.n_{{ id_type }} > {{ limit }}
+                        then 'limit_{{ id_type }}'
+                    {%- endfor %}
+                    {%- if config.corroborate_joins %}
+                    when h.edge_class = 1 and not h.corroborated and not h.exclusive
+                        and sa.established >= 2 and sb.established >= 2
+                        then 'uncorroborated'
+                    {%- endif %}
+                end as refused
+            from hooks h
+            join tessera_agg_stats sa on sa.cluster_key = h.a
+            join tessera_agg_stats sb on sb.cluster_key = h.b
+            where h.b not in (select a from hooks)
+        ),
+        admitted as (
+            select
+                e.a, e.b, e.edge_rank, e.refused
+                {%- for id_type, limit in limited %}
+                , sb.n_{{ id_type }} + sum(
+                    case when e.refused is null then sa.n_{{ id_type }} else 0 end
+                ) over (
+                    partition by e.b order by e.edge_rank
+                    rows between unbounded preceding and current row
+                ) as cum_{{ id_type }}
+                {%- endfor %}
+            from eligible e
+            join tessera_agg_stats sa on sa.cluster_key = e.a
+            join tessera_agg_stats sb on sb.cluster_key = e.b
+        )
+        select
+            a,
+            b,
+            refused,
+            refused is null
+            {%- for id_type, limit in limited %}
+                and cum_{{ id_type }} <= {{ limit }}
+            {%- endfor %} as accepted
+        from admitted
+    {%- endset -%}
+    {%- do run_query(create ~ "tessera_agg_decisions as " ~ decisions_sql) -%}
+    {#- refused joins: cut, and audit, every edge between the two clusters -#}
+    {%- set cuts_sql -%}
+        insert into tessera_agg_cuts
+        select
+            e.a_key,
+            e.b_key,
+            case
+                when d.refused in ('weak_join', 'uncorroborated') then d.refused
+                else 'person_limit'
+            end,
+            case
+                when d.refused = 'weak_join'
+                    then 'a device or cookie would join two persons that their strong '
+                        || 'identifiers keep apart (var identity_weak_ids_join_persons)'
+                when d.refused = 'uncorroborated'
+                    then 'one record of one source would join two persons whose own '
+                        || 'records link ' || cast(sa.established as varchar) || ' and '
+                        || cast(sb.established as varchar)
+                        || ' strong identifiers (var identity_corroborate_joins)'
+                {%- for id_type, limit in limited %}
+                when d.refused = 'limit_{{ id_type }}'
+                    then 'would give one person '
+                        || cast(sa.n_{{ id_type }} + sb.n_{{ id_type }} as varchar)
+                        || ' {{ id_type }} (var identity_person_limits: {{ limit }})'
+                {%- endfor %}
+            end,
+            na.component_key
+        from tessera_agg_decisions d
+        join tessera_agg_stats sa on sa.cluster_key = d.a
+        join tessera_agg_stats sb on sb.cluster_key = d.b
+        join tessera_agg_nodes na on na.cluster_key = d.a
+        join tessera_agg_edges e on e.a_key = na.node_key
+        join tessera_agg_nodes nb on nb.node_key = e.b_key and nb.cluster_key = d.b
+        where d.refused is not null
+    {%- endset -%}
+    {%- do run_query(cuts_sql) -%}
+    {%- do run_query(create ~ "tessera_agg_edges as
+        select e.*
+        from tessera_agg_edges e
+        join tessera_agg_nodes na on na.node_key = e.a_key
+        join tessera_agg_nodes nb on nb.node_key = e.b_key
+        left join tessera_agg_decisions d1
+            on d1.a = na.cluster_key and d1.b = nb.cluster_key and d1.refused is not null
+        left join tessera_agg_decisions d2
+            on d2.a = nb.cluster_key and d2.b = na.cluster_key and d2.refused is not null
+        where d1.a is null and d2.a is null") -%}
+    {#- accepted joins -#}
+    {%- do run_query(create ~ "tessera_agg_nodes as
+        select
+            n.node_key, n.id_type, n.component_key, n.limit_weight, n.group_strength,
+            n.priority, n.is_strong,
+            coalesce(d.b, n.cluster_key) as cluster_key
+        from tessera_agg_nodes n
+        left join tessera_agg_decisions d on d.a = n.cluster_key and d.accepted") -%}
+{%- endmacro -%}
