@@ -59,11 +59,13 @@ def settings_for(directory: Path, project: Path, warehouse: Path) -> Settings:
     )
 
 
-def build_features(settings: Settings, as_of: date, target: Path) -> None:
+def build_features(settings: Settings, as_of: date | None, target: Path) -> None:
+    """The feature models and everything upstream, as of `as_of` (None: the data's own
+    date, as `tessera build` does)."""
     run_dbt(
         settings,
         ["run", "--select", *FEATURE_MODELS, "--target-path", str(target)],
-        vars={"features_as_of": as_of.isoformat()},
+        vars={"features_as_of": as_of.isoformat()} if as_of else None,
         stream=False,
     )
 
