@@ -47,6 +47,21 @@ def mess_records(session) -> None:
         ],
     )
 
+    # a site that sends 'not_logged_in' as the user id of every anonymous visitor: ten
+    # cookies that later log in as their own users (user id -> cookie has no cap: a person has
+    # many cookies, so only its reach into other persons gives it away)
+    insert(
+        session,
+        "events",
+        [
+            event(f"nl{i}", 35 + i, anonymous_id=f"a_nl{i}", user_id="not_logged_in")
+            for i in range(10)
+        ]
+        + [
+            event(f"nlu{i}", 36 + i, anonymous_id=f"a_nl{i}", user_id=f"u_nl{i}") for i in range(10)
+        ],
+    )
+
     # --- placeholders on no list: the store's own phone typed for every loyalty member, the
     # house loyalty card scanned for customers without one, nomail@nomail.com at checkout
     insert(
@@ -269,6 +284,18 @@ def test_a_device_reaching_several_persons_through_their_cookies_is_a_hub(
     hub = row[row.audit_kind == "identifier"]
     assert list(hub.reason) == ["shared_identifier"]
     assert "reaches 4 strong groups" in hub.detail.iloc[0]
+
+
+def test_a_user_id_every_visitor_carries_is_a_hub_by_its_reach(warehouse: Path) -> None:
+    users = persons(warehouse, *(f"user_id:u_nl{i}" for i in range(10)))
+    assert None not in users and len(set(users)) == 10
+    # each cookie stays with the user who logged in on it
+    assert persons(warehouse, *(f"anonymous_id:a_nl{i}" for i in range(10))) == users
+    assert person(warehouse, "user_id:not_logged_in") is None
+    row = audit(warehouse, "user_id", "not_logged_in")
+    hub = row[row.audit_kind == "identifier"]
+    assert list(hub.reason) == ["shared_identifier"]
+    assert "reaches 10 other persons" in hub.detail.iloc[0]
 
 
 def test_a_store_phone_and_a_house_card_no_list_names_are_hubs(warehouse: Path) -> None:

@@ -15,7 +15,9 @@
                        max}}; the 'default' entry applies to every id_type, null = no cap)
       hub_max_strong_groups  a device or anonymous id whose records reach more strong groups
                        (persons by their strong identifiers), directly or through the other
-                       weak identifiers they share records with, is a hub too
+                       weak identifiers they share records with, is a hub too; so is a
+                       strong identifier whose devices and cookies reach more strong groups
+                       than its own ('not_logged_in' as the user id of every visitor)
       recyclable_id_types, recycle_gap_days  a phone or device seen with one person's strong
                        identifiers and, more than recycle_gap_days after their last sighting,
                        with another's, has passed on: its edges to the earlier owner are cut
@@ -84,7 +86,8 @@
             'loyalty_id': {'anonymous_id': none},
             'anonymous_id': {'device_id': 3},
         },
-        'hub_max_strong_groups': {'device_id': 3, 'anonymous_id': 3},
+        'hub_max_strong_groups': {'device_id': 3, 'anonymous_id': 3, 'user_id': 8,
+                                  'crm_id': 8, 'email': 8, 'phone': 8, 'loyalty_id': 8},
         'recyclable_id_types': ['phone', 'device_id'],
         'recycle_gap_days': 30,
         'person_limits': {'user_id': 1, 'crm_id': 2, 'email': 3, 'phone': 2, 'loyalty_id': 2,
