@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PERSONS ?= 5000
+UI_PORT ?= 3000
 SCALES ?= 100000 1000000
 
 .PHONY: demo test lint format bench ui clean chromium
@@ -34,8 +35,9 @@ chromium:
 test: lint chromium
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
+# The Dagster UI on the demo's warehouse, with local destination emulators on a fresh clone.
 ui: $(STAMP)
-	$(BIN)/python -m orchestration.ui --persons $(PERSONS)
+	$(BIN)/python -m orchestration.ui --persons $(PERSONS) --port $(UI_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench run --scales $(SCALES)

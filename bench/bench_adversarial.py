@@ -77,17 +77,17 @@ def _partition(settings: Settings) -> dict[str, str]:
     return dict(zip(df.node_key, df.person_id, strict=True))
 
 
-def _differences(a: dict[str, str], b: dict[str, str]) -> int:
-    """Nodes whose set of co-clustered nodes differs between two partitions."""
+def _differences(incremental: dict[str, str], full: dict[str, str]) -> int:
+    """Nodes of the full build's clusters that the incremental build does not reproduce
+    exactly (each cluster is one frozenset, so memory stays linear in the nodes)."""
 
-    def groups(p: dict[str, str]) -> dict[str, frozenset[str]]:
-        members: dict[str, set[str]] = {}
+    def clusters(p: dict[str, str]) -> set[frozenset[str]]:
+        members: dict[str, list[str]] = {}
         for node, person in p.items():
-            members.setdefault(person, set()).add(node)
-        return {node: frozenset(members[person]) for node, person in p.items()}
+            members.setdefault(person, []).append(node)
+        return {frozenset(m) for m in members.values()}
 
-    ga, gb = groups(a), groups(b)
-    return sum(1 for node in ga.keys() | gb.keys() if ga.get(node) != gb.get(node))
+    return sum(len(c) for c in clusters(full) - clusters(incremental))
 
 
 def run(scale: int, workdir: Path) -> dict:

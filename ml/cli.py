@@ -1,4 +1,4 @@
-"""`tessera ml train | evaluate | score`: registered by tessera/cli.py via `register`."""
+"""`tessera ml train | evaluate | score | cluster`: registered by tessera/cli.py via `register`."""
 
 from __future__ import annotations
 
@@ -13,18 +13,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ml.config import MLConfig
-from ml.errors import MLError
+from ml.errors import MLError, NotEnoughDataError
 from tessera.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "ml", help="propensity models: train, evaluate and score (LightGBM)"
+        "ml",
+        help="predictions: train, evaluate and score the prediction tasks; discover clusters",
     )
     sub = parser.add_subparsers(dest="ml_command", required=True)
 
-    train = sub.add_parser("train", help="train, evaluate against the baseline, register")
+    train = sub.add_parser("train", help="train, evaluate against the baselines, register")
     _common(train)
+    _as_of(train, "train as if today were DATE: features, labels and BG/NBD from before it")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser(
@@ -40,10 +42,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     evaluate.set_defaults(func=cmd_evaluate)
 
-    score = sub.add_parser("score", help="score the latest cutoff into ml.person_scores")
+    score = sub.add_parser(
+        "score",
+        help="score the scoring cutoff into ml.person_scores; BTYD traits into "
+        "ml.person_lifetime_value",
+    )
     _common(score)
     score.add_argument("--version", default=None, help="model version (default: champion)")
+    _as_of(score, "score the persons as they were on DATE (features rebuilt as of it)")
     score.set_defaults(func=cmd_score)
+
+    cluster = sub.add_parser(
+        "cluster", help="discover customer segments (k-means) into ml.person_clusters"
+    )
+    cluster.add_argument("--config", type=Path, default=None, help="ml config YAML file")
+    cluster.add_argument(
+        "--k", type=int, default=None, help="number of clusters (default: best silhouette)"
+    )
+    cluster.set_defaults(func=cmd_cluster)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -51,9 +67,15 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--model",
         action="append",
         default=None,
-        help="model name (repeatable; default: every configured model)",
+        help="prediction task / model name (repeatable; default: every task)",
     )
     parser.add_argument("--config", type=Path, default=None, help="ml config YAML file")
+
+
+def _as_of(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--as-of", dest="as_of", type=date.fromisoformat, default=None, help=help_text
+    )
 
 
 def _models(args: argparse.Namespace, config: MLConfig) -> list[str]:
@@ -63,8 +85,34 @@ def _models(args: argparse.Namespace, config: MLConfig) -> list[str]:
     return names
 
 
-def _fmt(value: float) -> str:
+def learned(config: MLConfig, names: list[str], console: Console) -> list[str]:
+    """The tasks a LightGBM model learns (purchase, churn); spend tasks are BTYD's."""
+    keep = []
+    for name in names:
+        spec = config.model(name)
+        if spec.outcome == "spend":
+            console.print(
+                f"{name}: a spend task is predicted by BG/NBD x Gamma-Gamma, not trained: "
+                f"{config.lifetime_relation}.predicted_clv_{spec.horizon_days}d "
+                "(written by `tessera ml score`)"
+            )
+        else:
+            keep.append(name)
+    return keep
+
+
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+METRIC_ROWS = (
+    ("ROC AUC", "roc_auc"),
+    ("PR AUC", "pr_auc"),
+    ("log loss (lower is better)", "log_loss"),
+    ("calibration error (ECE)", "expected_calibration_error"),
+    ("lift, top decile", "top_decile_lift"),
+    ("share of positives in top 30%", "top_3_deciles_gain"),
+)
 
 
 def metrics_table(evaluation: dict, title: str) -> Table:
@@ -72,41 +120,118 @@ def metrics_table(evaluation: dict, title: str) -> Table:
     table.add_column("metric")
     table.add_column("model", justify="right")
     table.add_column(f"baseline: {evaluation['baseline_description']}", justify="right")
+    has_btyd = "btyd" in evaluation
+    if has_btyd:
+        table.add_column(evaluation["btyd_description"], justify="right")
     table.add_column("model - baseline", justify="right")
-    rows = (
-        ("ROC AUC", "roc_auc"),
-        ("PR AUC", "pr_auc"),
-        ("log loss (lower is better)", "log_loss"),
-        ("calibration error (ECE)", "expected_calibration_error"),
-        ("lift, top decile", "top_decile_lift"),
-        ("share of positives in top 30%", "top_3_deciles_gain"),
-    )
-    for label, key in rows:
+    for label, key in METRIC_ROWS:
         model, base = evaluation["model"][key], evaluation["baseline"][key]
-        table.add_row(label, _fmt(model), _fmt(base), _fmt(model - base))
+        row = [label, _fmt(model), _fmt(base)]
+        if has_btyd:
+            row.append(_fmt(evaluation["btyd"][key]))
+        row.append(_fmt(model - base))
+        table.add_row(*row)
     model = evaluation["model"]
+    horizon = evaluation.get("label_horizon_days")
     table.caption = (
         f"{model['rows']:,} rows, {model['positives']:,} positive "
         f"({model['positive_rate']:.1%}) on cutoff {evaluation['evaluated_on_cutoff']}"
+        + (f", {horizon}-day outcome window" if horizon else "")
     )
     return table
 
 
-def _each_model(names: list[str], verb: str, console: Console, fn: Callable[[str], None]) -> int:
-    """Run `fn` per model; one model's MLError does not stop the others. Failures count."""
+def interval_lines(evaluation: dict) -> list[str]:
+    """The bootstrap intervals of the differences, one line each."""
+    intervals = evaluation.get("intervals")
+    if not intervals:
+        return []
+    lines = []
+    for key, against in (("model_vs_baseline", "baseline"), ("model_vs_btyd", "BG/NBD")):
+        for metric, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC")):
+            found = intervals.get(key, {}).get(metric)
+            if found:
+                lines.append(
+                    f"model - {against}, {label}: {found['difference']:+.4f} "
+                    f"(95% CI {found['low']:+.4f} to {found['high']:+.4f}, "
+                    f"{intervals['rounds']} bootstrap rounds)"
+                )
+    return lines
+
+
+def baseline_warning(name: str, evaluation: dict) -> str | None:
+    """The loud flag for a model that does not beat its baseline (None when it does)."""
+    if evaluation.get("beats_baseline", True):
+        return None
+    metric = evaluation.get("intervals", {}).get("metric", "pr_auc")
+    return (
+        f"WARNING: {name} does NOT beat its baseline ({evaluation['baseline_description']}) "
+        f"on {metric} with 95% confidence. Its scores are no better than the baseline's "
+        "ranking: check the features and the label before acting on them."
+    )
+
+
+def _each_model(
+    names: list[str],
+    verb: str,
+    console: Console,
+    fn: Callable[[str], None],
+    skip_when_data_is_short: bool = False,
+) -> int:
+    """Run `fn` per model; one model's MLError does not stop the others. Failures count;
+    with `skip_when_data_is_short`, a model the data cannot support yet is reported and
+    skipped instead (the demo at small sizes)."""
     failures = 0
     for name in names:
         try:
             fn(name)
+        except NotEnoughDataError as exc:
+            if skip_when_data_is_short:
+                console.print(f"[yellow]ml {verb} {name} skipped (not enough data):[/yellow] {exc}")
+            else:
+                console.print(f"[red]ml {verb} {name} failed (not enough data):[/red] {exc}")
+                failures += 1
         except MLError as exc:
             console.print(f"[red]ml {verb} {name} failed:[/red] {exc}")
             failures += 1
     return failures
 
 
-def train_models(settings: Settings, config: MLConfig, names: list[str], console: Console) -> int:
+def verdict_line(outcome) -> str:  # noqa: ANN001 - ml.pipeline.TrainOutcome
+    decision = outcome.decision
+    if decision["promoted"]:
+        head = "now the champion" if decision["champion_version"] is None else "promoted"
+    else:
+        head = "registered, champion unchanged"
+    detail = decision["reason"]
+    if decision.get("champion_interval"):
+        ci = decision["champion_interval"]
+        detail += (
+            f"; vs champion {decision['champion_version']} on {decision['metric']}: "
+            f"{ci['difference']:+.4f} (95% CI {ci['low']:+.4f} to {ci['high']:+.4f})"
+        )
+    elif decision["champion_version"] is not None:
+        detail += (
+            f"; {decision['metric']} {decision['challenger_value']:.4f} vs champion "
+            f"{decision['champion_version']} {decision['champion_value']:.4f} "
+            f"({decision['champion_measured_by']})"
+        )
+    return f"{outcome.model}: {head} ({detail})"
+
+
+def train_models(
+    settings: Settings,
+    config: MLConfig,
+    names: list[str],
+    console: Console,
+    skip_when_data_is_short: bool = False,
+) -> int:
     """Train each model; returns the number of models that failed (each explained)."""
+    from ml.btyd_features import BTYDCache
     from ml.pipeline import train_and_register
+
+    cache = BTYDCache()
+    names = learned(config, names, console)
 
     def train_one(name: str) -> None:
         with Progress(
@@ -124,28 +249,18 @@ def train_models(settings: Settings, config: MLConfig, names: list[str], console
                 name,
                 progress=console.print,
                 on_iteration=lambda done, _total: bar.update(task, completed=done),
+                cache=cache,
             )
         console.print(metrics_table(outcome.evaluation, f"{name} version {outcome.version}"))
-        decision = outcome.decision
-        if decision["champion_version"] is None:
-            verdict = "first model: now the champion"
-        elif outcome.promoted:
-            verdict = (
-                f"beats champion {decision['champion_version']} on {decision['metric']} "
-                f"({decision['challenger_value']:.4f} > {decision['champion_value']:.4f}, "
-                f"{decision['champion_measured_by']}): promoted"
-            )
-        else:
-            verdict = (
-                f"does not beat champion {decision['champion_version']} on "
-                f"{decision['metric']} ({decision['challenger_value']:.4f} <= "
-                f"{decision['champion_value']:.4f}, {decision['champion_measured_by']}): "
-                "registered, champion unchanged"
-            )
-        console.print(f"{name}: {verdict}")
+        for line in interval_lines(outcome.evaluation):
+            console.print(f"  {line}")
+        warning = baseline_warning(name, outcome.evaluation)
+        if warning:
+            console.print(f"[bold red]{warning}[/bold red]")
+        console.print(verdict_line(outcome))
         console.print(f"artifacts: {outcome.path}")
 
-    return _each_model(names, "train", console, train_one)
+    return _each_model(names, "train", console, train_one, skip_when_data_is_short)
 
 
 def score_models(
@@ -154,9 +269,17 @@ def score_models(
     names: list[str],
     console: Console,
     version: str | None = None,
+    skip_when_data_is_short: bool = False,
 ) -> int:
-    """Score each model's champion (or `version`); returns the number that failed."""
-    from ml.pipeline import score_registered
+    """Score each model's champion (or `version`), then publish the BTYD traits; returns
+    the number of steps that failed."""
+    from ml.btyd_features import BTYDCache
+    from ml.pipeline import publish_lifetime, score_registered
+    from ml.registry import Registry
+
+    cache = BTYDCache()
+    registry = Registry(settings.artifacts_dir)
+    names = learned(config, names, Console(quiet=True))
 
     def score_one(name: str) -> None:
         with Progress(
@@ -174,14 +297,36 @@ def score_models(
                 name,
                 version,
                 on_batch=lambda done, total: bar.update(task, completed=done, total=total),
+                cache=cache,
             )
         console.print(
             f"{name} version {outcome.version}: scored {outcome.rows:,} persons at cutoff "
             f"{outcome.cutoff} in {outcome.seconds:.1f}s ({outcome.rows_per_second:,.0f} rows/s) "
             f"-> {config.scores_relation}"
         )
+        if outcome.how:
+            console.print(f"  how: {outcome.how}")
+        pointer = registry.champion(name) or {}
+        if version is None and pointer.get("beats_baseline") is False:
+            console.print(
+                f"[bold red]WARNING: the {name} champion does NOT beat its baseline; "
+                "see `tessera ml evaluate --model " + name + "`[/bold red]"
+            )
 
-    return _each_model(names, "score", console, score_one)
+    failures = _each_model(names, "score", console, score_one, skip_when_data_is_short)
+
+    def lifetime(_name: str) -> None:
+        outcome = publish_lifetime(settings, config, cache=cache)
+        params = outcome.params.get("bgnbd") or {}
+        fitted = ", ".join(f"{k}={v:.3g}" for k, v in params.items())
+        console.print(
+            f"BTYD: {outcome.buyers:,} buyers at cutoff {outcome.cutoff}: p_alive, expected "
+            f"purchases and predicted CLV over {', '.join(f'{h}' for h in outcome.horizons)} "
+            f"days -> {outcome.relation} (BG/NBD {fitted})"
+        )
+
+    # BTYD traits come with every scoring run when the data allows; never a failure of it
+    return failures + _each_model(["lifetime values"], "score", console, lifetime, True)
 
 
 def evaluate_models(
@@ -198,15 +343,71 @@ def evaluate_models(
         outcome = evaluate_registered(settings, config, name, version, cutoff)
         note = " (in-sample: trained on this cutoff)" if outcome.evaluation["in_sample"] else ""
         console.print(metrics_table(outcome.evaluation, f"{name} version {outcome.version}{note}"))
+        for line in interval_lines(outcome.evaluation):
+            console.print(f"  {line}")
+        warning = baseline_warning(name, outcome.evaluation)
+        if warning:
+            console.print(f"[bold red]{warning}[/bold red]")
         console.print(f"evaluation: {outcome.path}")
 
     return _each_model(names, "evaluate", console, evaluate_one)
 
 
-def _run(verb: str, job: Callable[[Console, MLConfig], int], args: argparse.Namespace) -> int:
+def cluster_persons(
+    settings: Settings,
+    config: MLConfig,
+    console: Console,
+    k: int | None = None,
+    skip_when_data_is_short: bool = False,
+) -> int:
+    from ml.pipeline import cluster_and_publish
+
+    def run(_name: str) -> None:
+        outcome = cluster_and_publish(settings, config, k=k, progress=console.print)
+        console.print(cluster_table(outcome))
+        console.print(f"chart: {outcome.chart}")
+
+    return _each_model(["clusters"], "cluster", console, run, skip_when_data_is_short)
+
+
+def cluster_table(outcome) -> Table:  # noqa: ANN001 - ml.clusters.ClusterOutcome
+    table = Table(
+        title=f"{outcome.k} discovered segments of {outcome.persons:,} persons -> "
+        f"{outcome.relation} (silhouette {outcome.silhouette:.3f})"
+    )
+    table.add_column("cluster", justify="right")
+    table.add_column("label")
+    table.add_column("persons", justify="right")
+    table.add_column("what sets it apart")
+    for cluster in outcome.clusters:
+        table.add_row(
+            str(cluster["cluster_id"]),
+            cluster["label"],
+            f"{cluster['persons']:,}",
+            "; ".join(cluster["traits"]),
+        )
+    table.caption = "k by silhouette: " + ", ".join(
+        f"k={k}: {s:.3f}" for k, s in outcome.silhouette_by_k.items()
+    )
+    return table
+
+
+def _prepare_as_of(
+    settings: Settings, config: MLConfig, as_of: date | None, console: Console
+) -> None:
+    if as_of is None:
+        return
+    from ml.as_of import rebuild_features_as_of
+
+    rebuild_features_as_of(settings, config, as_of, console.print)
+
+
+def _run(
+    verb: str, job: Callable[[Console, MLConfig], int], args: argparse.Namespace, settings: Settings
+) -> int:
     console = Console()
     try:
-        config = MLConfig.load(args.config)
+        config = MLConfig.load(args.config, settings.dbt_project_dir)
         return 1 if job(console, config) else 0
     except MLError as exc:  # configuration problems, before any model ran
         console.print(f"[red]ml {verb} failed:[/red] {exc}")
@@ -214,11 +415,12 @@ def _run(verb: str, job: Callable[[Console, MLConfig], int], args: argparse.Name
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    return _run(
-        "train",
-        lambda console, config: train_models(settings, config, _models(args, config), console),
-        args,
-    )
+    def job(console: Console, config: MLConfig) -> int:
+        names = _models(args, config)
+        _prepare_as_of(settings, config, args.as_of, console)
+        return train_models(settings, config, names, console)
+
+    return _run("train", job, args, settings)
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
@@ -228,23 +430,48 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             settings, config, _models(args, config), console, args.version, args.cutoff
         ),
         args,
+        settings,
     )
 
 
 def cmd_score(args: argparse.Namespace, settings: Settings) -> int:
+    def job(console: Console, config: MLConfig) -> int:
+        names = _models(args, config)
+        _prepare_as_of(settings, config, args.as_of, console)
+        return score_models(settings, config, names, console, args.version)
+
+    return _run("score", job, args, settings)
+
+
+def cmd_cluster(args: argparse.Namespace, settings: Settings) -> int:
     return _run(
-        "score",
-        lambda console, config: score_models(
-            settings, config, _models(args, config), console, args.version
-        ),
+        "cluster",
+        lambda console, config: cluster_persons(settings, config, console, args.k),
         args,
+        settings,
     )
 
 
 def demo_step(settings: Settings, console: Console, config: MLConfig | None = None) -> int:
-    """The ml part of `tessera demo`: train every model (printing model vs baseline), then
-    score every model that has a champion. Returns the number of failed steps."""
-    config = config or MLConfig()
-    names = [m.name for m in config.models]
-    failures = train_models(settings, config, names, console)
-    return failures + score_models(settings, config, names, console)
+    """The ml part of `tessera demo`: train every task's model (printing model vs baseline
+    vs BG/NBD), score every model that has a champion, publish the BTYD traits and discover
+    clusters. A model the data is too small for is skipped with the reason (any --persons
+    works). Returns the number of failed steps."""
+    config = config or MLConfig.load(None, settings.dbt_project_dir)
+    names = [m.name for m in config.models if m.outcome != "spend"]
+    failures = train_models(settings, config, names, console, skip_when_data_is_short=True)
+    from ml.registry import Registry
+
+    registry = Registry(settings.artifacts_dir)
+    scorable = [n for n in names if registry.champion(n) is not None]
+    for name in sorted(set(names) - set(scorable)):
+        console.print(f"[yellow]{name}: no champion, not scored[/yellow]")
+    failures += score_models(settings, config, scorable, console, skip_when_data_is_short=True)
+    if len(scorable) < len(names):
+        # segments that read scores still build (without the skipped models' members)
+        from ml.scoring import ensure_scores_table
+        from tessera.warehouse import Warehouse
+
+        with Warehouse(settings).session() as session:
+            ensure_scores_table(session, config)
+    return failures + cluster_persons(settings, config, console, skip_when_data_is_short=True)

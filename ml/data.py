@@ -32,15 +32,57 @@ NUMERIC_TYPES = (
 
 @dataclass(frozen=True)
 class FeatureSchema:
-    """Feature columns of ml_features in table order, split by kind."""
+    """Feature columns of ml_features in table order, split by kind, then the features ml/
+    derives itself (`derived`, numeric: the BTYD features), last."""
 
     features: tuple[str, ...]
     categorical: tuple[str, ...]
     ignored: dict[str, str] = field(default_factory=dict)
+    derived: tuple[str, ...] = ()
 
     @property
     def numeric(self) -> tuple[str, ...]:
         return tuple(f for f in self.features if f not in self.categorical)
+
+    @property
+    def table_features(self) -> tuple[str, ...]:
+        return tuple(f for f in self.features if f not in self.derived)
+
+    def with_derived(self, names: Sequence[str]) -> FeatureSchema:
+        extra = tuple(n for n in names if n not in self.features)
+        return FeatureSchema(
+            (*self.features, *extra), self.categorical, self.ignored, (*self.derived, *extra)
+        )
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """What a model learns: a SQL expression over ml_labels `l` (and ml_features `f`),
+    either the task's own column or a shorter window derived from days_to_next_purchase."""
+
+    name: str
+    expression: str
+    horizon_days: int
+    from_task_column: bool = True
+
+    @classmethod
+    def of_task(cls, spec: ModelSpec) -> LabelSpec:
+        return cls(spec.name, f"l.{spec.name}", spec.horizon_days, True)
+
+    @classmethod
+    def window(cls, spec: ModelSpec, days: int) -> LabelSpec:
+        """The task's outcome over `days` instead of its horizon (purchase or churn only),
+        in the task's population: labelled where the window is complete."""
+        if spec.outcome not in ("purchase", "churn"):
+            raise MLError(f"{spec.name}: a {spec.outcome} task has no shorter-window label")
+        bought = f"coalesce(l.days_to_next_purchase < {days}, false)"
+        yes, no = (1, 0) if spec.outcome == "purchase" else (0, 1)
+        population = f" and ({spec.score_population})" if spec.score_population else ""
+        expression = (
+            f"case when l.observed_days >= {days}{population} "
+            f"then case when {bought} then {yes} else {no} end end"
+        )
+        return cls(f"{spec.name}_{days}d_window", expression, days, False)
 
 
 @dataclass(frozen=True)
@@ -108,8 +150,11 @@ def require_rows(session: Session, config: MLConfig) -> None:
         )
 
 
-def labelled_cutoffs(session: Session, config: MLConfig, spec: ModelSpec) -> list[CutoffStats]:
-    """Cutoffs with a known label for `spec`, oldest first, with row and positive counts."""
+def labelled_cutoffs(
+    session: Session, config: MLConfig, spec: ModelSpec, label: LabelSpec | None = None
+) -> list[CutoffStats]:
+    """Cutoffs with a known label, oldest first, with row and positive counts."""
+    label = label or LabelSpec.of_task(spec)
     require_table(
         session,
         config.features_schema,
@@ -119,22 +164,25 @@ def labelled_cutoffs(session: Session, config: MLConfig, spec: ModelSpec) -> lis
     label_columns = [
         name for name, _ in session.columns(config.features_schema, config.labels_table)
     ]
-    if spec.label not in label_columns:
+    needed = [spec.label] if label.from_task_column else ["observed_days", "days_to_next_purchase"]
+    missing = [c for c in needed if c not in label_columns]
+    if missing:
         found = ", ".join(c for c in label_columns if c not in config.key_columns)
         raise MLError(
-            f"{config.labels_relation} has no column {spec.label!r} (model {spec.name}); "
-            f"label columns found: {found or 'none'}"
+            f"{config.labels_relation} has no column {', '.join(map(repr, missing))} (task "
+            f"{spec.name}); columns found: {found or 'none'}. The labels are built from the "
+            "dbt var prediction_tasks: rebuild them (`tessera build --select features`)."
         )
     rows = session.df(
         f"select cast(l.cutoff_date as date) as cutoff_date, count(*) as n_rows, "
-        f"sum(cast(l.{spec.label} as integer)) as positives "
+        f"sum(cast({label.expression} as double)) as positives "
         f"from {config.labels_relation} l "
         f"join {config.features_relation} f "
         f"on f.person_id = l.person_id and f.cutoff_date = l.cutoff_date "
-        f"where l.{spec.label} is not null group by 1 order by 1"
+        f"where ({label.expression}) is not null group by 1 order by 1"
     )
     return [
-        CutoffStats(_as_date(r.cutoff_date), int(r.n_rows), int(r.positives or 0))
+        CutoffStats(_as_date(r.cutoff_date), int(r.n_rows), int(round(r.positives or 0)))
         for r in rows.itertuples(index=False)
     ]
 
@@ -160,22 +208,22 @@ def select_features_sql(
     config: MLConfig,
     schema: FeatureSchema,
     cutoffs: Sequence[date],
-    label: str | None,
+    label: LabelSpec | None,
     ph: str,
     population: str | None = None,
 ) -> str:
     """Features and one label for the given cutoffs, in a stable row order; without a label,
     the features of the persons matching `population` (a condition on ml_features)."""
-    cols = ", ".join(f"f.{c}" for c in ("person_id", "cutoff_date", *schema.features))
+    cols = ", ".join(f"f.{c}" for c in ("person_id", "cutoff_date", *schema.table_features))
     in_list = ", ".join(f"cast({ph} as date)" for _ in cutoffs)
     if label is None:
         where = f"f.cutoff_date in ({in_list})" + (f" and ({population})" if population else "")
         return f"select {cols} from {config.features_relation} f where {where}"
     return (
-        f"select {cols}, cast(l.{label} as integer) as {label} "
+        f"select {cols}, cast({label.expression} as double) as label_value "
         f"from {config.features_relation} f join {config.labels_relation} l "
         f"on f.person_id = l.person_id and f.cutoff_date = l.cutoff_date "
-        f"where l.{label} is not null and f.cutoff_date in ({in_list}) "
+        f"where ({label.expression}) is not null and f.cutoff_date in ({in_list}) "
         f"order by f.cutoff_date, f.person_id"
     )
 
@@ -199,10 +247,12 @@ def load_labelled(
     schema: FeatureSchema,
     spec: ModelSpec,
     cutoffs: Sequence[date],
+    label_spec: LabelSpec | None = None,
 ) -> LabelledData:
-    sql = select_features_sql(config, schema, cutoffs, spec.label, placeholder(session))
+    label_spec = label_spec or LabelSpec.of_task(spec)
+    sql = select_features_sql(config, schema, cutoffs, label_spec, placeholder(session))
     table = session.arrow(sql, [c.isoformat() for c in cutoffs])
-    label = table.column(spec.label).to_numpy(zero_copy_only=False).astype(np.int8)
+    label = table.column("label_value").to_numpy(zero_copy_only=False).astype(np.int8)
     cutoff = (table.column("cutoff_date").cast(pa.date32()).to_numpy(zero_copy_only=False)).astype(
         "datetime64[D]"
     )
@@ -226,6 +276,9 @@ def arrow_to_features(
     """
     data: dict[str, object] = {}
     for name in schema.features:
+        if name in schema.derived:
+            data[name] = np.full(table.num_rows, np.nan)  # filled by the caller (BTYD)
+            continue
         column = table.column(name)
         if name in schema.categorical:
             values = column.cast(pa.string()).to_pandas()
@@ -270,6 +323,9 @@ def arrow_to_matrix(
     unseen = np.zeros((n_rows, len(schema.features)), dtype=bool)
     categorical = set(schema.categorical)
     for j, name in enumerate(schema.features):
+        if name in schema.derived:
+            matrix[:, j] = np.nan  # filled by the caller (BTYD)
+            continue
         column = table.column(name)
         if name in categorical:
             text = column.cast(pa.string())

@@ -11,8 +11,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from ml.baseline import baseline_from_dict
+from ml.bootstrap import paired_difference
+from ml.btyd_features import BTYDCache, fit_cutoffs
+from ml.clusters import ClusterOutcome, discover_and_publish
 from ml.config import MLConfig
 from ml.data import (
+    LabelSpec,
     apply_categories,
     labelled_cutoffs,
     load_labelled,
@@ -20,10 +24,18 @@ from ml.data import (
 )
 from ml.errors import MLError
 from ml.evaluation import compare_with_baseline, write_charts
+from ml.lifetime import LifetimeOutcome, publish_lifetime_values
 from ml.metrics import pr_auc, roc_auc
 from ml.registry import RegisteredModel, Registry, should_promote, write_json
 from ml.scoring import BatchProgress, ScoreOutcome, check_features_available, score_model
-from ml.train import IterationProgress, Progress, TrainedModel, predict_frame, train_model
+from ml.train import (
+    IterationProgress,
+    Progress,
+    TrainedModel,
+    add_btyd,
+    predict_frame,
+    train_model,
+)
 from tessera.settings import Settings
 from tessera.warehouse import Warehouse
 
@@ -41,23 +53,30 @@ class TrainOutcome:
     manifest: dict
 
 
+@dataclass(frozen=True)
+class ChampionComparison:
+    version: str
+    value: float
+    measured_by: str
+    interval: dict | None = None  # challenger - champion, paired bootstrap
+    can_score: bool = True  # False: the champion's features are gone from the tables
+
+
 def _champion_on_challenger_rows(
-    registry: Registry, trained: TrainedModel, metric: str
-) -> tuple[str, float, str] | None:
-    """(version, metric value, how it was measured) for the current champion, if any.
+    registry: Registry, trained: TrainedModel, metric: str, rounds: int
+) -> ChampionComparison | None:
+    """The current champion judged on the challenger's validation rows, if any.
 
     The champion is re-scored on the challenger's validation rows, so both are judged on
-    the same people and outcomes. If it cannot be (its features are gone, or it was trained
-    on outcomes at or after this validation cutoff) its stored validation metric is used.
+    the same people and outcomes, with a paired bootstrap interval of the difference. If it
+    cannot be (its features are gone, or it was trained on outcomes at or after this
+    validation cutoff) its stored validation metric is used and the decision says so.
     """
     pointer = registry.champion(trained.spec.name)
     if pointer is None:
         return None
     champion = registry.load(trained.spec.name, pointer["version"])
     stored = float(champion.metrics["model"][metric])
-    trained_until = date.fromisoformat(champion.manifest["training_cutoff"])
-    if trained_until >= trained.split.validation_cutoff:
-        return champion.version, stored, "stored metric (champion saw these outcomes)"
     frame = trained.validation.frame
     try:
         check_features_available(
@@ -68,12 +87,61 @@ def _champion_on_challenger_rows(
             "the current feature table",
         )
     except MLError:
-        return champion.version, stored, "stored metric (champion's features changed)"
+        return ChampionComparison(
+            champion.version, stored, "stored metric (champion's features changed)",
+            can_score=False,
+        )  # fmt: skip
+    trained_until = date.fromisoformat(champion.manifest["training_cutoff"])
+    if trained_until >= trained.split.validation_cutoff:
+        return ChampionComparison(
+            champion.version, stored, "stored metric (champion saw these outcomes)"
+        )
     columns = list(champion.features.schema.features)
     champion_frame = apply_categories(frame[columns], champion.features.categories)
     probability = predict_frame(champion.booster, champion_frame)
     value = METRIC_FUNCTIONS[metric](trained.validation.label, probability)
-    return champion.version, float(value), "re-scored on the challenger's validation rows"
+    challenger = predict_frame(trained.booster, frame)
+    interval = (
+        paired_difference(
+            trained.validation.label, challenger, probability, metric, rounds=rounds, seed=23
+        ).to_dict()
+        if rounds
+        else None
+    )
+    return ChampionComparison(
+        champion.version, float(value), "re-scored on the challenger's validation rows", interval
+    )
+
+
+def decide_promotion(
+    challenger_value: float,
+    beats_baseline: bool,
+    current: ChampionComparison | None,
+    min_improvement: float,
+) -> tuple[bool, str]:
+    """(promote?, why). The first model of a task becomes champion (flagged when it does not
+    beat its baseline); after that a challenger must beat its baseline and the champion
+    (the lower end of the bootstrap interval of the difference above the margin)."""
+    if current is None:
+        return True, "first model of this task"
+    if not current.can_score:
+        return True, (
+            "the champion's features are gone from the feature table, so it can no longer "
+            "score: replaced"
+        )
+    if not beats_baseline:
+        return False, "does not beat its baseline"
+    if current.interval is not None:
+        if current.interval["low"] > min_improvement:
+            return True, "beats the champion (bootstrap interval above the margin)"
+        return False, (
+            "not better than the champion by the margin with confidence "
+            f"(difference {current.interval['difference']:+.4f}, interval "
+            f"{current.interval['low']:+.4f} to {current.interval['high']:+.4f})"
+        )
+    if should_promote(challenger_value, current.value, min_improvement):
+        return True, f"beats the champion's {current.measured_by}"
+    return False, f"not better than the champion's {current.measured_by}"
 
 
 def train_and_register(
@@ -82,26 +150,37 @@ def train_and_register(
     model: str,
     progress: Progress = lambda _msg: None,
     on_iteration: IterationProgress | None = None,
+    cache: BTYDCache | None = None,
 ) -> TrainOutcome:
     spec = config.model(model)
     registry = Registry(settings.artifacts_dir)
     with Warehouse(settings).session(read_only=True) as session:
-        trained = train_model(session, config, spec, settings.threads, progress, on_iteration)
+        trained = train_model(
+            session, config, spec, settings.threads, progress, on_iteration, cache
+        )
 
     metric = config.champion_metric
     challenger_value = float(trained.evaluation["model"][metric])
-    current = _champion_on_challenger_rows(registry, trained, metric)
-    champion_value = None if current is None else current[1]
-    promoted = should_promote(challenger_value, champion_value, config.champion_min_improvement)
+    beats_baseline = bool(trained.evaluation["beats_baseline"])
+    current = _champion_on_challenger_rows(registry, trained, metric, config.bootstrap_rounds)
+    promoted, why = decide_promotion(
+        challenger_value, beats_baseline, current, config.champion_min_improvement
+    )
     decision = {
         "decided_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "metric": metric,
         "challenger_value": challenger_value,
-        "champion_version": None if current is None else current[0],
-        "champion_value": champion_value,
-        "champion_measured_by": None if current is None else current[2],
+        "beats_baseline": beats_baseline,
+        "baseline_interval": trained.evaluation.get("intervals", {})
+        .get("model_vs_baseline", {})
+        .get(metric),
+        "champion_version": None if current is None else current.version,
+        "champion_value": None if current is None else current.value,
+        "champion_measured_by": None if current is None else current.measured_by,
+        "champion_interval": None if current is None else current.interval,
         "min_improvement": config.champion_min_improvement,
         "promoted": promoted,
+        "reason": why,
     }
     trained.evaluation["champion_decision"] = decision
     version, path = registry.save(
@@ -117,6 +196,7 @@ def train_and_register(
                 "version": version,
                 "metric": metric,
                 "value": challenger_value,
+                "beats_baseline": beats_baseline,
                 "validation_cutoff": trained.manifest["validation_cutoff"],
                 "promoted_at": decision["decided_at"],
                 "replaced": decision["champion_version"],
@@ -156,20 +236,41 @@ def evaluate_registered(
         check_features_available(
             model, registered.version, registered.features.schema, current, config.features_relation
         )
-        available = [s.cutoff for s in labelled_cutoffs(session, config, spec)]
+        label_days = int(registered.manifest.get("label_horizon_days", spec.horizon_days))
+        label = (
+            LabelSpec.of_task(spec)
+            if label_days == spec.horizon_days
+            else LabelSpec.window(spec, label_days)
+        )
+        available = [s.cutoff for s in labelled_cutoffs(session, config, spec, label)]
         if not available:
-            raise MLError(f"no labelled cutoffs for {model} in {config.labels_relation}")
+            raise MLError(
+                f"no cutoff has a complete {label_days}-day window for {model} in "
+                f"{config.labels_relation}"
+            )
         chosen = cutoff or available[-1]
         if chosen not in available:
             raise MLError(
-                f"cutoff {chosen} has no {spec.label} labels; labelled cutoffs: "
-                f"{', '.join(map(str, available))}"
+                f"cutoff {chosen} has no {label_days}-day {spec.name} labels; labelled "
+                f"cutoffs: {', '.join(map(str, available))}"
             )
-        data = load_labelled(session, config, registered.features.schema, spec, [chosen])
+        data = load_labelled(session, config, registered.features.schema, spec, [chosen], label)
+        if registered.features.schema.derived:
+            fits = fit_cutoffs(session, config.features_relation, [chosen])
+            add_btyd(data, fits, registered.features.btyd_horizon_days or spec.horizon_days)
     frame = apply_categories(data.frame, registered.features.categories)
     probability = predict_frame(registered.booster, frame)
     baseline = baseline_from_dict(registered.metrics["baseline_calibration"])
-    evaluation = compare_with_baseline(model, chosen, data.label, probability, baseline, frame)
+    evaluation = compare_with_baseline(
+        model,
+        chosen,
+        data.label,
+        probability,
+        baseline,
+        frame,
+        bootstrap_rounds=config.bootstrap_rounds,
+        metric=config.champion_metric,
+    )
     trained_until = date.fromisoformat(registered.manifest["training_cutoff"])
     evaluation["in_sample"] = chosen <= trained_until
     evaluation["model_version"] = registered.version
@@ -187,8 +288,32 @@ def score_registered(
     model: str,
     version: str | None = None,
     on_batch: BatchProgress | None = None,
+    cache: BTYDCache | None = None,
 ) -> ScoreOutcome:
     registered = Registry(settings.artifacts_dir).load(model, version)
     warehouse = Warehouse(settings)
     with warehouse.session() as reader, warehouse.session() as writer:
-        return score_model(reader, writer, config, registered, on_batch)
+        return score_model(reader, writer, config, registered, on_batch, cache=cache)
+
+
+def publish_lifetime(
+    settings: Settings, config: MLConfig, cache: BTYDCache | None = None
+) -> LifetimeOutcome:
+    """BG/NBD + Gamma-Gamma traits of every buyer at the scoring cutoff."""
+    warehouse = Warehouse(settings)
+    with warehouse.session() as reader, warehouse.session() as writer:
+        return publish_lifetime_values(reader, writer, config, cache=cache)
+
+
+def cluster_and_publish(
+    settings: Settings,
+    config: MLConfig,
+    k: int | None = None,
+    progress: Progress = lambda _msg: None,
+) -> ClusterOutcome:
+    """k-means segments of every person at the scoring cutoff -> ml.person_clusters."""
+    chart_dir = settings.artifacts_dir / "clusters"
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    warehouse = Warehouse(settings)
+    with warehouse.session() as reader, warehouse.session() as writer:
+        return discover_and_publish(reader, writer, config, chart_dir, k=k, progress=progress)

@@ -76,6 +76,10 @@ class FeatureInfo:
     schema: FeatureSchema
     categories: dict[str, list[str]]
     medians: dict[str, float]  # training medians of numeric features: "high" / "low"
+    # BTYD features (schema.derived) are projected over this many days; None: no BTYD
+    btyd_horizon_days: int | None = None
+    # maps the model's probabilities to the task's horizon (ml/horizon.py); None: identity
+    horizon_mapping: dict | None = None
 
     @cached_property
     def vocabulary(self) -> ReasonVocabulary:
@@ -90,14 +94,26 @@ class FeatureInfo:
             "categories": self.categories,
             "training_medians": self.medians,
             "ignored_columns": self.schema.ignored,
+            "derived": list(self.schema.derived),
+            "btyd_horizon_days": self.btyd_horizon_days,
+            "horizon_mapping": self.horizon_mapping,
         }
 
     @classmethod
     def from_dict(cls, raw: dict) -> FeatureInfo:
         schema = FeatureSchema(
-            tuple(raw["features"]), tuple(raw["categorical"]), raw.get("ignored_columns", {})
+            tuple(raw["features"]),
+            tuple(raw["categorical"]),
+            raw.get("ignored_columns", {}),
+            tuple(raw.get("derived", ())),
         )
-        return cls(schema, raw.get("categories", {}), raw.get("training_medians", {}))
+        return cls(
+            schema,
+            raw.get("categories", {}),
+            raw.get("training_medians", {}),
+            raw.get("btyd_horizon_days"),
+            raw.get("horizon_mapping"),
+        )
 
 
 @dataclass

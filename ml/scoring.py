@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pyarrow as pa
 
+from ml import btyd_features, horizon
+from ml.btyd_features import BTYDCache, CutoffFit, fit_cutoffs
 from ml.config import MLConfig
 from ml.data import (
     FeatureSchema,
@@ -56,6 +58,7 @@ class ScoreOutcome:
     rows: int
     seconds: float
     scored_at: datetime
+    how: str = ""  # how the probabilities reach the task's horizon, when not directly
 
     @property
     def rows_per_second(self) -> float:
@@ -65,8 +68,9 @@ class ScoreOutcome:
 def check_features_available(
     model: str, version: str, trained: FeatureSchema, current: FeatureSchema, relation: str
 ) -> None:
-    """Every feature the model was trained on must exist now, with the same kind."""
-    missing = [f for f in trained.features if f not in current.features]
+    """Every feature the model was trained on must exist now, with the same kind (features
+    ml/ derives itself need their inputs, which are table features of the model too)."""
+    missing = [f for f in trained.table_features if f not in current.features]
     if missing:
         raise MLError(
             f"{relation} lacks feature(s) {', '.join(missing)} that model {model} version "
@@ -76,7 +80,7 @@ def check_features_available(
     changed = [
         f"{f} ({'text' if f in trained.categorical else 'numeric'} in training, "
         f"{'text' if f in current.categorical else 'numeric'} now)"
-        for f in trained.features
+        for f in trained.table_features
         if (f in trained.categorical) != (f in current.categorical)
     ]
     if changed:
@@ -91,13 +95,28 @@ def score_batch(
     batch: pa.RecordBatch | pa.Table,
     method: ReasonMethod = "path",
     attributor: PathAttributor | None = None,
+    btyd_fit: CutoffFit | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and (n_rows, 3) reason ids for one batch of feature rows."""
+    """Probabilities (over the task's horizon) and (n_rows, 3) reason ids for one batch of
+    feature rows."""
     info: FeatureInfo = registered.features
     matrix, unseen = arrow_to_matrix(batch, info.schema, info.categories)
+    if info.schema.derived:
+        inputs = [
+            batch.column(batch.schema.get_field_index(name))
+            .cast(pa.float64())
+            .to_numpy(zero_copy_only=False)
+            for name in btyd_features.INPUT_COLUMNS
+        ]
+        derived = btyd_features.feature_columns(
+            btyd_fit, *inputs, info.btyd_horizon_days or registered.manifest["horizon_days"]
+        )
+        for j, name in enumerate(info.schema.features):
+            if name in derived:
+                matrix[:, j] = derived[name]
     contribution = contributions(registered.booster, matrix, method, attributor)
     raw = contribution.sum(axis=1)  # contributions sum to the raw log-odds score
-    score = 1.0 / (1.0 + np.exp(-raw))
+    score = horizon.apply_mapping(info.horizon_mapping, 1.0 / (1.0 + np.exp(-raw)))
     return score, top_reason_ids(contribution, matrix, unseen, info.vocabulary)
 
 
@@ -129,8 +148,11 @@ def score_model(
     config: MLConfig,
     registered: RegisteredModel,
     on_batch: BatchProgress | None = None,
+    as_of: date | None = None,
+    cache: BTYDCache | None = None,
 ) -> ScoreOutcome:
-    """Score every person at the latest cutoff of ml_features; replace the model's scores.
+    """Score every person at the latest cutoff of ml_features (or `as_of`, a cutoff of it);
+    replace the model's scores.
 
     `reader` streams features while `writer` stages scores: two sessions, because a
     streaming result and writes cannot share one connection.
@@ -144,7 +166,10 @@ def score_model(
         current,
         config.features_relation,
     )
-    cutoff = latest_feature_cutoff(reader, config)
+    cutoff = latest_feature_cutoff(reader, config) if as_of is None else as_of
+    btyd_fit = None
+    if registered.features.schema.derived:
+        btyd_fit = fit_cutoffs(reader, config.features_relation, [cutoff], cache)[cutoff]
     ph = placeholder(reader)
     population = config.model(registered.name).score_population
     sql = select_features_sql(config, registered.features.schema, [cutoff], None, ph, population)
@@ -165,7 +190,7 @@ def score_model(
     for batch in reader.iter_batches(sql, config.score_batch_rows, [cutoff.isoformat()]):
         if batch.num_rows == 0:
             continue
-        score, ids = score_batch(registered, batch, config.reason_method, attributor)
+        score, ids = score_batch(registered, batch, config.reason_method, attributor, btyd_fit)
         staged = pa.table(
             {
                 "person_id": batch.column(batch.schema.get_field_index("person_id")),
@@ -191,6 +216,9 @@ def score_model(
         rows=done,
         seconds=time.perf_counter() - started,
         scored_at=scored_at,
+        how=horizon.describe(registered.features.horizon_mapping)
+        if registered.features.horizon_mapping
+        else "",
     )
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from ml.config import MLConfig, ModelSpec
-from ml.data import CutoffStats, FeatureSchema, LabelledData, load_labelled
-from ml.errors import MLError
+from ml.data import CutoffStats, FeatureSchema, LabelledData, LabelSpec, load_labelled
+from ml.errors import HistoryTooShortError
 from tessera.warehouse import Session
 
 
@@ -32,10 +32,9 @@ class TimeSplit:
 def time_split(stats: list[CutoffStats], horizon_days: int, model: str) -> TimeSplit:
     """Validate on the latest labelled cutoff, train on the earlier ones it cannot see."""
     if not stats:
-        raise MLError(
-            f"no labelled rows for {model}: ml_labels has no cutoff with a complete "
-            f"{horizon_days}-day outcome window. Add older cutoffs to the dbt var "
-            "`feature_cutoffs` (or generate more history) and rebuild the features."
+        raise HistoryTooShortError(
+            f"no labelled rows for {model}: no cutoff has a complete {horizon_days}-day "
+            "outcome window before the scoring cutoff"
         )
     cutoffs = sorted(s.cutoff for s in stats)
     validation = cutoffs[-1]
@@ -43,22 +42,26 @@ def time_split(stats: list[CutoffStats], horizon_days: int, model: str) -> TimeS
     train = tuple(c for c in cutoffs[:-1] if c <= latest_allowed)
     purged = tuple(c for c in cutoffs[:-1] if c > latest_allowed)
     if not train:
-        raise MLError(
-            f"cannot train {model}: it needs a training cutoff at least {horizon_days} days "
-            f"before the validation cutoff {validation} (labelled cutoffs: "
-            f"{', '.join(map(str, cutoffs))}). Add older cutoffs to the dbt var "
-            "`feature_cutoffs`."
+        raise HistoryTooShortError(
+            f"cannot train {model} on {horizon_days}-day windows: it needs a training cutoff "
+            f"at least {horizon_days} days before the validation cutoff {validation} "
+            f"(labelled cutoffs: {', '.join(map(str, cutoffs))})"
         )
     return TimeSplit(train_cutoffs=train, validation_cutoff=validation, purged_cutoffs=purged)
 
 
 def load_split(
-    session: Session, config: MLConfig, schema: FeatureSchema, spec: ModelSpec, split: TimeSplit
+    session: Session,
+    config: MLConfig,
+    schema: FeatureSchema,
+    spec: ModelSpec,
+    split: TimeSplit,
+    label: LabelSpec | None = None,
 ) -> tuple[LabelledData, LabelledData]:
     """Training and validation rows, each selected by its cutoffs in the warehouse.
 
     Two queries rather than one result split in memory: no second copy of a large frame.
     """
-    train = load_labelled(session, config, schema, spec, split.train_cutoffs)
-    valid = load_labelled(session, config, schema, spec, [split.validation_cutoff])
+    train = load_labelled(session, config, schema, spec, split.train_cutoffs, label)
+    valid = load_labelled(session, config, schema, spec, [split.validation_cutoff], label)
     return train, valid

@@ -6,9 +6,14 @@ scoring hang off the feature models; one sync asset per configured sync hangs of
 
 from __future__ import annotations
 
-from dagster import AssetKey, Definitions, in_process_executor, multiprocess_executor
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    Definitions,
+    in_process_executor,
+    multiprocess_executor,
+)
 
-from ml.config import MLConfig
 from orchestration.checks import build_checks
 from orchestration.config import OrchestrationConfig
 from orchestration.dbt_assets import (
@@ -19,6 +24,7 @@ from orchestration.dbt_assets import (
     source_specs,
 )
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
+from orchestration.freshness import build_source_freshness_check, freshness_check_keys
 from orchestration.jobs import INCREMENTAL_REFRESH, build_jobs, build_schedules
 from orchestration.ml_assets import FEATURES, build_ml_assets
 from orchestration.resources import build_resources
@@ -39,7 +45,7 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     assets: list = [build_dbt_assets(project, manifest_path)]
     has_training = FEATURES in relations
     if has_training:
-        assets += build_ml_assets(MLConfig())
+        assets += build_ml_assets(dbt_project_dir=settings.dbt_project_dir)
     segments = [key for key in relations if key.path[0] == "segments"]
     if segments:
         assets.append(build_membership_asset(segments))
@@ -50,10 +56,18 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     produced = {key for a in assets for key in a.keys}
     assets += source_specs(manifest, produced)
 
-    jobs = build_jobs(has_training=has_training, nightly_only=nightly_only(manifest, project))
+    checks = build_checks(relations)
+    freshness = build_source_freshness_check(manifest, project)
+    if freshness is not None:
+        checks.append(freshness)
+    jobs = build_jobs(
+        has_training=has_training,
+        nightly_only=nightly_only(manifest, project),
+        source_checks=AssetSelection.checks(*freshness_check_keys(manifest)),
+    )
     return Definitions(
         assets=assets,
-        asset_checks=build_checks(relations),
+        asset_checks=checks,
         jobs=jobs,
         schedules=build_schedules(jobs),
         sensors=[build_new_raw_data_sensor(INCREMENTAL_REFRESH, config.sensor_interval_seconds)],

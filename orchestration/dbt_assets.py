@@ -28,13 +28,15 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from dagster_dbt.asset_utils import get_asset_check_key_for_test
 
 from orchestration.config import WAREHOUSE_POOL
+from orchestration.failures import step_failures
 from orchestration.observability import relation_metadata
 from orchestration.resources import WarehouseResource
 from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
 
 DBT_ASSETS_NAME = "tessera_dbt_models"
 
-# A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
+# The ML assets' retry policy until they use orchestration.failures.step_failures, which
+# retries transient errors only and needs no policy (a policy also retries a cancelled step).
 WAREHOUSE_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.LINEAR)
 
 
@@ -110,14 +112,12 @@ def nightly_only(manifest: Mapping[str, Any], project: DbtProject) -> AssetSelec
 
 def build_dbt_assets(project: DbtProject, manifest_path: Path):
     manifest = load_manifest(manifest_path)
-    # Row counts for stored relations only: counting a view runs its whole query (a staging
-    # view normalises every raw event), which would double an incremental refresh.
     relations = {
         uid: node["relation_name"]
         for uid, node in manifest.get("nodes", {}).items()
         if node.get("resource_type") in ("model", "seed", "snapshot")
         and node.get("relation_name")
-        and node.get("config", {}).get("materialized") != "view"
+        and counts_rows(node)
     }
 
     @dbt_assets(
@@ -126,7 +126,6 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         dagster_dbt_translator=TesseraDbtTranslator(),
         name=DBT_ASSETS_NAME,
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def tessera_dbt_models(
         context: AssetExecutionContext,
@@ -134,7 +133,6 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
         warehouse: WarehouseResource,
     ) -> Iterator[Any]:
         full_refresh = context.run.tags.get(FULL_REFRESH_TAG) == "true"
-        refuse_invalid_segments(project.project_dir, context.selected_asset_keys)
         # dbt unit tests check SQL logic on fixed inputs: CI runs them (`make test`), and, as
         # dbt advises, production builds skip them.
         args = [
@@ -143,22 +141,74 @@ def build_dbt_assets(project: DbtProject, manifest_path: Path):
             "--exclude-resource-type",
             "unit_test",
         ]
-        invocation = dbt.cli(
-            args, context=context, target_path=project.target_path, raise_on_error=False
-        )
-        # dbt holds the DuckDB write lock until it exits, so the events are collected first
-        # and enriched with row counts read afterwards.
-        events = list(invocation.stream())
-        yield from _with_relation_metadata(events, relations, warehouse)
-        if not invocation.is_successful():
-            error = invocation.get_error()
-            raise Failure(
-                description=f"dbt {' '.join(args)} failed: {error}",
-                # Failing tests or SQL errors will fail again; only a locked file is transient.
-                allow_retries="lock" in str(error).lower(),
+        with step_failures(context, "dbt build --full-refresh" if full_refresh else "dbt build"):
+            refuse_invalid_segments(project.project_dir, context.selected_asset_keys)
+            invocation = dbt.cli(
+                args, context=context, target_path=project.target_path, raise_on_error=False
             )
+            # dbt holds the DuckDB write lock until it exits, so the events are collected
+            # first and enriched with row counts read afterwards.
+            events = list(invocation.stream())
+            yield from _with_relation_metadata(events, relations, warehouse)
+            if not invocation.is_successful():
+                raise DbtBuildError(dbt_failure_message(invocation))
 
     return tessera_dbt_models
+
+
+class DbtBuildError(RuntimeError):
+    """dbt exited non-zero; the message names the failing nodes and dbt's own errors."""
+
+
+def dbt_failure_message(invocation: Any, max_nodes: int = 5) -> str:
+    """What failed, node by node from run_results.json (`model.tessera.x: <dbt's message>`),
+    or dbt's own error lines when it failed before running any node (a bad profile, a
+    missing warehouse file, a parse error)."""
+    failed = [
+        f"{r['unique_id']}: {_first_lines(r.get('message') or r.get('status') or '')}"
+        for r in _run_results(invocation)
+        if r.get("status") in ("error", "fail", "runtime error")
+    ]
+    if failed:
+        more = f" (and {len(failed) - max_nodes} more)" if len(failed) > max_nodes else ""
+        return f"{len(failed)} dbt node(s) failed{more}:\n" + "\n".join(failed[:max_nodes])
+    error = invocation.get_error()
+    lines = [line.strip() for line in str(error or "").splitlines() if line.strip()]
+    if "Errors parsed from dbt logs:" in lines:
+        lines = lines[lines.index("Errors parsed from dbt logs:") + 1 :]
+    # dbt's own framing and the Python traceback it appends are noise on a run page.
+    lines = [line for line in lines if line != "Encountered an error:"]
+    if "Traceback (most recent call last):" in lines:
+        lines = lines[: lines.index("Traceback (most recent call last):")]
+    return _first_lines("\n".join(lines) or f"dbt exited with {invocation.process.returncode}")
+
+
+def _run_results(invocation: Any) -> list[dict]:
+    try:
+        return list(invocation.get_artifact("run_results.json").get("results") or [])
+    except (OSError, ValueError):
+        return []
+
+
+def _first_lines(text: str, max_lines: int = 6, max_chars: int = 600) -> str:
+    lines = [line.rstrip() for line in str(text).strip().splitlines() if line.strip()]
+    short = "\n".join(lines[:max_lines])
+    return short if len(short) <= max_chars else short[: max_chars - 1] + "…"
+
+
+def counts_rows(node: Mapping[str, Any]) -> bool:
+    """Whether the UI gets this model's row count. Stored relations always; views only when
+    they are what people look at (customer_profiles): counting a view runs its query, and a
+    staging or intermediate view re-reads every raw row (stg_segment__events normalises every
+    event), which would double an incremental refresh."""
+    if node.get("config", {}).get("materialized") != "view":
+        return True
+    name = str(node.get("name", ""))
+    return (
+        model_folder(node) != "staging"
+        and "intermediate" not in (node.get("fqn") or [])
+        and not name.startswith(("stg_", "int_"))
+    )
 
 
 def refuse_invalid_segments(project_dir: Path, selected: Iterable[AssetKey]) -> None:

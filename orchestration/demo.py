@@ -4,9 +4,9 @@ The demo is a list of steps (`demo_steps`); a layer adds its part with one line 
 step gets the same `DemoContext` and prints what a person should see; the demo ends with the
 timings and the next steps.
 
-The demo only ever replaces a warehouse it created itself: it writes a marker table first
-(`tessera_meta.demo_warehouse`), and refuses any other existing file unless `--force`. So an
-interrupted demo is simply run again.
+The demo only ever replaces a warehouse Tessera generated (`tessera demo` or `datagen` marked
+it, tessera/generated.py) and refuses any other existing file unless `--force`. It marks the
+new file before writing anything else, so an interrupted demo is simply run again.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from tessera.generated import NotGeneratedError, inspect, mark_generated
 from tessera.settings import Settings
-from tessera.warehouse import Session, Warehouse, WarehouseError
+from tessera.warehouse import Session, Warehouse
 
 SEGMENTS_SELECTOR = "path:models/segments"
-MARKER_SCHEMA, MARKER_TABLE = "tessera_meta", "demo_warehouse"
 
 
 class DemoError(RuntimeError):
@@ -104,43 +103,28 @@ def run_demo(
 def prepare_warehouse(
     settings: Settings, persons: int, seed: int, force: bool, console: Console
 ) -> None:
-    """Remove the previous demo warehouse (only a demo's own, unless forced) and mark the new
-    one as the demo's before anything else is written to it."""
+    """Remove the previous generated warehouse (only one Tessera generated, unless forced)
+    and mark the new one before anything else is written to it."""
     path = settings.warehouse_path
     if path.exists():
         if not force:
             refuse_foreign_warehouse(settings)
         console.print(f"Replacing the demo warehouse {path}")
         remove_warehouse(path)
-    with Warehouse(settings).session() as session:
-        session.execute(f"create schema if not exists {MARKER_SCHEMA}")
-        session.execute(
-            f"create table {MARKER_SCHEMA}.{MARKER_TABLE} "
-            "(created_at timestamp, persons integer, seed integer)"
-        )
-        session.execute(
-            f"insert into {MARKER_SCHEMA}.{MARKER_TABLE} values (?, ?, ?)",
-            [datetime.now(UTC).replace(tzinfo=None), persons, seed],
-        )
+    mark_generated(settings, "demo", persons, seed, created_file=True)
 
 
 def refuse_foreign_warehouse(settings: Settings) -> None:
-    path = settings.warehouse_path
     try:
-        with Warehouse(settings).session(read_only=True) as session:
-            if session.table_exists(MARKER_SCHEMA, MARKER_TABLE):
-                return
-        reason = "it was not created by `tessera demo`"
-    except WarehouseError as exc:
-        if "one writing process" in str(exc):
-            raise  # in use by another process: say so, whatever the file is
-        reason = f"it cannot be read as a demo warehouse ({exc})"
-    except Exception as exc:  # not a DuckDB file at all
-        reason = f"it cannot be read as a demo warehouse ({type(exc).__name__}: {exc})"
+        if inspect(settings).file_generated:
+            return
+        reason = "it was not created by `tessera demo` or `tessera datagen`"
+    except NotGeneratedError as exc:
+        reason = str(exc).split(" exists but ", 1)[-1]
     raise DemoError(
-        f"{path} already exists and {reason}. It may hold your data, so the demo will not "
-        "replace it. Run `tessera demo --force` to replace it anyway, or set "
-        "TESSERA_WAREHOUSE to another file (e.g. TESSERA_WAREHOUSE=warehouse/demo.duckdb)."
+        f"{settings.warehouse_path} already exists and {reason}. It may hold your data, so "
+        "the demo will not replace it. Run `tessera demo --force` to replace it anyway, or "
+        "set TESSERA_WAREHOUSE to another file (e.g. TESSERA_WAREHOUSE=warehouse/demo.duckdb)."
     )
 
 
@@ -212,9 +196,10 @@ def persons_explained(simulated: int, profiles: int, known: int) -> str:
 
 
 def train_and_score(context: DemoContext) -> None:
-    from ml.cli import demo_step
+    from orchestration.demo_runs import materialize_ml_assets
 
-    failed = demo_step(context.settings, context.console)
+    # the UI's own ML assets, recorded in .dagster_home: `make ui` shows the models materialized
+    failed = materialize_ml_assets(context.settings, context.console)
     if failed:
         raise DemoError(f"{failed} ML step(s) failed; see the messages above")
 

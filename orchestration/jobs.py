@@ -25,10 +25,16 @@ def _dbt_tags(full_refresh: bool) -> dict[str, str]:
 
 
 def build_jobs(
-    has_training: bool, nightly_only: AssetSelection | None = None
+    has_training: bool,
+    nightly_only: AssetSelection | None = None,
+    source_checks: AssetSelection | None = None,
 ) -> list[UnresolvedAssetJobDefinition]:
-    """`nightly_only`: models and checks the incremental refresh leaves to full_refresh."""
-    everything = AssetSelection.all()  # external source tables are not included
+    """`nightly_only`: models and checks the incremental refresh leaves to full_refresh.
+    `source_checks`: checks on the source tables (their freshness), which both refreshes run:
+    the source tables themselves are external, so `AssetSelection.all()` leaves them out."""
+    everything = AssetSelection.all()
+    if source_checks is not None:
+        everything = everything | source_checks
     training = AssetSelection.groups(TRAINING_GROUP)
     left_to_nightly = training | nightly_only if nightly_only is not None else training
     jobs = [

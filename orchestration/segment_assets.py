@@ -10,7 +10,7 @@ from dagster import (
 )
 
 from orchestration.config import WAREHOUSE_POOL
-from orchestration.dbt_assets import WAREHOUSE_RETRY
+from orchestration.failures import step_failures
 from orchestration.resources import WarehouseResource
 
 SEGMENTS_GROUP = "segments"
@@ -28,14 +28,16 @@ def build_membership_asset(segment_keys: list[AssetKey]) -> AssetsDefinition:
         description="One row per stay of a person in a segment (entered_at, exited_at), and "
         "each segment's size at every refresh (segments.segment_sizes).",
         pool=WAREHOUSE_POOL,
-        retry_policy=WAREHOUSE_RETRY,
     )
     def segment_membership(
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> MaterializeResult:
         from tessera.segments.membership import refresh_membership
 
-        with warehouse.warehouse().session() as session:
+        with (
+            step_failures(context, "segment membership"),
+            warehouse.warehouse().session() as session,
+        ):
             built = [name for name in names if session.table_exists("segments", name)]
             changes = refresh_membership(session, built)
         rows = ["| segment | size | entered | exited |", "|---|---:|---:|---:|"]

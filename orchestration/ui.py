@@ -1,22 +1,38 @@
-"""`python -m orchestration.ui`: the Dagster UI on a persistent DAGSTER_HOME inside the project.
+"""`python -m orchestration.ui` (`make ui`): the second half of the demo, in the Dagster UI.
 
-Creates `.dagster_home/` (git-ignored) with Tessera's instance settings, generates the demo
-warehouse when it is missing, then replaces itself with `dagster dev`.
+- a persistent DAGSTER_HOME inside the project (`.dagster_home/`, git-ignored) with Tessera's
+  instance settings, so the demo's runs and the UI's share one history;
+- demo data generated when the DuckDB warehouse does not exist yet;
+- the destinations chosen by environment (orchestration.destinations_profile): on a fresh
+  clone, local emulators for every HTTP destination, announced loudly;
+- then `dagster dev` as a child process; the emulators live as long as it does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tessera.settings import PROJECT_ROOT, Settings
+from rich.console import Console
+
+from orchestration.config import SYNCS_DIR_ENV
+from tessera.settings import PROJECT_ROOT, Settings, SettingsError
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
 INSTANCE_TEMPLATE = Path(__file__).with_name("dagster.yaml")
+PROJECT_SYNCS_DIR = PROJECT_ROOT / "dbt_project" / "syncs"
+LOCAL_DESTINATIONS_DIR = "local_destinations"  # under DAGSTER_HOME
+
+
+def dagster_home(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("DAGSTER_HOME") or DAGSTER_HOME)
 
 
 def prepare_dagster_home(home: Path) -> Path:
@@ -28,15 +44,22 @@ def prepare_dagster_home(home: Path) -> Path:
     return home
 
 
-def ensure_demo_warehouse(settings: Settings, persons: int) -> None:
+def ensure_demo_warehouse(settings: Settings, persons: int, console: Console) -> None:
     """Generate demo data when the DuckDB warehouse file does not exist yet."""
     if settings.target != "duckdb" or settings.warehouse_path.exists():
         return
-    print(f"No warehouse at {settings.warehouse_path}: generating {persons:,} demo persons")
+    console.print(
+        f"No warehouse at {settings.warehouse_path}: generating {persons:,} demo persons "
+        "(raw data only; `make demo` builds, trains and syncs it too)"
+    )
     subprocess.run(
         [sys.executable, "-m", "tessera.cli", "datagen", "--persons", str(persons)],
         cwd=PROJECT_ROOT,
         check=True,
+    )
+    console.print(
+        "[yellow]Launch full_refresh first in the UI: it trains the models whose champions "
+        "incremental_refresh scores with.[/yellow]"
     )
 
 
@@ -53,23 +76,63 @@ def dagster_dev_command(host: str, port: int) -> list[str]:
     ]
 
 
+def run_dagster_dev(command: list[str], env: dict[str, str]) -> int:
+    """Run dagster dev until it exits. Ctrl-C reaches it through the terminal's process
+    group; this process waits for it to shut down, and passes a SIGTERM on."""
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous_term = signal.signal(signal.SIGTERM, lambda *_: process.terminate())
+    try:
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous_term)
+        with contextlib.suppress(ProcessLookupError):
+            process.terminate()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.ui")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--persons", type=int, default=5000, help="demo size if data is missing")
     args = parser.parse_args(argv)
+    console = Console()
 
-    settings = Settings.from_env()
-    home = prepare_dagster_home(Path(os.environ.get("DAGSTER_HOME") or DAGSTER_HOME))
-    ensure_demo_warehouse(settings, args.persons)
+    from orchestration.destinations_profile import (
+        choose_destinations,
+        print_choice,
+        start_demo_destinations,
+    )
+
+    try:
+        settings = Settings.from_env()
+        choice = choose_destinations(settings, PROJECT_SYNCS_DIR, os.environ)
+    except SettingsError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+    home = prepare_dagster_home(dagster_home())
+    ensure_demo_warehouse(settings, args.persons, console)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    # dagster dev loads `orchestration` from the working directory.
-    os.chdir(PROJECT_ROOT)
-    command = dagster_dev_command(args.host, args.port)
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home})", flush=True)
-    os.execvpe(command[0], command, env)
-    return 0  # unreachable: exec replaced the process
+    local = None
+    if choice.local:
+        local, cleared = start_demo_destinations(
+            settings, PROJECT_SYNCS_DIR, home / LOCAL_DESTINATIONS_DIR
+        )
+        env.update(local.env)
+        env[SYNCS_DIR_ENV] = str(local.syncs_dir)
+        print_choice(console, choice, local, cleared)
+    else:
+        print_choice(console, choice, None)
+    try:
+        console.print(
+            f"Dagster UI on [bold]http://{args.host}:{args.port}[/bold] (DAGSTER_HOME={home})"
+        )
+        # dagster dev loads `orchestration` from the project root (pyproject's [tool.dagster]).
+        return run_dagster_dev(dagster_dev_command(args.host, args.port), env)
+    finally:
+        if local is not None:
+            local.stop()
 
 
 if __name__ == "__main__":

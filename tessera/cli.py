@@ -73,6 +73,11 @@ def build_parser(
         help="adversarial: a second world written from a catalogue of real-world mess "
         "(tessera/datagen/adversarial)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="recreate schema raw even in a warehouse Tessera did not generate",
+    )
     p.set_defaults(func=_cmd_datagen, creates_warehouse=True)
 
     _register_layers(sub, layers)
@@ -85,6 +90,7 @@ def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
 
+    _prepare_generated_warehouse(settings, args)
     if args.mode == "adversarial":
         from tessera.datagen.adversarial.cli import run_datagen
 
@@ -100,6 +106,32 @@ def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     )
     print_rows_per_table(summary.rows_per_table, f"Generated {args.persons:,} persons")
     return 0
+
+
+def _prepare_generated_warehouse(settings: Settings, args: argparse.Namespace) -> None:
+    """datagen recreates schemas raw and truth: refuse a warehouse whose raw tables Tessera did
+    not write (a company's data) unless --force, and record what it generates."""
+    from tessera.generated import NotGeneratedError, inspect, mark_generated
+
+    if settings.target == "duckdb" and not settings.warehouse_path.exists():
+        mark_generated(settings, "datagen", args.persons, args.seed, created_file=True)
+        return
+    state = inspect(settings)
+    if state.raw_generated:
+        return
+    if state.has_raw and not args.force:
+        raise NotGeneratedError(
+            f"{_where(settings)} holds tables in schema raw that `tessera datagen` did not "
+            "write, and datagen would replace them. Run `tessera datagen --force` to replace "
+            "them anyway, or point TESSERA_WAREHOUSE (or SNOWFLAKE_DATABASE) elsewhere."
+        )
+    mark_generated(settings, "datagen", args.persons, args.seed, created_file=False)
+
+
+def _where(settings: Settings) -> str:
+    if settings.target == "snowflake" and settings.snowflake is not None:
+        return f"Snowflake database {settings.snowflake.database}"
+    return str(settings.warehouse_path)
 
 
 def print_rows_per_table(rows: dict[str, int], title: str) -> None:

@@ -1,4 +1,4 @@
-"""`tessera build` on a fresh warehouse that holds only a company's orders: one command builds
+"""`tessera build` on a fresh warehouse that holds only `raw.orders`: one command builds
 everything, trains and scores on the way, and the dbt flags given reach every dbt run."""
 
 from __future__ import annotations
@@ -17,16 +17,15 @@ def test_a_warehouse_of_orders_only_builds_in_one_command(tmp_path: Path) -> Non
     generated = run_tessera(project, "datagen", "--persons", "1500")
     assert generated.returncode == 0, generated.stdout + generated.stderr
     warehouse = project / "warehouse" / "tessera.duckdb"
-    # What a company loads by hand: its orders, every other source empty, no ground truth.
+    # What a company loads by hand: its orders and nothing else (no other source, no truth).
     with duckdb.connect(str(warehouse)) as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables"
         ).fetchall()
         for schema, table in tables:
-            if schema == "truth":
+            if (schema, table) != ("raw", "orders"):
                 conn.execute(f"drop table {schema}.{table}")
-            elif schema == "raw" and table != "orders":
-                conn.execute(f"delete from {schema}.{table}")
+        assert conn.execute("select count(*) from information_schema.tables").fetchone() == (1,)
         last_order = conn.execute("select max(ordered_at)::date from raw.orders").fetchone()[0]
     as_of = last_order.isoformat()
 

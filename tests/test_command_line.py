@@ -13,8 +13,9 @@ from rich.console import Console
 
 from orchestration.build import BuildRequest, score_readers_in_manifest
 from orchestration.cli import build_parser, main, parse
-from orchestration.demo import MARKER_SCHEMA, MARKER_TABLE, DemoError, run_demo
+from orchestration.demo import DemoError, run_demo
 from tessera.dbt_events import DbtEvent, DbtSummary, DbtTally
+from tessera.generated import MARKER_SCHEMA, MARKER_TABLE
 from tessera.settings import Settings
 
 
@@ -161,7 +162,10 @@ def test_the_demo_refuses_a_warehouse_it_did_not_create(
     monkeypatch.setenv("TESSERA_WAREHOUSE", str(users))
     assert main(["demo", "--persons", "20"]) == 1
     out = _flat(capsys.readouterr().out)
-    assert f"{users} already exists and it was not created by `tessera demo`" in out
+    assert (
+        f"{users} already exists and it was not created by `tessera demo` or `tessera datagen`"
+        in out
+    )
     assert "tessera demo --force" in out
     assert _tables(users) == {"raw.orders"}
 
@@ -194,6 +198,45 @@ def test_the_demo_replaces_its_own_warehouse_and_a_forced_one(tmp_path: Path) ->
     assert _tables(foreign) == {"main.t"}
     assert run_demo(_settings(foreign), 20, 1, console, force=True, steps=[]) == 0
     assert _tables(foreign) == {marker}
+
+
+def test_datagen_never_overwrites_raw_tables_it_did_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    company = tmp_path / "company.duckdb"
+    with duckdb.connect(str(company)) as conn:
+        conn.execute("create schema raw; create table raw.orders as select 7 as order_id")
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(company))
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(tmp_path / "artifacts"))
+    assert main(["datagen", "--persons", "20"]) == 1
+    assert "tessera datagen --force" in _flat(capsys.readouterr().out)
+    with duckdb.connect(str(company), read_only=True) as conn:
+        assert conn.execute("select * from raw.orders").fetchall() == [(7,)]
+    # forced: replaced, and from then on datagen knows raw is its own
+    assert main(["datagen", "--persons", "20", "--force"]) == 0
+    assert main(["datagen", "--persons", "20"]) == 0
+
+
+def test_datagen_marks_what_it_generated_and_the_demo_replaces_only_whole_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(tmp_path / "artifacts"))
+    # `make ui` before `make demo`: datagen created the file, so the demo may replace it
+    created = tmp_path / "created.duckdb"
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(created))
+    assert main(["datagen", "--persons", "20"]) == 0
+    console = Console(record=True, width=200)
+    assert run_demo(_settings(created), persons=20, seed=1, console=console, steps=[]) == 0
+    # raw generated into a company's file that had no raw schema: the file is still theirs
+    theirs = tmp_path / "theirs.duckdb"
+    with duckdb.connect(str(theirs)) as conn:
+        conn.execute("create schema analytics; create table analytics.kpis as select 1 as x")
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(theirs))
+    assert main(["datagen", "--persons", "20"]) == 0
+    assert "analytics.kpis" in _tables(theirs)
+    with pytest.raises(DemoError, match="--force"):
+        run_demo(_settings(theirs), persons=20, seed=1, console=console, steps=[])
+    assert "analytics.kpis" in _tables(theirs)
 
 
 # -- dbt's structured log ------------------------------------------------------------------

@@ -14,17 +14,36 @@ from tessera.settings import Settings
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Tables Tessera keeps in the segments schema itself; no segment may take these names.
 RESERVED_NAMES = frozenset({"segment_membership", "segment_sizes"})
+SYNCS_SUFFIX = ".syncs.yml"  # reverse-ETL sync files may sit beside the segments they send
 REFRESH_CADENCE = re.compile(r"^(\d+[mh]|hourly|daily|weekly)$")
 
 
 class CatalogError(ValueError):
-    """Segment files are missing or malformed; `problems` names each file and line."""
+    """Segment files are missing or malformed; `problems` names each file, line and column."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__(
             "segment catalog has problems:\n" + "\n".join(f"  - {p}" for p in problems)
         )
+
+
+def _at(path: Path, line: int = 1, column: int = 1) -> str:
+    return f"{path.name} (line {line}, column {column})"
+
+
+def _name_position(path: Path, name: str) -> tuple[int, int]:
+    """Where a model entry `- name: <name>` is in a YAML file (1, 1 if not found)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return 1, 1
+    pattern = re.compile(r"^(\s*-?\s*)name:\s*['\"]?" + re.escape(name) + r"['\"]?\s*$")
+    for number, text in enumerate(lines, start=1):
+        match = pattern.match(text)
+        if match:
+            return number, len(match.group(1)) + 1
+    return 1, 1
 
 
 class SegmentMeta(BaseModel):
@@ -94,11 +113,13 @@ def load_catalog(directory: Path) -> SegmentCatalog:
     entries: dict[str, tuple[dict, Path]] = {}
     if not directory.is_dir():
         raise CatalogError([f"segments folder {directory} does not exist"])
-    for yml_path in sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")]):
+    yml_paths = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
+    for yml_path in [p for p in yml_paths if not p.name.endswith(SYNCS_SUFFIX)]:
         for name, (entry, path) in _model_entries(yml_path, problems).items():
             if name in entries:
                 problems.append(
-                    f"{path.name}: segment {name!r} is also described in {entries[name][1].name}"
+                    f"{_at(path, *_name_position(path, name))}: segment {name!r} is also "
+                    f"described in {entries[name][1].name}"
                 )
                 continue
             entries[name] = (entry, path)
@@ -108,16 +129,16 @@ def load_catalog(directory: Path) -> SegmentCatalog:
     for name, sql_path in sql_names.items():
         if not SEGMENT_NAME.match(name):
             problems.append(
-                f"{sql_path.name}: segment names are lower-case letters, digits and _, "
-                "starting with a letter"
+                f"{_at(sql_path)}: segment names are lower-case letters, digits and _, "
+                "starting with a letter (at most 63)"
             )
             continue
         if name in RESERVED_NAMES:
-            problems.append(f"{sql_path.name}: {name!r} is reserved for Tessera's own table")
+            problems.append(f"{_at(sql_path)}: {name!r} is reserved for Tessera's own table")
             continue
         if name not in entries:
             problems.append(
-                f"{sql_path.name}: no YAML metadata; add {name}.yml with description, "
+                f"{_at(sql_path)}: no YAML metadata; add {name}.yml with description, "
                 "config.meta.owner and config.meta.refresh"
             )
             continue
@@ -127,7 +148,10 @@ def load_catalog(directory: Path) -> SegmentCatalog:
             segments[name] = segment
     for name, (_, yml_path) in entries.items():
         if name not in sql_names:
-            problems.append(f"{yml_path.name}: describes {name!r} but there is no {name}.sql")
+            problems.append(
+                f"{_at(yml_path, *_name_position(yml_path, name))}: describes {name!r} but "
+                f"there is no {name}.sql"
+            )
     if problems:
         raise CatalogError(problems)
     return SegmentCatalog(directory=directory, segments=segments)
@@ -138,22 +162,20 @@ def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Pat
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = _at(path, mark.line + 1, mark.column + 1) if mark else _at(path)
         problem = getattr(exc, "problem", None) or str(exc)
-        problems.append(f"{path.name}{where}: malformed YAML: {problem}")
+        problems.append(f"{where}: malformed YAML: {problem}")
         return {}
     if data is None:
-        problems.append(f"{path.name}: file is empty")
+        problems.append(f"{_at(path)}: file is empty")
         return {}
-    if isinstance(data, dict) and "models" not in data and "sources" in data:
-        return {}  # a sources file living next to the segments
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-        problems.append(f"{path.name}: expected a top-level 'models:' list (dbt properties file)")
+        problems.append(f"{_at(path)}: expected a top-level 'models:' list (dbt properties file)")
         return {}
     found: dict[str, tuple[dict, Path]] = {}
     for index, entry in enumerate(data["models"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            problems.append(f"{path.name}: models[{index}] needs a 'name'")
+            problems.append(f"{_at(path)}: models[{index}] needs a 'name'")
             continue
         found[entry["name"]] = (entry, path)
     return found
@@ -164,7 +186,9 @@ def _segment_from_entry(
 ) -> Segment | None:
     config = entry.get("config") or {}
     if not isinstance(config, dict):
-        problems.append(f"{yml_path.name}: {name}.config must be a mapping")
+        problems.append(
+            f"{_at(yml_path, *_name_position(yml_path, name))}: config must be a mapping"
+        )
         return None
     # dbt >= 1.10 wants meta and tags under config; older files have them at the top level.
     meta = config.get("meta", entry.get("meta"))
@@ -185,5 +209,8 @@ def _segment_from_entry(
             location = ".".join(str(part) for part in error["loc"])
             if location.startswith("meta"):
                 location = "config." + location
-            problems.append(f"{yml_path.name}: {name}.{location}: {error['msg']}")
+            problems.append(
+                f"{_at(yml_path, *_name_position(yml_path, name))}: {name}.{location}: "
+                f"{error['msg']}"
+            )
         return None

@@ -1,30 +1,84 @@
-"""Validate catalog segments end to end: render Jinja, check the SQL, transpile to Snowflake.
+"""The segment gate: every file in models/segments checked before dbt builds anything.
 
-Segments may read other segments, so they are checked in dependency order and each checked
-segment's output columns stand in for its table when that is not built yet.
+Layers, each naming the problem with the line and column in the author's file:
+1. the folder holds only `<name>.sql` and YAML, and the YAML only describes segments
+   (yaml_policy.py);
+2. the Jinja is three literal substitutions (jinja.py) and the SQL one bounded, read-only
+   SELECT over readable relations that DuckDB and Snowflake read alike (sql_safety.py),
+   returning one row per person (validate.py);
+3. dbt's own compile of the segments matches what was checked, config included (compiled.py);
+4. any EXTRA_CHECKS other parts of Tessera register.
+The dbt project refuses the same things by itself (macros/segments) and DuckDB builds
+segments in a sandbox (duckdb_sandbox.py), so none of this is the only line of defence.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera.segments.catalog import Segment, SegmentCatalog, load_catalog
-from tessera.segments.jinja import JinjaError, RelationResolver, render_segment_sql
+from sqlglot import exp
+
+from tessera.segments.catalog import (
+    RESERVED_NAMES,
+    SEGMENT_NAME,
+    SYNCS_SUFFIX,
+    CatalogError,
+    Segment,
+    SegmentCatalog,
+    load_catalog,
+)
+from tessera.segments.compiled import RenderedSegment, compiled_issues
+from tessera.segments.issues import Issue, SourceMap, line_col
+from tessera.segments.jinja import JinjaError, RelationResolver, render_with_map
+from tessera.segments.policy import DEFAULT_POLICY, ValidationPolicy
 from tessera.segments.validate import (
-    DEFAULT_POLICY,
     ColumnSource,
-    Issue,
     Schema,
     SegmentValidationError,
     ValidatedSegment,
-    ValidationPolicy,
     find_issues,
     transpile_to_snowflake,
 )
+from tessera.segments.yaml_policy import check_segment_yaml, segment_files
 
 _SEGMENT_REFERENCE = re.compile(r"\bsegments\s*\.\s*([a-z][a-z0-9_]*)", re.IGNORECASE)
+_REF = re.compile(r"""ref\(\s*['"]([a-z][a-z0-9_]*)['"]\s*\)""")
+
+
+@dataclass(frozen=True)
+class CheckedSegment:
+    """A segment that passed the safety checks, as extra checks see it."""
+
+    name: str
+    sql_file: Path
+    sql: str  # rendered
+    tree: exp.Query  # sqlglot's DuckDB reading of `sql`
+    relations: tuple[str, ...]
+    source_map: SourceMap
+
+    def issue(self, code: str, message: str, where: exp.Expression | int | None = None) -> Issue:
+        """An Issue at `where` (a node of `tree` or an offset in `sql`), in the .sql file."""
+        offset = 0
+        if isinstance(where, int):
+            offset = where
+        elif isinstance(where, exp.Expression):
+            for node in where.walk():
+                if isinstance(node, exp.Expression) and node.meta and "start" in node.meta:
+                    offset = node.meta["start"]
+                    break
+        line, column = self.source_map.original_position(*line_col(self.sql, offset))
+        return Issue(self.name, code, message, line, column, file=str(self.sql_file))
+
+
+SegmentCheck = Callable[[CheckedSegment], Iterable[Issue]]
+
+# Checks other parts of Tessera add (one line each); each returns the issues it finds.
+EXTRA_CHECKS: list[SegmentCheck] = []
 
 
 @dataclass
@@ -33,6 +87,7 @@ class SegmentReport:
     issues: list[Issue] = field(default_factory=list)
     validated: ValidatedSegment | None = None
     snowflake_sql: str | None = None
+    checked: CheckedSegment | None = None
 
     @property
     def ok(self) -> bool:
@@ -55,7 +110,13 @@ def check_segment(
     known_schema: Schema | None = None,
 ) -> SegmentReport:
     return check_segment_text(
-        segment.read_sql(), segment.name, resolver, policy, columns_from, known_schema
+        segment.read_sql(),
+        segment.name,
+        resolver,
+        policy,
+        columns_from,
+        known_schema,
+        sql_file=segment.sql_path,
     )
 
 
@@ -66,35 +127,95 @@ def check_segment_text(
     policy: ValidationPolicy = DEFAULT_POLICY,
     columns_from: ColumnSource | None = None,
     known_schema: Schema | None = None,
+    sql_file: Path | None = None,
 ) -> SegmentReport:
+    """Check one segment's .sql text; never raises, whatever the text."""
     report = SegmentReport(name)
+    file = str(sql_file) if sql_file is not None else None
     try:
-        sql = render_segment_sql(text, name, resolver)
+        _check_text(report, text, name, resolver, policy, columns_from, known_schema, sql_file)
+    except Exception as exc:  # the gate fails closed, with a position, never a traceback
+        report.validated = None
+        report.issues.append(
+            Issue(
+                name,
+                "checker_error",
+                f"the checker could not check this segment ({type(exc).__name__}), so it is "
+                "refused",
+                1,
+                1,
+                file=file,
+            )
+        )
+    return report
+
+
+def _check_text(
+    report: SegmentReport,
+    text: str,
+    name: str,
+    resolver: RelationResolver,
+    policy: ValidationPolicy,
+    columns_from: ColumnSource | None,
+    known_schema: Schema | None,
+    sql_file: Path | None,
+) -> None:
+    file = str(sql_file) if sql_file is not None else None
+    try:
+        source_map = render_with_map(text, name, resolver)
     except JinjaError as exc:
-        report.issues.append(Issue(name, "jinja", exc.message, exc.line))
-        return report
-    issues, validated = find_issues(sql, name, policy, columns_from, known_schema)
-    report.issues.extend(issues)
+        report.issues.append(
+            Issue(name, "jinja", exc.message, exc.line or 1, exc.column or 1, file=file)
+        )
+        return
+    sql = source_map.rendered
+    segment_names = resolver.segments or None
+    issues, validated = find_issues(sql, name, policy, columns_from, known_schema, segment_names)
+    report.issues.extend(_in_template(issue, source_map, file) for issue in issues)
     if validated is None:
-        return report
+        return
     try:
         report.snowflake_sql = transpile_to_snowflake(validated.sql, name)
     except SegmentValidationError as exc:
-        report.issues.extend(exc.issues)
-        return report
-    report.validated = validated
-    return report
+        report.issues.extend(_in_template(i, source_map, file) for i in exc.issues)
+        return
+    tree = validated.tree
+    assert tree is not None  # find_issues keeps the tree it checked
+    checked = CheckedSegment(
+        name=name,
+        sql_file=sql_file or Path(f"{name}.sql"),
+        sql=sql,
+        tree=tree,
+        relations=validated.relations,
+        source_map=source_map,
+    )
+    for extra in EXTRA_CHECKS:
+        report.issues.extend(extra(checked))
+    if not report.errors:
+        report.validated = validated
+        report.checked = checked
+
+
+def _in_template(issue: Issue, source_map: SourceMap, file: str | None) -> Issue:
+    if issue.line is None:
+        return issue.at(1, 1, file)
+    line, column = source_map.original_position(issue.line, issue.column or 1)
+    return issue.at(line, column, file)
 
 
 def check_catalog(
     catalog: SegmentCatalog,
     project_dir: Path,
     names: list[str] | None = None,
-    policy: ValidationPolicy = DEFAULT_POLICY,
+    policy: ValidationPolicy | None = None,
     columns_from: ColumnSource | None = None,
+    resolver: RelationResolver | None = None,
 ) -> list[SegmentReport]:
     """Reports for `names` (default: all), checking segments they read first."""
-    resolver = RelationResolver.from_project(project_dir)
+    if resolver is None:
+        resolver = RelationResolver.from_project(project_dir)
+    resolver = dataclasses.replace(resolver, segments=frozenset(catalog.segments))
+    policy = policy or ValidationPolicy.from_resolver(resolver)
     wanted = names or catalog.names()
     for name in wanted:
         catalog.get(name)  # unknown name -> CatalogError listing the known ones
@@ -104,7 +225,7 @@ def check_catalog(
         report = check_segment(catalog.segments[name], resolver, policy, columns_from, known_schema)
         reports[name] = report
         if report.ok and report.validated and report.validated.output_columns:
-            known_schema.setdefault("segments", {})[name] = {
+            known_schema.setdefault(resolver.segments_schema, {})[name] = {
                 c: "VARCHAR" for c in report.validated.output_columns
             }
     return [reports[n] for n in wanted]
@@ -120,7 +241,7 @@ def _dependency_order(catalog: SegmentCatalog, wanted: list[str]) -> list[str]:
         visiting.add(name)
         text = catalog.segments[name].read_sql()
         referenced = {m.lower() for m in _SEGMENT_REFERENCE.findall(text)}
-        referenced |= set(re.findall(r"ref\(\s*['\"]([a-z][a-z0-9_]*)['\"]\s*\)", text))
+        referenced |= set(_REF.findall(text))
         for other in sorted(referenced):
             if other in catalog.segments and other != name:
                 visit(other)
@@ -132,24 +253,167 @@ def _dependency_order(catalog: SegmentCatalog, wanted: list[str]) -> list[str]:
     return order
 
 
+@dataclass
+class ProjectCheck:
+    """Everything the gate found: per-segment reports and problems with the folder itself."""
+
+    reports: list[SegmentReport] = field(default_factory=list)
+    folder_issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.folder_issues if i.severity == "error"] + [
+            i for r in self.reports for i in r.errors
+        ]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def check_project(
+    project_dir: Path,
+    names: list[str] | None = None,
+    columns_from: ColumnSource | None = None,
+    target: str | None = None,
+    compile_with_dbt: bool = True,
+    env: dict[str, str] | None = None,
+) -> ProjectCheck:
+    """Check the segments folder of a dbt project (all segments, or `names` and what they
+    read); with `compile_with_dbt`, also what dbt compiles for `target`."""
+    result = ProjectCheck()
+    resolver = RelationResolver.from_project(project_dir)
+    folder = project_dir / "models" / resolver.segments_schema
+    if not folder.is_dir():
+        result.folder_issues.append(
+            Issue("segments", "no_folder", f"{folder} does not exist", 1, 1, file=str(folder))
+        )
+        return result
+    sql_files, yaml_files, refused = segment_files(folder)
+    for path, why in refused:
+        result.folder_issues.append(
+            Issue(path.stem, "file_not_allowed", why, 1, 1, file=_rel(project_dir, path))
+        )
+    names_in_folder = frozenset(
+        p.stem for p in sql_files if SEGMENT_NAME.match(p.stem) and p.stem not in RESERVED_NAMES
+    )
+    readable_models = frozenset(r.split(".", 1)[1] for r in resolver.readable)
+    for path in yaml_files:
+        syncs_file = path.name.endswith(SYNCS_SUFFIX)
+        text = path.read_text()
+        for problem in check_segment_yaml(text, names_in_folder, readable_models, syncs_file):
+            result.folder_issues.append(
+                Issue(
+                    path.stem,
+                    "yaml_not_allowed",
+                    problem.message,
+                    problem.line,
+                    problem.column,
+                    file=_rel(project_dir, path),
+                )
+            )
+    try:
+        catalog = load_catalog(folder)
+    except CatalogError as exc:
+        result.folder_issues.extend(_catalog_issues(exc, project_dir, folder))
+        return result
+    if result.folder_issues:
+        return result
+    unknown = [n for n in names or [] if n not in catalog.segments]
+    if unknown:
+        result.folder_issues.append(
+            Issue(unknown[0], "unknown_segment", f"no segment named {unknown[0]!r}", 1, 1)
+        )
+        return result
+    result.reports = check_catalog(
+        catalog, project_dir, names, columns_from=columns_from, resolver=resolver
+    )
+    if compile_with_dbt and all(r.ok for r in result.reports):
+        rendered = {
+            r.name: RenderedSegment(
+                name=r.name,
+                sql=r.checked.sql,
+                sql_file=catalog.segments[r.name].sql_path,
+                yml_file=catalog.segments[r.name].yml_path,
+                to_template=r.checked.source_map.original_position,
+            )
+            for r in result.reports
+            if r.checked is not None
+        }
+        issues = compiled_issues(
+            project_dir,
+            rendered,
+            resolver.segments_schema,
+            target or os.environ.get("TESSERA_TARGET", "duckdb"),
+            env,
+        )
+        by_name = {r.name: r for r in result.reports}
+        for issue in issues:
+            report = by_name.get(issue.segment)
+            issue = issue.at(issue.line or 1, issue.column or 1, _rel_str(project_dir, issue.file))
+            if report is None:
+                result.folder_issues.append(issue)
+            else:
+                report.issues.append(issue)
+    for report in result.reports:
+        report.issues = [
+            i.at(i.line or 1, i.column or 1, _rel_str(project_dir, i.file)) for i in report.issues
+        ]
+    return result
+
+
+def _catalog_issues(exc: CatalogError, project_dir: Path, folder: Path) -> list[Issue]:
+    issues = []
+    for problem in exc.problems:
+        match = re.match(r"^(\S+) \(line (\d+), column (\d+)\): (.*)$", problem, re.DOTALL)
+        if match:
+            file, line, column, message = match.groups()
+            issues.append(
+                Issue(
+                    Path(file).stem,
+                    "catalog",
+                    message,
+                    int(line),
+                    int(column),
+                    file=_rel(project_dir, folder / file),
+                )
+            )
+        else:
+            issues.append(
+                Issue("segments", "catalog", problem, 1, 1, file=_rel(project_dir, folder))
+            )
+    return issues
+
+
+def _rel(project_dir: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(project_dir))
+    except ValueError:
+        return str(path)
+
+
+def _rel_str(project_dir: Path, file: str | None) -> str | None:
+    return None if file is None else _rel(project_dir, Path(file))
+
+
 class InvalidSegmentsError(ValueError):
-    """Segments that must not be built; the message names each one and what is wrong where."""
+    """Segments that must not be built; the message names each problem, file, line and column."""
 
 
 def require_valid_segments(project_dir: Path, names: list[str] | None = None) -> None:
-    """Refuse a build that would run a segment the validator rejects.
+    """Refuse a build that would run a segment the gate rejects.
 
-    Run before dbt builds segments (`tessera build`, the demo, the Dagster dbt assets), so
-    hostile or broken segment SQL never reaches the warehouse. Columns are not checked here:
-    on a first build the tables segments read do not exist yet, and dbt names an unknown
-    column itself; `tessera segments validate` checks them against the warehouse.
+    Run before dbt builds segments (`tessera build`, the demo, the Dagster dbt assets).
+    Columns are not checked here: on a first build the tables segments read do not exist
+    yet, and dbt names an unknown column itself; `tessera segments validate` checks them
+    against the warehouse. dbt's compile is checked for the target in TESSERA_TARGET.
     """
-    catalog = load_catalog(project_dir / "models" / "segments")
-    invalid = [r for r in check_catalog(catalog, project_dir, names) if not r.ok]
-    if invalid:
-        problems = [f"  {issue}" for report in invalid for issue in report.errors]
+    result = check_project(project_dir, names)
+    if not result.ok:
+        problems = [f"  {issue}" for issue in result.errors]
+        failed = {i.segment for i in result.errors}
         raise InvalidSegmentsError(
-            f"{len(invalid)} segment(s) failed validation, so nothing was built:\n"
+            f"{len(failed)} segment(s) failed validation, so nothing was built:\n"
             + "\n".join(problems)
             + "\nFix them, or check one with `tessera segments validate NAME`."
         )

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tessera.segments.catalog import SegmentCatalog, load_catalog
-from tessera.segments.checks import SegmentReport, check_catalog
+from tessera.segments.checks import SegmentReport, check_catalog, check_project
 from tessera.segments.validate import check_unique
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--offline", action="store_true", help="skip the column checks against the warehouse"
     )
     p.add_argument("--show-snowflake", action="store_true", help="print the Snowflake SQL")
+    p.add_argument("--no-dbt", action="store_true", help="skip checking what dbt compiles (faster)")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("preview", help="size, sample rows and overlap with other segments")
@@ -111,27 +112,38 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
-    catalog = _catalog(args, settings)
     names = [args.name] if args.name else None
     project_dir = _project_dir(args, settings)
+    compile_with_dbt = not args.no_dbt
     if args.offline or not _warehouse_available(settings):
         if not args.offline:
             console.print(
                 f"[yellow]no warehouse at {settings.warehouse_path}: columns not checked[/yellow]"
             )
-        reports = check_catalog(catalog, project_dir, names)
+        result = check_project(project_dir, names, compile_with_dbt=compile_with_dbt)
     else:
         with _session(settings, read_only=True) as session:
-            reports = check_catalog(catalog, project_dir, names, columns_from=session)
-    for report in reports:
+            result = check_project(
+                project_dir, names, columns_from=session, compile_with_dbt=compile_with_dbt
+            )
+    for issue in result.folder_issues:
+        console.print(f"[red]error[/red] {issue}", highlight=False, markup=True)
+    for report in result.reports:
         _print_report(report, args.show_snowflake)
-    failed = [r.name for r in reports if not r.ok]
-    if failed:
+    failed = [r.name for r in result.reports if not r.ok]
+    if failed or result.folder_issues:
         console.print(
-            f"[red]{len(failed)} of {len(reports)} segments invalid:[/red] " + ", ".join(failed)
+            f"[red]{len(failed)} of {len(result.reports)} segments invalid"
+            + (
+                f", {len(result.folder_issues)} problem(s) in the folder"
+                if result.folder_issues
+                else ""
+            )
+            + ":[/red] "
+            + ", ".join(failed)
         )
         return 1
-    console.print(f"[green]{len(reports)} segment(s) valid[/green]")
+    console.print(f"[green]{len(result.reports)} segment(s) valid[/green]")
     return 0
 
 
@@ -140,8 +152,7 @@ def _print_report(report: SegmentReport, show_snowflake: bool) -> None:
     console.print(f"{status} {report.name}")
     for issue in report.issues:
         colour = "red" if issue.severity == "error" else "yellow"
-        where = f"line {issue.line}" + (f", column {issue.column}" if issue.column else "")
-        prefix = f"{where}: " if issue.line else ""
+        prefix = f"{issue.where}: " if issue.line else ""
         console.print(
             f"    [{colour}]{issue.severity}[/{colour}] {prefix}{issue.message}",
             highlight=False,

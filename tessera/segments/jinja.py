@@ -1,10 +1,15 @@
-"""Render a segment model's dbt Jinja to plain SQL, safely, before the SQL is validated.
+"""A segment's Jinja is a small, inert template language, rendered without a Jinja engine.
 
-dbt renders a model with its full context (`run_query`, `env_var`, `adapter`, `modules` ...),
-so a segment file could read secrets or run statements at compile time. A segment may use
-only `ref`, `source`, `var`, `config`, `is_incremental`, `target` and `this`; anything else
-is rejected from the template's syntax tree, including names in branches that would not be
-taken on this target.
+dbt renders a model with its full context (`run_query`, `env_var`, `adapter`, `target`,
+`modules` ...), so anything but plain substitutions could read secrets, run statements or
+render one way when checked and another when built. A segment may use exactly three things,
+each with literal names: `{{ ref('model') }}` (a readable model or another segment),
+`{{ source('source', 'table') }}` (a readable source declared by the project) and
+`{{ var('name') }}` (a numeric project var), plus `{# comments #}`. Whitespace control,
+tags, expressions, filters and everything else are refused at their line and column.
+Rendering is therefore a string substitution: no recursion, no arithmetic, no loops, so no
+template can hang, exhaust memory or crash the checker. macros/segments/guard.sql applies the
+same rule inside dbt, so a plain `dbt build` refuses what this refuses.
 """
 
 from __future__ import annotations
@@ -13,154 +18,247 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
-import jinja2
-import jinja2.meta
-import jinja2.nodes
 import yaml
-from jinja2.sandbox import SandboxedEnvironment
 
-ALLOWED_JINJA_NAMES = frozenset(
-    {"ref", "source", "var", "config", "is_incremental", "target", "this"}
-)
-ALLOWED_TARGET_ATTRIBUTES = frozenset({"type", "name", "schema"})
+from tessera.segments.issues import SourceMap, line_col
 
-# Where relations live when the dbt project does not (yet) define them: the data contracts.
+# Relations the contracts promise when the dbt project does not (yet) define the model.
 CONTRACT_MODELS: dict[str, str] = {
     "customer_profiles": "profiles",
     "persons": "identity",
     "identity_graph": "identity",
     "person_merges": "identity",
-    "person_scores": "ml",
 }
+DEFAULT_READABLE = frozenset(
+    {
+        "profiles.customer_profiles",
+        "ml.person_scores",
+        "identity.persons",
+        "identity.identity_graph",
+    }
+)
+DEFAULT_SOURCES = frozenset({"ml.person_scores"})
+SEGMENTS_SCHEMA = "segments"
+MAX_TEMPLATE_CHARS = 100_000
 
-_JINJA_BLOCK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+_NAME = r"""\s*(['"])([A-Za-z_][A-Za-z0-9_]*)\2\s*"""
+_CALL = re.compile(
+    r"\{\{\s*(ref|source|var)\("
+    + _NAME
+    + r"""(?:,\s*(['"])([A-Za-z_][A-Za-z0-9_]*)\4\s*)?\)\s*\}\}"""
+)
+_MARKERS = ("{{", "}}", "{%", "%}", "{#", "#}")
+_ALLOWED = "{{ ref('model') }}, {{ source('source', 'table') }} and {{ var('name') }}"
 
 
 class JinjaError(ValueError):
-    """The segment's Jinja is not allowed or does not render; carries a line when known."""
+    """The segment's Jinja is not allowed; carries the line and column in the template."""
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    def __init__(self, message: str, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.column = column
 
 
 @dataclass(frozen=True)
 class RelationResolver:
-    """Maps `ref('model')` and `source('src', 'table')` to `schema.table` names."""
+    """What `ref`, `source` and `var` may name and what they render to (`schema.table`)."""
 
     models: Mapping[str, str] = field(default_factory=lambda: dict(CONTRACT_MODELS))
     sources: Mapping[tuple[str, str], str] = field(default_factory=dict)
     vars: Mapping[str, Any] = field(default_factory=dict)
+    segments: frozenset[str] = frozenset()
+    readable: frozenset[str] = DEFAULT_READABLE
+    allowed_sources: frozenset[str] = DEFAULT_SOURCES
+    segments_schema: str = SEGMENTS_SCHEMA
 
     @classmethod
-    def from_project(cls, project_dir: Path) -> RelationResolver:
-        """Model schemas follow their top folder under models/ (generate_schema_name)."""
+    def from_project(
+        cls, project_dir: Path, segments: frozenset[str] | None = None
+    ) -> RelationResolver:
+        """Models map to the schema of their top folder under models/ (generate_schema_name);
+        sources come from YAML outside the segments folder; policy from dbt_project.yml."""
+        project_vars = project_vars_of(project_dir)
+        schema = str(project_vars.get("segments_schema") or SEGMENTS_SCHEMA)
         models = dict(CONTRACT_MODELS)
         sources: dict[tuple[str, str], str] = {}
         models_dir = project_dir / "models"
+        segments_dir = models_dir / schema
+        found_segments: set[str] = set()
         if models_dir.is_dir():
             for sql_file in models_dir.rglob("*.sql"):
                 relative = sql_file.relative_to(models_dir)
                 if len(relative.parts) > 1:
                     models[sql_file.stem] = relative.parts[0]
+                if sql_file.parent == segments_dir:
+                    found_segments.add(sql_file.stem)
             for yml_file in [*models_dir.rglob("*.yml"), *models_dir.rglob("*.yaml")]:
+                if segments_dir in yml_file.parents:
+                    continue  # sources declared there are refused, never resolved
                 sources.update(_sources_in(yml_file))
-        return cls(models=models, sources=sources, vars=_project_vars(project_dir))
+        return cls(
+            models=models,
+            sources=sources,
+            vars=project_vars,
+            segments=frozenset(found_segments if segments is None else segments),
+            readable=_string_set(project_vars.get("segments_readable"), DEFAULT_READABLE),
+            allowed_sources=_string_set(project_vars.get("segments_sources"), DEFAULT_SOURCES),
+            segments_schema=schema,
+        )
 
-    def ref(self, *args: str, **_: Any) -> str:
-        if not args:
-            raise JinjaError("ref() needs a model name")
-        name = args[-1]
+    def ref(self, name: str) -> str:
+        if name in self.segments:
+            return f"{self.segments_schema}.{name}"
         schema = self.models.get(name)
-        if schema is None:
-            raise JinjaError(f"ref('{name}') names no model in the dbt project")
-        return f"{schema}.{name}"
+        relation = f"{schema}.{name}" if schema else None
+        if relation is None or relation.lower() not in self.readable:
+            readable_models = sorted(
+                r.split(".", 1)[1]
+                for r in self.readable
+                if r.split(".", 1)[1] in self.models
+                and f"{self.models[r.split('.', 1)[1]]}.{r.split('.', 1)[1]}" == r
+            )
+            raise JinjaError(
+                f"ref('{name}') is not readable by segments; they may ref "
+                + ", ".join(readable_models or ["customer_profiles"])
+                + " or another segment"
+            )
+        return relation
 
     def source(self, source_name: str, table_name: str) -> str:
-        return self.sources.get((source_name, table_name), f"{source_name}.{table_name}")
-
-
-def render_segment_sql(
-    text: str, segment: str, resolver: RelationResolver, dialect: str = "duckdb"
-) -> str:
-    """Check the template's names, then render it; line numbers of the SQL are preserved."""
-    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined)
-    try:
-        tree = env.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        raise JinjaError(f"Jinja syntax error: {exc.message}", exc.lineno) from None
-    _check_template(tree)
-    padded = _JINJA_BLOCK.sub(_pad_block, text)
-    env.globals.update(
-        ref=resolver.ref,
-        source=resolver.source,
-        var=_var_lookup(resolver.vars),
-        config=lambda *args, **kwargs: "",
-        is_incremental=lambda: False,
-        target=SimpleNamespace(type=dialect, name=dialect, schema="segments"),
-        this=f"segments.{segment}",
-    )
-    try:
-        return env.from_string(padded).render()
-    except JinjaError:
-        raise
-    except jinja2.TemplateError as exc:
-        raise JinjaError(f"Jinja could not render: {exc}") from None
-
-
-def _check_template(tree: jinja2.nodes.Template) -> None:
-    unknown = sorted(jinja2.meta.find_undeclared_variables(tree) - ALLOWED_JINJA_NAMES)
-    if unknown:
-        first = next((n for n in tree.find_all(jinja2.nodes.Name) if n.name == unknown[0]), None)
-        raise JinjaError(
-            f"Jinja name(s) {', '.join(unknown)} not allowed in a segment; segments may use "
-            f"only {', '.join(sorted(ALLOWED_JINJA_NAMES))}",
-            first.lineno if first else None,
-        )
-    for node_type in (jinja2.nodes.Include, jinja2.nodes.Import, jinja2.nodes.FromImport):
-        for node in tree.find_all(node_type):
-            raise JinjaError("Jinja include/import is not allowed in a segment", node.lineno)
-    for node in tree.find_all(jinja2.nodes.Extends):
-        raise JinjaError("Jinja extends is not allowed in a segment", node.lineno)
-    for node in tree.find_all(jinja2.nodes.Getattr):
-        if node.attr.startswith("_"):
-            raise JinjaError(f"Jinja attribute {node.attr!r} is not allowed", node.lineno)
-        if (
-            isinstance(node.node, jinja2.nodes.Name)
-            and node.node.name == "target"
-            and node.attr not in ALLOWED_TARGET_ATTRIBUTES
-        ):
+        key = f"{source_name}.{table_name}"
+        if key.lower() not in self.allowed_sources:
             raise JinjaError(
-                f"target.{node.attr} is not available to segments; use target.type, "
-                "target.name or target.schema",
-                node.lineno,
+                f"source('{source_name}', '{table_name}') is not readable by segments "
+                f"(allowed: {', '.join(sorted(self.allowed_sources)) or 'none'})"
             )
+        relation = self.sources.get((source_name, table_name), key)
+        if relation.lower() not in self.readable:
+            raise JinjaError(f"source('{source_name}', '{table_name}') reads {relation}")
+        return relation
+
+    def var(self, name: str) -> str:
+        value = self.vars.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise JinjaError(
+                f"var('{name}') is "
+                + ("not defined in dbt_project.yml" if name not in self.vars else "not a number")
+                + "; segments may only use numeric project vars"
+            )
+        return repr(value)
 
 
-def _pad_block(match: re.Match[str]) -> str:
-    """Re-emit a block's newlines after it so SQL line numbers match the file's."""
-    newlines = match.group(0).count("\n")
-    return match.group(0) + (f"{{{{ '\\n' * {newlines} }}}}" if newlines else "")
+def render_segment_sql(text: str, segment: str, resolver: RelationResolver) -> str:
+    """The SQL dbt renders from `text`; JinjaError (with line and column) if not allowed."""
+    return render_with_map(text, segment, resolver).rendered
 
 
-def _var_lookup(project_vars: Mapping[str, Any]) -> Any:
-    missing = object()
+def render_with_map(text: str, segment: str, resolver: RelationResolver) -> SourceMap:
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise JinjaError(
+            f"the segment file is {len(text):,} characters; the limit is {MAX_TEMPLATE_CHARS:,}",
+            1,
+            1,
+        )
+    source_map = SourceMap(template=text)
+    pieces: list[str] = []
+    cursor = 0  # in `text`
+    length = 0  # of the rendered output so far
 
-    def var(name: str, default: Any = missing) -> Any:
-        if name in project_vars:
-            return project_vars[name]
-        if default is missing:
-            raise JinjaError(f"var('{name}') is not defined in dbt_project.yml and has no default")
-        return default
+    def emit(output: str, start: int, end: int) -> None:
+        nonlocal length
+        source_map.add(length, length + len(output), start, end)
+        pieces.append(output)
+        length += len(output)
 
-    return var
+    def copy(start: int, end: int) -> None:
+        nonlocal length
+        pieces.append(text[start:end])
+        length += end - start
+
+    blocks = _blocks(text)
+    for start, end, kind, match in blocks:
+        _check_plain_text(text, cursor, start)
+        copy(cursor, start)
+        if kind == "comment":
+            if text.startswith("{#-", start) or text.endswith("-#}", 0, end):
+                raise JinjaError(
+                    "Jinja whitespace control ({#- -#}) is not allowed in a segment",
+                    *line_col(text, start),
+                )
+            emit("", start, end)
+        else:
+            emit(_call_output(match, resolver, text, start), start, end)
+        cursor = end
+    _check_plain_text(text, cursor, len(text))
+    copy(cursor, len(text))
+    rendered = "".join(pieces)
+    if rendered.endswith("\n"):  # Jinja drops one trailing newline, as dbt's output shows
+        rendered = rendered[:-1]
+    source_map.rendered = rendered
+    return source_map
 
 
-def _project_vars(project_dir: Path) -> dict[str, Any]:
+def _blocks(text: str) -> list[tuple[int, int, str, re.Match[str] | None]]:
+    """Comments and allowed calls in order; a call is looked for only outside comments."""
+    blocks: list[tuple[int, int, str, re.Match[str] | None]] = []
+    position = 0
+    while position < len(text):
+        comment = _COMMENT.search(text, position)
+        call = _CALL.search(text, position)
+        candidates = [m for m in (comment, call) if m is not None]
+        if not candidates:
+            break
+        first = min(candidates, key=lambda m: m.start())
+        kind = "comment" if first is comment else "call"
+        blocks.append((first.start(), first.end(), kind, first))
+        position = first.end()
+    return blocks
+
+
+def _check_plain_text(text: str, start: int, end: int) -> None:
+    chunk = text[start:end]
+    hits = [(chunk.find(m), m) for m in _MARKERS if m in chunk]
+    if not hits:
+        return
+    offset, marker = min(hits)
+    line, column = line_col(text, start + offset)
+    snippet = text[start + offset : start + offset + 40].split("\n", 1)[0]
+    raise JinjaError(
+        f"Jinja other than {_ALLOWED} is not allowed in a segment "
+        f"(found {snippet!r}{'' if marker in ('{{', '{%', '{#') else ' without its opening'})",
+        line,
+        column,
+    )
+
+
+def _call_output(
+    match: re.Match[str] | None, resolver: RelationResolver, text: str, at: int
+) -> str:
+    assert match is not None
+    function, first, second = match.group(1), match.group(3), match.group(5)
+    try:
+        if function == "ref":
+            if second:
+                raise JinjaError("ref() takes one model name in a segment (no package or version)")
+            return resolver.ref(first)
+        if function == "source":
+            if not second:
+                raise JinjaError("source() needs a source and a table name")
+            return resolver.source(first, second)
+        if second:
+            raise JinjaError("var() takes one name in a segment (no default)")
+        return resolver.var(first)
+    except JinjaError as exc:
+        raise JinjaError(exc.message, *line_col(text, at)) from None
+
+
+def project_vars_of(project_dir: Path) -> dict[str, Any]:
     path = project_dir / "dbt_project.yml"
     if not path.exists():
         return {}
@@ -168,15 +266,24 @@ def _project_vars(project_dir: Path) -> dict[str, Any]:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError:
         return {}
-    project_vars = data.get("vars") or {}
-    return {k: v for k, v in project_vars.items() if not isinstance(v, dict)}
+    project_vars = data.get("vars") if isinstance(data, dict) else None
+    return dict(project_vars) if isinstance(project_vars, dict) else {}
+
+
+def _string_set(value: Any, default: frozenset[str]) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return default
+    return frozenset(v.lower() for v in value)
 
 
 def _sources_in(path: Path) -> dict[tuple[str, str], str]:
+    text = path.read_text()
+    if "sources:" not in text:
+        return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.load(text, Loader=_LOADER) or {}
     except yaml.YAMLError:
-        return {}  # the catalog reports malformed YAML for segment files
+        return {}
     found: dict[tuple[str, str], str] = {}
     if not isinstance(data, dict):
         return found

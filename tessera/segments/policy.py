@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlglot import exp
+
+if TYPE_CHECKING:
+    from tessera.segments.jinja import RelationResolver
 
 
 def _words(text: str) -> frozenset[str]:
@@ -23,6 +28,8 @@ DEFAULT_ALLOWED_RELATIONS = frozenset(
     {
         "profiles.customer_profiles",
         "ml.person_scores",
+        "ml.person_lifetime_value",  # BTYD traits per buyer (ml/lifetime.py)
+        "ml.person_clusters",  # discovered segments (ml/clusters.py)
         "identity.persons",
         "identity.identity_graph",
     }
@@ -31,6 +38,8 @@ DEFAULT_ALLOWED_SCHEMAS = frozenset({"segments"})  # any relation in these schem
 DEFAULT_RELATION_KEYS: Mapping[str, tuple[tuple[str, ...], ...]] = {
     "profiles.customer_profiles": (("person_id",),),
     "ml.person_scores": (("person_id", "model"),),
+    "ml.person_lifetime_value": (("person_id",),),
+    "ml.person_clusters": (("person_id",),),
     "identity.persons": (("person_id",),),
     "identity.identity_graph": (("id_type", "id_value"),),
 }
@@ -54,7 +63,9 @@ DEFAULT_ALLOWED_FUNCTIONS = _words(
     # dates
     "CurrentDate CurrentTimestamp DateAdd DateSub DateDiff DateTrunc TimestampTrunc "
     "TimestampAdd TimestampSub TimestampDiff Extract Year Month Day DayOfWeek DayOfMonth "
-    "DayOfYear Hour Minute Quarter Week LastDay DateFromParts Date"
+    "DayOfYear Hour Minute Quarter Week LastDay DateFromParts Date "
+    # JSON access and arrays (unnest only where a row's own list is flattened)
+    "JSONExtract JSONExtractScalar Unnest Array ArraySize"
 )
 
 FILE_READING_FUNCTIONS = _words(
@@ -108,6 +119,21 @@ class ValidationPolicy:
     # When the static analysis cannot prove one row per person_id: error, or warn and leave
     # it to check_unique at runtime.
     require_proven_uniqueness: bool = True
+
+    @classmethod
+    def from_project(cls, project_dir: Path) -> ValidationPolicy:
+        """The readable relations and segments schema from dbt_project.yml's segments_* vars,
+        which the dbt guard (macros/segments) and the DuckDB sandbox read too."""
+        from tessera.segments.jinja import RelationResolver
+
+        return cls.from_resolver(RelationResolver.from_project(project_dir))
+
+    @classmethod
+    def from_resolver(cls, resolver: RelationResolver) -> ValidationPolicy:
+        return cls(
+            allowed_relations=frozenset(resolver.readable),
+            allowed_schemas=frozenset({resolver.segments_schema}),
+        )
 
     def relation_allowed(self, relation: str) -> bool:
         schema = relation.split(".", 1)[0]

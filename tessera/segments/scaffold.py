@@ -44,7 +44,6 @@ models:
     description: >
       {description}
     config:
-      materialized: table
       tags: ["segment"]
       meta:
         owner: {owner}

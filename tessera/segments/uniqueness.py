@@ -75,8 +75,12 @@ class _KeyFinder:
                 self._reason("UNION ALL can repeat a person_id; use UNION (distinct)")
                 return set()
             return self._nested(left)  # INTERSECT / EXCEPT keep a subset of the left rows
+        if isinstance(expression, exp.Lateral) and isinstance(expression.this, exp.Subquery):
+            expression = expression.this.this  # a lateral subquery: keys of its SELECT
         if isinstance(expression, exp.Select):
             return self._select_keys(expression, scope)
+        if isinstance(expression, exp.Values):
+            return _values_keys(expression)
         return set()
 
     def _nested(self, scope: Scope) -> set[Key]:
@@ -183,6 +187,22 @@ class _KeyFinder:
                 for jk in joined_keys
             }
         return row_keys
+
+
+def _values_keys(values: exp.Values) -> set[Key]:
+    """Columns of a VALUES list whose literals are all different are keys of it."""
+    names = values.alias_column_names
+    rows = [row.expressions if isinstance(row, exp.Tuple) else [row] for row in values.expressions]
+    keys: set[Key] = set()
+    for index, name in enumerate(names):
+        cells = [row[index] for row in rows if index < len(row)]
+        if (
+            len(cells) == len(rows)
+            and all(isinstance(c, exp.Literal) for c in cells)
+            and len({(c.is_string, c.this) for c in cells}) == len(cells)
+        ):
+            keys.add(frozenset({name}))
+    return keys
 
 
 def _describe(source: object, alias: str) -> str:

@@ -1,10 +1,8 @@
 """Validate a segment's SQL before anything runs it.
 
-A segment must be one read-only SELECT over allowed relations, call only allowlisted
-functions, return `person_id` exactly once per row, name only existing columns, and
-transpile from DuckDB to Snowflake. Three parsers look at the text (sqlglot's DuckDB and
-Snowflake tokenizers and DuckDB's own parser) so a comment or a string that one engine reads
-differently cannot hide a second statement.
+A segment must be one bounded, read-only SELECT over readable relations that both
+warehouses read alike (sql_safety.py), return `person_id` exactly once per row, name only
+existing columns, and transpile from DuckDB to Snowflake.
 """
 
 from __future__ import annotations
@@ -12,30 +10,24 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
-import duckdb
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
-from sqlglot.tokens import Token, TokenType
 
-from tessera.segments.policy import (
-    DEFAULT_POLICY,
-    FILE_READING_FUNCTIONS,
-    FORBIDDEN_STATEMENTS,
-    FUNCTION_HINTS,
-    KEY_COLUMN,
-    SOURCE_DIALECT,
-    ValidationPolicy,
-)
+from tessera.segments.issues import Issue, SegmentValidationError, first_position, line_col
+from tessera.segments.policy import DEFAULT_POLICY, KEY_COLUMN, SOURCE_DIALECT, ValidationPolicy
+from tessera.segments.sql_safety import check_sql_safety
+from tessera.segments.task_names import check_task_names
 from tessera.segments.uniqueness import person_id_is_unique
 from tessera.warehouse import Session
 
-_SIMPLE_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+__all__ = ["Issue", "SegmentValidationError", "ValidatedSegment", "find_issues", "validate_sql"]
+
 _UNRESOLVED_COLUMN = re.compile(r"Column '([^']+)' could not be resolved|Unknown column: (\S+)")
 
 Schema = dict[str, dict[str, dict[str, str]]]
@@ -48,44 +40,13 @@ class ColumnSource(Protocol):
 
 
 @dataclass(frozen=True)
-class Issue:
-    """One reason a segment is rejected (or, as a warning, could not be fully checked)."""
-
-    segment: str
-    code: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-    severity: str = "error"
-
-    @property
-    def where(self) -> str:
-        if self.line is None:
-            return self.segment
-        column = f", column {self.column}" if self.column is not None else ""
-        return f"{self.segment} (line {self.line}{column})"
-
-    def __str__(self) -> str:
-        return f"{self.where}: {self.message}"
-
-
-class SegmentValidationError(ValueError):
-    """The segment's SQL was rejected; `issues` lists each problem with its position."""
-
-    def __init__(self, segment: str, issues: list[Issue]) -> None:
-        self.segment = segment
-        self.issues = issues
-        lines = "\n".join(f"  - {issue}" for issue in issues)
-        super().__init__(f"segment {segment!r} is not valid:\n{lines}")
-
-
-@dataclass(frozen=True)
 class ValidatedSegment:
     name: str
     sql: str  # the rendered SQL, in the DuckDB dialect segments are written in
     relations: tuple[str, ...]
     output_columns: tuple[str, ...]  # empty when no warehouse schema was available
     warnings: tuple[Issue, ...] = ()
+    tree: exp.Query | None = field(default=None, compare=False, repr=False)
 
     def sql_for(self, dialect: str) -> str:
         if dialect == SOURCE_DIALECT:
@@ -101,13 +62,15 @@ def validate_sql(
     policy: ValidationPolicy = DEFAULT_POLICY,
     columns_from: ColumnSource | None = None,
     known_schema: Schema | None = None,
+    segment_names: frozenset[str] | None = None,
 ) -> ValidatedSegment:
     """Raise SegmentValidationError listing every problem, or return the checked segment.
 
     `columns_from` (a warehouse Session) turns on the column checks; `known_schema` adds
-    relations that are not built yet, such as segments validated earlier in the same run.
+    relations that are not built yet, such as segments validated earlier in the same run;
+    `segment_names` (the catalog) are the only names readable in the segments schema.
     """
-    issues, validated = find_issues(sql, name, policy, columns_from, known_schema)
+    issues, validated = find_issues(sql, name, policy, columns_from, known_schema, segment_names)
     errors = [i for i in issues if i.severity == "error"]
     if errors or validated is None:
         raise SegmentValidationError(name, errors or issues)
@@ -120,15 +83,14 @@ def find_issues(
     policy: ValidationPolicy = DEFAULT_POLICY,
     columns_from: ColumnSource | None = None,
     known_schema: Schema | None = None,
+    segment_names: frozenset[str] | None = None,
 ) -> tuple[list[Issue], ValidatedSegment | None]:
     """Like validate_sql but returns (issues, validated-or-None) instead of raising."""
+    safety = check_sql_safety(sql, name, policy, segment_names)
+    if safety.tree is None:
+        return safety.issues, None
+    tree, relations = safety.tree, safety.relations
     checker = _Checker(sql, name, policy)
-    tree = checker.parse()
-    if tree is None:
-        return checker.issues, None
-    relations = checker.check_tree(tree)
-    if any(i.severity == "error" for i in checker.issues):
-        return checker.issues, None
 
     schema: Schema = {}
     for db, tables in (known_schema or {}).items():
@@ -165,6 +127,7 @@ def find_issues(
             + ", ".join(sorted(r for r in relations if not _in_schema(r, schema))),
         )
         checker.check_person_id(tree, tuple(tree.named_selects), expanded=False)
+    check_task_names(checker, tree, relations)  # ml scores by a task that exists (#17)
     if any(i.severity == "error" for i in checker.issues):
         return checker.issues, None
     validated = ValidatedSegment(
@@ -173,6 +136,7 @@ def find_issues(
         relations=tuple(sorted(relations)),
         output_columns=output_columns,
         warnings=tuple(checker.issues),
+        tree=tree,
     )
     return checker.issues, validated
 
@@ -258,13 +222,12 @@ class _Checker:
         self.name = name
         self.policy = policy
         self.issues: list[Issue] = []
-        self.tokens: list[Token] = []
 
     def add(
         self,
         code: str,
         message: str,
-        where: exp.Expression | Token | None = None,
+        where: exp.Expression | None = None,
         severity: str = "error",
     ) -> None:
         line, column = self._position(where)
@@ -274,244 +237,6 @@ class _Checker:
         self.add(code, message, where, severity="warning")
 
     # ---- lexical and statement-level checks -------------------------------------------------
-
-    def parse(self) -> exp.Expression | None:
-        if not self.sql.strip():
-            self.add("empty", "the segment SQL is empty")
-            return None
-        tokenized: dict[str, list[Token]] = {}
-        failures: dict[str, TokenError] = {}
-        for dialect in (SOURCE_DIALECT, "snowflake"):
-            try:
-                tokenized[dialect] = sqlglot.Dialect.get_or_raise(dialect).tokenize(self.sql)
-            except TokenError as exc:
-                failures[dialect] = exc
-        self.tokens = tokenized.get(SOURCE_DIALECT, [])
-        for dialect, tokens in tokenized.items():
-            semicolons = [t for t in tokens if t.token_type == TokenType.SEMICOLON]
-            if semicolons:
-                self.add(
-                    "multiple_statements",
-                    "';' is not allowed: a segment is exactly one SELECT without a trailing "
-                    "semicolon (dbt wraps it in its own statement)"
-                    + ("" if dialect == SOURCE_DIALECT else f"; the {dialect} parser sees one"),
-                    semicolons[0],
-                )
-                return None
-        self._check_comments_and_strings()
-        if self.issues:
-            return None
-        for dialect, exc in failures.items():
-            self.add(
-                "tokenize",
-                f"cannot read the SQL as {dialect} (unterminated string or comment?): "
-                f"{_first_line(str(exc))}",
-            )
-            return None
-        if not self._check_with_duckdb_parser():
-            return None
-        with _quiet_sqlglot():
-            try:
-                statements = sqlglot.parse(self.sql, read=SOURCE_DIALECT)
-            except ParseError as exc:
-                first = exc.errors[0] if exc.errors else {}
-                self.issues.append(
-                    Issue(
-                        self.name,
-                        "parse_error",
-                        f"cannot parse the SQL: {first.get('description', exc)}",
-                        first.get("line"),
-                        first.get("col"),
-                    )
-                )
-                return None
-        statements = [s for s in statements if s is not None]
-        if len(statements) != 1:
-            self.add("multiple_statements", f"expected one statement, found {len(statements)}")
-            return None
-        tree = statements[0]
-        if not isinstance(tree, exp.Query):
-            self.add(
-                "not_select",
-                f"{_statement_name(tree)} statement is not allowed: a segment is one "
-                "read-only SELECT (WITH allowed)",
-                tree,
-            )
-            return None
-        return tree
-
-    def _check_comments_and_strings(self) -> None:
-        for token in self.tokens:
-            for comment in token.comments:
-                if "/*" in comment or "*/" in comment:
-                    self.add(
-                        "nested_comment",
-                        "nested block comments are not allowed: DuckDB nests them and "
-                        "Snowflake does not, so they can hide SQL from one of them",
-                        token,
-                    )
-                    return
-            if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING) and (
-                "\\" in token.text
-            ):
-                self.add(
-                    "backslash_string",
-                    "backslashes in string literals are not allowed: DuckDB and Snowflake "
-                    "read them differently",
-                    token,
-                )
-                return
-            if token.token_type in (TokenType.BYTE_STRING, TokenType.HEREDOC_STRING):
-                self.add(
-                    "special_string",
-                    "escape (E'...') and dollar-quoted strings are not allowed in segments",
-                    token,
-                )
-                return
-
-    def _check_with_duckdb_parser(self) -> bool:
-        connection = duckdb.connect(":memory:")
-        try:
-            statements = connection.extract_statements(self.sql)
-        except duckdb.Error as exc:
-            self.add("parse_error", f"DuckDB cannot parse the SQL: {_first_line(str(exc))}")
-            return False
-        finally:
-            connection.close()
-        if len(statements) != 1:
-            self.add("multiple_statements", f"DuckDB sees {len(statements)} statements, not one")
-            return False
-        kind = statements[0].type.name
-        if kind != "SELECT":
-            # DuckDB files INSTALL under LOAD, EXPORT DATABASE under EXPORT ...: name the verb
-            first_word = self.tokens[0].text.upper() if self.tokens else ""
-            label = (
-                first_word
-                if first_word.isalpha() and first_word != "WITH"
-                else kind.replace("_STATEMENT", "")
-            )
-            self.add(
-                "not_select",
-                f"{label} statement is not allowed: a segment is one read-only SELECT "
-                "(WITH allowed)",
-            )
-            return False
-        return True
-
-    # ---- tree checks ---------------------------------------------------------------------------
-
-    def check_tree(self, tree: exp.Expression) -> set[str]:
-        """Statements, functions and relations anywhere in the tree; returns relations read."""
-        for node in tree.walk():
-            for node_type, label in FORBIDDEN_STATEMENTS.items():
-                if isinstance(node, node_type):
-                    self.add("forbidden_statement", f"{label} is not allowed in a segment", node)
-            if isinstance(node, (exp.Placeholder, exp.Parameter, exp.SessionParameter)):
-                self.add(
-                    "parameter", "query parameters and session variables are not allowed", node
-                )
-            if isinstance(node, exp.Func) and not isinstance(node, exp.Connector):
-                self._check_function(node)  # AND / OR are Func subclasses in sqlglot
-        return self._check_relations(tree)
-
-    def _function_allowed(self, node: exp.Func) -> bool:
-        if isinstance(node, exp.Anonymous):
-            return str(node.name).lower() in self.policy.allowed_anonymous_functions
-        return type(node).__name__ in self.policy.allowed_functions
-
-    def _check_function(self, node: exp.Func) -> None:
-        if self._function_allowed(node):
-            return
-        fname = _function_name(node)
-        if fname in FILE_READING_FUNCTIONS or fname.startswith(("read_", "st_read")):
-            self.add(
-                "file_access",
-                f"{fname}() reads files or external data; segments may only read "
-                "warehouse relations",
-                node,
-            )
-            return
-        hint = FUNCTION_HINTS.get(fname)
-        self.add(
-            "function_not_allowed",
-            f"function {fname}() is not in the segment function allowlist"
-            + (f" ({hint})" if hint else " (not known to be safe on both DuckDB and Snowflake)"),
-            node,
-        )
-
-    def _check_relations(self, tree: exp.Expression) -> set[str]:
-        cte_names = set()
-        for with_ in tree.find_all(exp.With):
-            if with_.args.get("recursive"):
-                self.add(
-                    "recursive_cte",
-                    "WITH RECURSIVE is not allowed in segments (unbounded work per refresh)",
-                    with_,
-                )
-        for cte in tree.find_all(exp.CTE):
-            alias = cte.alias
-            if not _SIMPLE_IDENTIFIER.match(alias):
-                self.add(
-                    "bad_cte_name",
-                    f"CTE name {alias!r} must be a plain identifier (letters, digits, _)",
-                    cte.args.get("alias"),
-                )
-            cte_names.add(alias.lower())
-        relations: set[str] = set()
-        for table in tree.find_all(exp.Table):
-            if not isinstance(table.this, exp.Identifier):
-                if isinstance(table.this, exp.Func) and not self._function_allowed(table.this):
-                    continue  # reported by the function check
-                fname = _function_name(table.this)
-                self.add(
-                    "table_function",
-                    f"table function {fname}() is not allowed; read a warehouse relation",
-                    table,
-                )
-                continue
-            name = table.name
-            if table.catalog:
-                self.add(
-                    "cross_database",
-                    f"cross-database reference {table.catalog}.{table.db}.{name} is not "
-                    "allowed: use schema.table in the warehouse Tessera builds",
-                    table,
-                )
-                continue
-            if not table.db:
-                if name.lower() in cte_names and _SIMPLE_IDENTIFIER.match(name):
-                    continue
-                looks_like_file = "/" in name or "." in name or ":" in name
-                self.add(
-                    "file_access" if looks_like_file else "unqualified_relation",
-                    f"{name!r} reads a file or URL; segments may only read warehouse relations"
-                    if looks_like_file
-                    else f"relation {name!r} must be schema-qualified (e.g. "
-                    f"profiles.customer_profiles) or a {{{{ ref() }}}}",
-                    table,
-                )
-                continue
-            relation = f"{table.db}.{name}".lower()
-            if not (_SIMPLE_IDENTIFIER.match(table.db) and _SIMPLE_IDENTIFIER.match(name)):
-                self.add(
-                    "bad_relation_name",
-                    f"relation {table.db}.{name!r} is not a plain schema.table name",
-                    table,
-                )
-                continue
-            if not self.policy.relation_allowed(relation):
-                allowed = ", ".join(sorted(self.policy.allowed_relations))
-                schemas = ", ".join(f"{s}.<any>" for s in sorted(self.policy.allowed_schemas))
-                self.add(
-                    "relation_not_allowed",
-                    f"relation {relation} is not allowed; segments may read {allowed}, {schemas}",
-                    table,
-                )
-                continue
-            relations.add(relation)
-        return relations
-
-    # ---- schema-aware checks -------------------------------------------------------------------
 
     def qualify_columns(self, tree: exp.Expression, schema: Schema) -> exp.Expression | None:
         self._report_unknown_columns(tree, schema)
@@ -586,10 +311,17 @@ class _Checker:
             cols = schema.get(source.db.lower(), {}).get(source.name.lower())
             return set(cols) if cols is not None else None
         if isinstance(source, Scope):
-            alias = source.expression.parent
-            if isinstance(alias, exp.CTE) and alias.args.get("alias") and alias.alias_column_names:
-                return {c.lower() for c in alias.alias_column_names}
-            selects = _selects(source.expression)
+            expression = source.expression
+            for node in (expression, expression.parent):
+                # `(values ...) as w(a, b)`, `cte(a, b) as (...)`, `... as t(a, b)`
+                names = node.alias_column_names if isinstance(node, exp.Expression) else []
+                if names:
+                    return {c.lower() for c in names}
+            if isinstance(expression, exp.Lateral):
+                expression = expression.this
+            if isinstance(expression, exp.Values):
+                return None
+            selects = _selects(expression)
             if any(isinstance(p, exp.Star) or p.is_star for p in selects):
                 return None
             return {p.alias_or_name.lower() for p in selects}
@@ -653,27 +385,13 @@ class _Checker:
 
     # ---- positions -----------------------------------------------------------------------------
 
-    def _position(self, where: exp.Expression | Token | None) -> tuple[int | None, int | None]:
-        if where is None:
-            return None, None
-        if isinstance(where, Token):
-            return self._line_col(where.start)
-        for node in where.walk():
-            meta = node.meta if isinstance(node, exp.Expression) else None
-            if meta and "start" in meta:
-                return self._line_col(meta["start"])
-        word = _function_name(where) if isinstance(where, exp.Func) else None
-        if word:
-            for token in self.tokens:
-                if token.text.lower() == word:
-                    return self._line_col(token.start)
-        return None, None
-
-    def _line_col(self, offset: int) -> tuple[int, int]:
-        before = self.sql[:offset]
-        line = before.count("\n") + 1
-        column = offset - (before.rfind("\n") + 1) + 1
-        return line, column
+    def _position(self, where: exp.Expression | None) -> tuple[int, int]:
+        if where is not None:
+            for node in where.walk():
+                meta = node.meta if isinstance(node, exp.Expression) else None
+                if meta and "start" in meta:
+                    return line_col(self.sql, meta["start"])
+        return first_position(self.sql)
 
 
 def _in_schema(relation: str, schema: Schema) -> bool:
@@ -696,25 +414,6 @@ def _source_label(scope: Scope, alias: str) -> str:
     return alias
 
 
-def _function_name(node: exp.Expression) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    if isinstance(node, exp.Func):
-        return {"ReadCSV": "read_csv", "ReadParquet": "read_parquet", "ReadJSON": "read_json"}.get(
-            type(node).__name__, node.sql_name().lower()
-        )
-    return node.sql(SOURCE_DIALECT)
-
-
-def _statement_name(tree: exp.Expression) -> str:
-    for node_type, label in FORBIDDEN_STATEMENTS.items():
-        if isinstance(tree, node_type):
-            if isinstance(tree, exp.Command):
-                return str(tree.this).upper()
-            return label
-    return type(tree).__name__.upper()
-
-
 def _table_node(tree: exp.Expression, relation: str) -> exp.Expression | None:
     for table in tree.find_all(exp.Table):
         if f"{table.db}.{table.name}".lower() == relation:
@@ -727,10 +426,6 @@ def _column_node(tree: exp.Expression, name: str) -> exp.Expression | None:
         if column.name.lower() == name.lower():
             return column
     return None
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
 
 
 class _quiet_sqlglot:

@@ -29,7 +29,9 @@ def make_settings(directory: Path) -> Settings:
 def fast_config(**overrides: object) -> MLConfig:
     """Default models, small enough to train in about a second on one thread; no charts
     (the session's trained registry keeps them, and tests them once)."""
-    params = LightGBMParams(num_threads=1, num_boost_round=300, early_stopping_rounds=20)
+    params = LightGBMParams(
+        num_threads=1, num_boost_round=300, early_stopping_rounds=20, bagged_models=1
+    )
     return MLConfig(**{"lightgbm": params, "write_charts": False, **overrides})
 
 

@@ -60,9 +60,14 @@ def test_trains_evaluates_and_scores_on_dbt_features(real_features, config) -> N
         reasons = session.df("select reason_1 from ml.person_scores where reason_1 is not null")
         columns = {name for name, _ in session.columns("features", "ml_features")}
     assert scored.rows == persons
-    features = set(
-        Registry(real_features.artifacts_dir).load("purchase_30d").features.schema.features
-    )
-    assert features == columns - {"person_id", "cutoff_date"}
+    schema = Registry(real_features.artifacts_dir).load("purchase_30d").features.schema
+    features = set(schema.features)
+    # every table column is a feature, plus the BG/NBD features ml/ derives per cutoff
+    assert set(schema.table_features) == columns - {"person_id", "cutoff_date"}
+    assert set(schema.derived) == {
+        "btyd_p_alive",
+        "btyd_expected_purchases",
+        "btyd_purchase_probability",
+    }
     for reason in reasons["reason_1"].head(200):
         assert re.match(r"^([a-z0-9_]+) ", reason)[1] in features, reason

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, DagsterInstance, DefaultSensorStatus, build_sensor_context
+from dagster import (
+    AssetCheckKey,
+    AssetCheckSeverity,
+    AssetKey,
+    DagsterInstance,
+    DefaultSensorStatus,
+    build_sensor_context,
+)
+from rich.console import Console
 
 from orchestration.builder import build_definitions
+from orchestration.checks import IDENTITY_GRAPH
 from orchestration.config import OrchestrationConfig
 from orchestration.dbt_assets import TesseraDbtTranslator
-from orchestration.dbt_project import manifest_is_stale
+from orchestration.dbt_project import manifest_is_stale, tessera_dbt_project
+from orchestration.demo_runs import materialize_ml_assets
+from orchestration.freshness import FRESHNESS_CHECK, freshness_sources, run_source_freshness
 from orchestration.jobs import FULL_REFRESH, INCREMENTAL_REFRESH, RETRAIN
-from orchestration.resources import WarehouseResource
+from orchestration.resources import WarehouseResource, build_resources
 from orchestration.sensors import NEW_RAW_DATA_SENSOR
 from reverse_etl.hashing import hash_value
 from tessera.settings import PROJECT_ROOT
@@ -123,13 +136,18 @@ def test_new_raw_data_sensor_launches_incremental_refresh_on_new_events(
 
 @pytest.mark.timeout(1800)
 def test_full_refresh_job_runs_in_process(
-    orchestration_env: OrchestrationEnv, monkeypatch: pytest.MonkeyPatch
+    orchestration_env: OrchestrationEnv, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # dagster-dbt hands os.environ to dbt, whose profile reads TESSERA_WAREHOUSE from it.
     for name, value in orchestration_env.env.items():
         monkeypatch.setenv(name, value)
     config = _config(orchestration_env)
     defs = build_definitions(config)
+    syncs = {
+        key for key in defs.resolve_asset_graph().get_all_asset_keys() if key.path[0] == "sync"
+    }
+    assert len(syncs) == 4, "the project's four starter syncs are assets"
+    assert {"hubspot", "meta"} <= set(orchestration_env.emulators), "both run against emulators"
     result = defs.resolve_job_def(FULL_REFRESH).execute_in_process(
         instance=DagsterInstance.ephemeral()
     )
@@ -141,35 +159,41 @@ def test_full_refresh_job_runs_in_process(
     }
     models = _manifest_models(orchestration_env)
     assert set(models) <= set(materialized)
+    evaluations = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
     failed_checks = [
-        e.asset_check_key for e in result.get_asset_check_evaluations() if not e.passed
+        key
+        for key, e in evaluations.items()
+        # WARN checks flag without failing: a model that does not beat its baseline (#17)
+        if not e.passed and e.severity != AssetCheckSeverity.WARN and key.name != FRESHNESS_CHECK
     ]
     assert not failed_checks
-    nightly_checks = {e.asset_check_key.name for e in result.get_asset_check_evaluations()}
-    assert any(name.startswith("accepted_values_") for name in nightly_checks), "every test"
+    assert any(key.name.startswith("accepted_values_") for key in evaluations), "every test"
+    _assert_identity_accuracy(evaluations[AssetCheckKey(IDENTITY_GRAPH, "identity_accuracy")])
+    _assert_source_freshness(config, evaluations)
 
     scores = AssetKey(["ml", "person_scores"])
+    assert scores in materialized
+    profiles = AssetKey(["profiles", "customer_profiles"])
+    assert models[profiles]["config"]["materialized"] == "view"
     with Warehouse(config.settings).session(read_only=True) as session:
         for key, node in models.items():
-            if node["config"]["materialized"] in ("table", "incremental"):
+            if node["config"]["materialized"] in ("table", "incremental") or key == profiles:
                 rows = session.scalar(f"select count(*) from {node['relation_name']}")
                 assert materialized[key]["dagster/row_count"].value == rows, key
-        profiles = AssetKey(["profiles", "customer_profiles"])
-        if profiles in models:
-            assert session.scalar(f"select count(*) from {models[profiles]['relation_name']}") > 0
-        if scores in materialized:
-            assert session.scalar("select count(*) from ml.person_scores") > 0
-            assert materialized[scores]["dagster/row_count"].value > 0
+        assert session.scalar(f"select count(*) from {models[profiles]['relation_name']}") > 0
+        assert session.scalar("select count(*) from ml.person_scores") > 0
+        assert materialized[scores]["dagster/row_count"].value > 0
 
-    syncs = [k for k in materialized if k.path[0] == "sync"]
-    hubspots = [h for h in orchestration_env.emulators.values() if h.app.kind == "hubspot"]
-    if syncs and hubspots:
-        assert sum(h.app.summary()["contacts"] for h in hubspots) > 0
+    assert syncs <= set(materialized), "every sync ran"
+    for key in syncs:
+        assert materialized[key]["status"].value == "success", key
+        assert materialized[key]["rejected"].value == 0, key
+    contacts_before = _assert_destinations_hold_consented_members(
+        config.settings, orchestration_env
+    )
 
     # A new purchase: the incremental refresh (with the champion models) carries the buyer
     # into the recent-buyers segment and its ad-suppression audience.
-    if "meta" not in orchestration_env.emulators or scores not in materialized:
-        return
     email = _append_purchase_for_lapsed_buyer(config.settings)
     incremental = defs.resolve_job_def(INCREMENTAL_REFRESH).execute_in_process(
         instance=DagsterInstance.ephemeral()
@@ -182,13 +206,129 @@ def test_full_refresh_job_runs_in_process(
     # only the tests tagged `critical` (keys of what leaves the warehouse) and our own checks
     checked = {e.asset_check_key.name for e in incremental.get_asset_check_evaluations()}
     assert {"unique_int_profile_facts_person_id", "largest_identity_cluster"} <= checked
+    assert {"identity_accuracy", FRESHNESS_CHECK} <= checked
     assert any(name.startswith("unique_recent_buyers_suppression") for name in checked)
     assert not any(name.startswith("accepted_values_") for name in checked)
     audience = orchestration_env.emulators["meta"].app.members[RECENT_BUYERS_AUDIENCE]
     assert any(hash_value("email", email) in row for row in audience)
+    # the buyer left lapsed_vips: Meta audiences follow the segments, HubSpot keeps contacts
+    _assert_destinations_hold_consented_members(config.settings, orchestration_env, contacts_before)
+
+    # The demo's training, run through the same definitions, is recorded on the instance.
+    home = tmp_path / "demo_dagster_home"
+    assert materialize_ml_assets(config.settings, Console(file=io.StringIO()), home=home) == 0
+    with DagsterInstance.from_config(str(home)) as instance:
+        for model in ("churn_90d", "purchase_30d"):
+            event = instance.get_latest_materialization_event(AssetKey(["ml", f"{model}_model"]))
+            assert event is not None, model
+            meta = event.asset_materialization.metadata
+            assert 0.5 < meta["model_roc_auc"].value <= 1.0, model
+        scored = instance.get_latest_materialization_event(scores)
+        assert scored.asset_materialization.metadata["dagster/row_count"].value > 0
+
+
+def _assert_identity_accuracy(evaluation) -> None:  # noqa: ANN001 - AssetCheckEvaluation
+    meta = evaluation.metadata
+    assert meta["ground_truth"].value is True, "the generated warehouse has ground truth"
+    assert evaluation.passed
+    assert meta["precision"].value >= 0.999
+    assert meta["recall_of_linkable"].value >= 0.98
+    assert meta["predicted_persons"].value > 0 and meta["true_persons"].value > 0
+
+
+def _assert_source_freshness(config: OrchestrationConfig, evaluations: dict) -> None:
+    """The verdict per source against the age of its newest row read here, and against what
+    `dbt source freshness` itself says for every source."""
+    freshness = {k.asset_key: e for k, e in evaluations.items() if k.name == FRESHNESS_CHECK}
+    assert AssetKey(["raw", "events"]) in freshness
+    assert len(freshness) >= 8, "every raw table with a freshness config"
+    event = freshness[AssetKey(["raw", "events"])]
+    with Warehouse(config.settings).session(read_only=True) as session:
+        newest = session.scalar("select max(received_at) from raw.events")
+    age_hours = (datetime.now(UTC).replace(tzinfo=None) - newest).total_seconds() / 3600
+    assert abs(event.metadata["age_hours"].value - age_hours) < 0.5
+    warn, error = (
+        event.metadata["warn_after_hours"].value,
+        event.metadata["error_after_hours"].value,
+    )
+    expected = "error" if age_hours > error else "warn" if age_hours > warn else "pass"
+    assert event.metadata["status"].value == expected
+    assert event.passed == (expected == "pass")
+    severity = AssetCheckSeverity.WARN if expected == "warn" else AssetCheckSeverity.ERROR
+    assert event.severity == severity
+
+    project = tessera_dbt_project(config)
+    manifest = json.loads(project.manifest_path.read_text())
+    sources = freshness_sources(manifest)
+    dbt_says = {
+        result["unique_id"]: result
+        for result in run_source_freshness(
+            build_resources(config.settings, project)["dbt"], project
+        )
+    }
+    judged = {key for key in sources if freshness[key].metadata["status"].value != "absent"}
+    assert AssetKey(["raw", "events"]) in judged
+    # dbt leaves a source whose table is missing out of sources.json (a runtime error)
+    assert {sources[key]["unique_id"] for key in judged} == set(dbt_says)
+    for key in judged:
+        ours, theirs = freshness[key], dbt_says[sources[key]["unique_id"]]
+        assert ours.metadata["status"].value == theirs["status"], key
+        loaded = datetime.fromisoformat(theirs["max_loaded_at"])
+        assert datetime.fromisoformat(ours.metadata["max_loaded_at"].value) == loaded, key
+    for key in sources.keys() - judged:
+        assert sources[key]["meta"]["required"] is False, f"{key}: only optional sources"
+        assert freshness[key].passed
+
+
+def _assert_destinations_hold_consented_members(
+    settings,  # noqa: ANN001 - tessera Settings
+    env: OrchestrationEnv,
+    contacts_before: set[str] = frozenset(),
+) -> set[str]:
+    """Each Meta audience (add/remove) holds exactly the ad-consented members of its segment,
+    hashed; HubSpot (upsert, which never deletes a CRM contact) exactly the email-consented
+    members of both HubSpot syncs' segments plus the contacts it held before. Returns those."""
+    with Warehouse(settings).session(read_only=True) as session:
+        emails = {
+            row["email"]
+            for segment in ("lapsed_vips", "high_value_churn_risk")
+            for row in _consented(session, segment, "email")
+            if row["email"]
+        }
+        audiences = {
+            audience: {
+                pair
+                for row in _consented(session, segment, "ads")
+                if any(
+                    pair := (hash_value("email", row["email"]), hash_value("phone", row["phone"]))
+                )
+            }
+            for audience, segment in META_AUDIENCES.items()
+        }
+    assert emails, "the fixture has consented members to send"
+    hubspot = env.emulators["hubspot"].app
+    contacts = set(hubspot.contacts)
+    assert contacts == {email.strip().lower() for email in emails} | contacts_before
+    meta = env.emulators["meta"].app
+    for audience, expected in audiences.items():
+        held = {tuple(value or None for value in row) for row in meta.members.get(audience, set())}
+        assert held == expected, audience
+    return contacts
+
+
+def _consented(session, segment: str, purpose: str) -> list[dict]:  # noqa: ANN001 - Session
+    return session.arrow(
+        f"select p.email, p.phone from segments.{segment} s "
+        "join profiles.customer_profiles p on p.person_id = s.person_id "
+        f"where p.consent_{purpose}"
+    ).to_pylist()
 
 
 RECENT_BUYERS_AUDIENCE = "120210000000000002"  # meta_suppress_recent_buyers
+META_AUDIENCES = {
+    "120210000000000001": "high_value_churn_risk",  # meta_churn_risk
+    RECENT_BUYERS_AUDIENCE: "recent_buyers_suppression",
+}
 
 
 def _append_purchase_for_lapsed_buyer(settings) -> str:  # noqa: ANN001 - tessera Settings

@@ -216,10 +216,17 @@ def test_labels_see_the_future(built) -> None:
 
 
 def test_default_cutoffs_are_complete_month_starts(built) -> None:
+    # per label horizon of the default tasks (30 and 90 days; fallback 30): the latest month
+    # start whose window is complete (validation) and the 8 before it whose window ends by it
+    # (training), after the first record (2025-11-01): 30 -> October + February..September,
+    # 90 -> August + December 2025..May 2026
     cutoffs = built["default_cutoffs"]
     scoring = cutoffs[cutoffs["is_scoring_cutoff"]]
     assert pd.to_datetime(scoring["cutoff_date"]).dt.date.tolist() == [date(2026, 11, 1)]
-    training = pd.to_datetime(cutoffs.loc[~cutoffs["is_scoring_cutoff"], "cutoff_date"]).dt.date
-    assert training.tolist() == [date(2026, m, 1) for m in range(3, 11)]
-    assert cutoffs.loc[~cutoffs["is_scoring_cutoff"], "purchase_label_complete"].all()
-    assert not scoring["purchase_label_complete"].any()
+    training = cutoffs[~cutoffs["is_scoring_cutoff"]]
+    days = pd.to_datetime(training["cutoff_date"]).dt.date
+    assert days.tolist() == [date(2025, 12, 1)] + [date(2026, m, 1) for m in range(1, 11)]
+    assert training["observed_days"].tolist() == [(date(2026, 11, 1) - d).days for d in days]
+    assert training["has_history"].all()
+    assert (pd.to_datetime(training["first_record_date"]).dt.date < days.min()).all()
+    assert scoring["observed_days"].tolist() == [0]

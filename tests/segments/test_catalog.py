@@ -17,7 +17,6 @@ models:
   - name: vips
     description: Top CLV quintile with email consent.
     config:
-      materialized: table
       tags: [retention, vip]
       meta:
         owner: crm-team@example.com
@@ -61,7 +60,7 @@ def test_top_level_meta_of_older_dbt_files_is_read(tmp_path: Path) -> None:
     [
         pytest.param(
             "version: 2\nmodels:\n  - name: vips\n    description: [unclosed\n",
-            "vips.yml, line 5, column 1: malformed YAML",
+            "vips.yml (line 5, column 1): malformed YAML",
             id="malformed_yaml",
         ),
         pytest.param(
@@ -104,7 +103,7 @@ def test_sql_without_yaml_and_yaml_without_sql_are_both_reported(tmp_path: Path)
     with pytest.raises(CatalogError) as caught:
         load_catalog(tmp_path)
     problems = caught.value.problems
-    assert any("orphan.sql: no YAML metadata" in p for p in problems)
+    assert any("orphan.sql (line 1, column 1): no YAML metadata" in p for p in problems)
     assert any("describes 'vips' but there is no vips.sql" in p for p in problems)
 
 

@@ -114,7 +114,7 @@ def test_builds_refuse_an_invalid_segment_before_dbt_runs(
     with pytest.raises(InvalidSegmentsError) as refused:
         require_valid_segments(project)
     message = str(refused.value)
-    assert "bad_one (line 2, column 3)" in message and "getenv()" in message
+    assert "bad_one.sql (line 2, column 3)" in message and "getenv()" in message
     assert "good_one" not in message
 
     # so does the Dagster dbt asset, without retrying, when the run selects that segment

@@ -23,7 +23,7 @@ VALID = [
     pytest.param(f"select * from {P} where clv_quintile = 5", id="select_star"),
     pytest.param(
         f"select p.person_id, p.email, s.score from {P} p "
-        f"join {S} s on s.person_id = p.person_id and s.model = 'churn' where s.decile >= 8",
+        f"join {S} s on s.person_id = p.person_id and s.model = 'churn_90d' where s.decile >= 8",
         id="scores_join_bound_in_on",
     ),
     pytest.param(
@@ -32,7 +32,7 @@ VALID = [
         id="scores_join_bound_in_where",
     ),
     pytest.param(
-        f"with churn as (select person_id, score from {S} where model = 'churn'),\n"
+        f"with churn as (select person_id, score from {S} where model = 'churn_90d'),\n"
         f"profiles as (select * from {P})\n"
         "select profiles.person_id, profiles.email, churn.score\n"
         "from profiles join churn on churn.person_id = profiles.person_id",
@@ -112,27 +112,28 @@ def test_unproven_uniqueness_can_be_left_to_the_runtime_check(session: Session) 
 
 def test_allowed_relations_are_configurable(session: Session) -> None:
     policy = ValidationPolicy(allowed_relations=frozenset({P}))
-    with pytest.raises(SegmentValidationError, match="ml.person_scores is not allowed"):
-        validate_sql(f"select person_id from {S} where model = 'churn'", policy=policy)
+    with pytest.raises(SegmentValidationError, match="ml.person_scores is not readable"):
+        validate_sql(f"select person_id from {S} where model = 'churn_90d'", policy=policy)
 
 
-def test_jinja_refs_resolve_to_relations_and_keep_line_numbers(session: Session) -> None:
+def test_jinja_refs_resolve_to_relations_and_keep_positions(session: Session) -> None:
     template = (
-        "{{ config(\n    materialized='table'\n) }}\n"
+        "{# a comment\n   over two lines #}\n"
         "select p.person_id, s.score\n"
         "from {{ ref('customer_profiles') }} p\n"
         "join {{ source('ml', 'person_scores') }} s on s.person_id = p.person_id\n"
-        "where s.model = '{{ var('churn_model', 'churn') }}'\n"
-        "  and p.nope > 1"
+        "where s.model = 'churn_90d' and s.decile >= {{ var('min_decile') }} and p.nope > 1"
     )
-    sql = render_segment_sql(template, "jinja_ok", RelationResolver())
+    resolver = RelationResolver(vars={"min_decile": 8})
+    sql = render_segment_sql(template, "jinja_ok", resolver)
     assert "from profiles.customer_profiles p" in sql
     assert "join ml.person_scores s" in sql
-    assert "s.model = 'churn'" in sql
-    report = check_segment_text(template, "jinja_ok", RelationResolver(), columns_from=session)
+    assert "s.decile >= 8" in sql
+    report = check_segment_text(template, "jinja_ok", resolver, columns_from=session)
     [issue] = report.errors
     assert issue.code == "unknown_column"
-    assert issue.line == 8  # same line as in the file, despite the multi-line config block
+    # where `nope` is in the file (line 6, after the var block), not in the rendered SQL
+    assert (issue.line, issue.column) == (6, 75)
 
 
 def test_segments_can_read_other_segments(session: Session) -> None:

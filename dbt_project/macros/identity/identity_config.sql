@@ -8,6 +8,9 @@
     The guards, in the order they act (README "Identity resolution" says why each exists):
       placeholder_values, placeholder_patterns, blocked_values, junk_email_local_parts,
       email_min_local_length, valid_patterns   a first filter on what a value looks like
+                       (typed_placeholder_patterns and one character repeated apply to every
+                       type but account_id_types: a company's own customer 1111 or 100000
+                       is a key its database issued, a device 00:00:.. or phone 1111 is not)
                        (a gmail address needs 6 characters before the @: 'na@gmail.com' is
                        typed to get past a field, never a mailbox)
       hub_max_links    an identifier seen with more distinct values of a type than one person
@@ -50,9 +53,11 @@
                                '00000000-0000-0000-0000-000000000000',
                                '9774d56d682e549c'],
         'placeholder_patterns': [
+            '[_{[%$#<@(]+[a-z_. ]*[a-z][a-z_. ]*[]_}%#>@)]+',
+        ],
+        'typed_placeholder_patterns': [
             '[0:.-]{5,}[1-9a-f]?[0:.-]*|[0:.-]*[1-9a-f]?[0:.-]{5,}',
             '[f:-]{12,}',
-            '[_{[%$#<@(]+[a-z_. ]*[a-z][a-z_. ]*[]_}%#>@)]+',
         ],
         'blocked_values': {
             'email': ['test@test.com', 'test@example.com', 'email@example.com',

@@ -52,7 +52,10 @@
         no rule here knows, from how it behaves. -#}
     {%- set config = identity_config() -%}
     {%- set blocked = config.blocked_values.get(id_type, []) -%}
-    {%- set value = 'lower(' ~ expr ~ ')' -%}
+    {#- coalesce: never null past the first branch anyway, and DuckDB 2.0.0 fails to bind this
+        CASE ('BindBuiltinScalarFunction did not return a BoundFunctionExpression') when its
+        statistics say the column is all null, as it is for a source a company does not load -#}
+    {%- set value = "lower(coalesce(" ~ expr ~ ", ''))" -%}
     case
         when {{ expr }} is null then null
         when {{ value }} in (
@@ -63,9 +66,14 @@
         {%- for pattern in config.placeholder_patterns %}
         when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
         {%- endfor %}
+        {%- if id_type not in config.account_id_types %}
+        {%- for pattern in config.typed_placeholder_patterns %}
+        when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
+        {%- endfor %}
         {#- one character repeated ('aaaaaa', '1111111'): typed to get past a required field -#}
         when length({{ expr }}) >= 4 and replace({{ value }}, left({{ value }}, 1), '') = ''
             then 'placeholder'
+        {%- endif %}
         {%- if id_type == 'email' %}
         when split_part({{ value }}, '@', 1) in (
             {%- for v in config.junk_email_local_parts -%}

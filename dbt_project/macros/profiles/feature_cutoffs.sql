@@ -20,3 +20,22 @@
     {%- endfor -%}
     {{ return(dates | unique | sort) }}
 {%- endmacro -%}
+
+{#-
+    features_as_of(): var features_as_of as 'YYYY-MM-DD', or none. When set, the feature and
+    label tables are built as if today were that date (its scoring cutoff; labels only from
+    outcomes before it) while profiles keep their own as_of: `tessera ml train | score
+    --as-of DATE` sets it.
+-#}
+{%- macro features_as_of() -%}
+    {%- set raw = var('features_as_of', none) -%}
+    {%- if raw is none or raw == '' -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set text = raw | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', text) -%}
+        {{ exceptions.raise_compiler_error(
+            "dbt var features_as_of: '" ~ text ~ "' is not a date like 2026-01-01") }}
+    {%- endif -%}
+    {{ return(text) }}
+{%- endmacro -%}

@@ -17,12 +17,11 @@
     clv_decay_days              CLV: expected value decays as exp(-days since last order / this).
     clv_min_tenure_days         CLV: purchase rate is orders / max(tenure, this).
     feature_cutoffs             list of cutoff dates ('YYYY-MM-DD'); none: monthly, generated.
-    feature_cutoff_count        generated cutoffs: the last N month starts whose label window
-                                is complete.
-    label_purchase_days         ml_labels.purchase_30d window length.
-    label_churn_days            ml_labels.churn_90d window length.
-    label_active_days           churn label only for persons with a purchase this many days
+    feature_cutoff_count        generated cutoffs: per label horizon, the last N month starts
+                                whose window is complete.
+    label_active_days           prediction task population `active`: a purchase this many days
                                 before the cutoff.
+    (prediction_tasks and prediction_fallback_days: macros/features/prediction_tasks.sql)
 -#}
 {%- macro profile_var_defaults() -%}
     {{ return({
@@ -38,8 +37,6 @@
         'clv_min_tenure_days': 90,
         'feature_cutoffs': none,
         'feature_cutoff_count': 8,
-        'label_purchase_days': 30,
-        'label_churn_days': 90,
         'label_active_days': 365,
     }) }}
 {%- endmacro -%}

@@ -1,24 +1,25 @@
 {#-
     The source contract at build time (README "Use your own data").
 
-    Staging reads every contract table through tessera_source(source, table), never through
-    source() itself, so that one block, var tessera_sources in dbt_project.yml, decides per
-    source (segment, shop, crm, esp, ads, helpdesk, pos, cmp):
-      enabled    auto (default): on when its required tables exist, otherwise built empty with
-                 a warning; true: a missing table fails the build, saying what to do; false:
-                 off, its staging models are empty and its tables are never read
-      database, schema, tables
-                 where its tables live (defaults: the target's database, schema raw, the
-                 contract's table names), e.g. {schema: shopify, tables: {orders: shop_orders}}
-      adapter    the loader's own schema, mapped into the contract by the models in
-                 models/adapters/<adapter>/ (tessera_adapters() lists them)
+    Staging reads every contract table through a base model, base_<source>__<table>, which is
+    tessera_source(source, table); var tessera_sources (tessera_sources_config.sql) decides,
+    when the build runs, what that reads:
+      - enabled: false: nothing; the contract's columns, typed, with no rows
+      - no adapter named, and every required contract table of the source where the settings
+        put it (default schema raw): those tables, conformed to the contract
+      - else an adapter's model (models/adapters/<adapter>/), when its loader's tables are
+        found: the one named, or with no `adapter` key any adapter of the source whose
+        signature matches exactly one schema
+      - else no rows, with a warning (enabled: auto) or a failed build saying what to do
+        (enabled: true)
     The contract itself (tables, columns, types, which are required, identifier types, keys,
     load timestamps) is the sources YAML of each staging folder.
 
-    A table is read with exactly the contract's columns, in the contract's order: a column
-    present in the table as it is (cast when its type family differs, strings with try_cast),
-    an absent optional column as a typed null; an absent required column fails the build,
-    naming it. Extra columns are not read.
+    Conformed: a table is read with exactly the contract's columns, in its order and types: a
+    column that has the contract's type as it is (so filters reach the scan), another type
+    cast (tessera_cast: text with try_cast, timestamps with a zone or an offset to UTC), an
+    absent optional column as a typed null; an absent required column fails the build naming
+    it. Extra columns are not read.
 -#}
 
 {%- macro tessera_source(source_name, table_name) -%}

@@ -77,10 +77,17 @@ aggregated as (
         max(case when orders_placed > 0 then activity_date end) as last_purchase_date,
         max(case when sessions > 0 then activity_date end) as last_session_date,
         sum(orders_placed) as frequency_orders,
+        sum(case when orders_placed > 0 then 1 else 0 end) as purchase_days,
         sum(revenue_placed) as monetary_total,
+        {{ arg_min('case when orders_placed > 0 then revenue_placed end',
+                   'case when orders_placed > 0 then activity_date end') }}
+            as first_purchase_revenue,
         sum(store_purchases) as store_purchases,
+        sum(case when days_before <= 30 then orders_placed else 0 end) as orders_30d,
+        sum(case when days_before <= 30 then revenue_placed else 0 end) as revenue_30d,
         sum(case when days_before <= 90 then orders_placed else 0 end) as orders_90d,
         sum(case when days_before <= 90 then revenue_placed else 0 end) as revenue_90d,
+        sum(case when days_before <= 180 then orders_placed else 0 end) as orders_180d,
         sum(case when days_before <= 365 then orders_placed else 0 end) as orders_365d,
         sum(case when days_before <= 30 then sessions else 0 end) as sessions_30d,
         sum(case when days_before <= 90 then sessions else 0 end) as sessions_90d,
@@ -184,13 +191,23 @@ final as (
         measured.cutoff_date,
         measured.recency_days,
         cast(measured.frequency_orders as bigint) as frequency_orders,
+        cast(measured.purchase_days as bigint) as purchase_days,
         cast(measured.monetary_total as double) as monetary_total,
+        cast(measured.first_purchase_revenue as double) as first_purchase_revenue,
+        case
+            when measured.purchase_days > 1
+                then cast(measured.days_since_first_purchase - measured.recency_days as double)
+                    / (measured.purchase_days - 1)
+        end as mean_days_between_purchases,
         case
             when measured.frequency_orders > 0
                 then cast(measured.monetary_total / measured.frequency_orders as double)
         end as aov,
+        cast(measured.orders_30d as bigint) as orders_30d,
+        cast(measured.revenue_30d as double) as revenue_30d,
         cast(measured.orders_90d as bigint) as orders_90d,
         cast(measured.revenue_90d as double) as revenue_90d,
+        cast(measured.orders_180d as bigint) as orders_180d,
         cast(measured.orders_365d as bigint) as orders_365d,
         cast(measured.sessions_30d as bigint) as sessions_30d,
         cast(measured.sessions_90d as bigint) as sessions_90d,

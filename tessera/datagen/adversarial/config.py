@@ -50,8 +50,8 @@ class AdversarialConfig:
     user_id_junk_share: float = 0.02  # logged-out sessions whose front end sends a junk user id
 
     # --- records that carry two persons' identifiers ------------------------------------
-    gift_order_share: float = 0.05  # orders shipped with the recipient's phone / email
-    partner_card_share: float = 0.06  # POS: a household member's card, own e-receipt email
+    gift_order_share: float = 0.03  # orders shipped with the recipient's phone / email
+    partner_card_share: float = 0.03  # POS: a household member's card, own e-receipt email
     same_name_email_share: float = 0.01  # POS: cashier picks a same-name customer's email
     recycled_phone_share: float = 0.5  # of changed numbers: given to another person later
 

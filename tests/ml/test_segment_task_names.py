@@ -1,0 +1,41 @@
+"""Segments that pick scores by a model name must name a prediction task that exists."""
+
+from __future__ import annotations
+
+import pytest
+
+from tessera.segments.validate import SegmentValidationError, validate_sql
+
+SEGMENT = """select p.person_id
+from profiles.customer_profiles p
+join ml.person_scores s on s.person_id = p.person_id
+where s.model {condition} and s.decile >= 9"""
+
+
+@pytest.mark.parametrize("condition", ["= 'purchase_30d'", "in ('purchase_30d', 'churn_90d')"])
+def test_existing_tasks_pass(condition: str) -> None:
+    validated = validate_sql(SEGMENT.format(condition=condition), "likely")
+    assert "ml.person_scores" in validated.relations
+
+
+@pytest.mark.parametrize(
+    ("condition", "unknown"),
+    [
+        ("= 'purchase_30'", "purchase_30"),
+        ("in ('purchase_30d', 'churn_180d')", "churn_180d"),
+    ],
+)
+def test_unknown_task_fails_with_the_names_that_exist(condition: str, unknown: str) -> None:
+    with pytest.raises(SegmentValidationError) as info:
+        validate_sql(SEGMENT.format(condition=condition), "likely")
+    issue = next(i for i in info.value.issues if i.code == "unknown_task")
+    assert f"model '{unknown}' is not a prediction task" in issue.message
+    assert "tasks: purchase_30d, churn_90d" in issue.message
+    assert issue.line == 4 and issue.column is not None
+
+
+def test_other_model_columns_are_not_checked() -> None:
+    # `model` of another relation (a segment's own column) is not a score's model name
+    validate_sql(
+        "select person_id from profiles.customer_profiles where lifecycle_stage = 'new'", "x"
+    )
