@@ -22,10 +22,14 @@
 {%- set config = identity_config() -%}
 {%- set id_types = config.id_priority -%}
 {%- set weak_types = identity_weak_types(config) -%}
+{#- a phone is left out of the strong groups (it can pass to another person), so like a device
+    it is counted against the strong groups it reaches (a household landline reaches each
+    member's); the other strong types are counted by their reach through devices and cookies -#}
+{%- set group_types = weak_types + (config.recyclable_id_types | reject('in', weak_types) | list) -%}
 {%- set group_caps = {} -%}
 {%- set reach_caps = {} -%}
 {%- for id_type, max in config.hub_max_strong_groups.items() if max is not none -%}
-    {%- if id_type in weak_types -%}
+    {%- if id_type in group_types -%}
         {%- do group_caps.update({id_type: max}) -%}
     {%- else -%}
         {%- do reach_caps.update({id_type: max}) -%}
@@ -118,8 +122,9 @@ validated as (
     (device <-> cookie chains). -#}
 weak_strong_nodes as {{ materialized_cte() }} (
 
-    {%- for weak_type in weak_types %}
-    {%- for strong_type in config.strong_id_types %}
+    {%- for weak_type in group_types %}
+    {%- for strong_type in config.strong_id_types
+           if weak_type in weak_types or strong_type not in group_types %}
     select distinct
         {{ identity_node_key(weak_type, 'r.' ~ weak_type) }} as weak_key,
         {{ identity_node_key(strong_type, 'r.' ~ strong_type) }} as strong_key,
@@ -211,6 +216,7 @@ reach_hubs as (
         and b.group_key <> a.group_key
     where a.weak_key not in (select node_key from hub_nodes)
         and a.weak_key not in (select node_key from group_hubs)
+        and split_part(a.weak_key, ':', 1) in ('{{ weak_types | join("', '") }}')
         and split_part(a.strong_key, ':', 1) in ('{{ reach_caps.keys() | join("', '") }}')
     group by a.strong_key
     having count(distinct b.group_key) > case split_part(a.strong_key, ':', 1)
