@@ -54,7 +54,11 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
     table = Table(title="Experiments")
-    for column in ("experiment", "segment", "start", "window", "arms", "persons"):
+    # names are never cut or wrapped: a user copies them into `tessera experiments report`
+    for i, column in enumerate(("experiment", "segment")):
+        widest = max(len(column), *(len(str(v)) for v in frame.iloc[:, i]))
+        table.add_column(column, no_wrap=True, min_width=widest)
+    for column in ("start", "window", "arms", "persons"):
         table.add_column(column, justify="right" if column == "persons" else "left")
     for row in frame.itertuples(index=False):
         table.add_row(

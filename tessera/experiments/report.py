@@ -59,7 +59,8 @@ def list_experiments(session: Session) -> pd.DataFrame:
         select
             a.experiment, a.segment, cast(a.start_date as varchar) as start_date,
             a.window_days,
-            string_agg(a.arm || ' ' || cast(a.share_percent as varchar) || '%', ', ')
+            string_agg(a.arm || ' ' || cast(a.share_percent as varchar) || '%', ', '
+                order by a.arm_order)
                 as arms,
             sum(coalesce(n.persons, 0)) as persons
         from {SCHEMA}.experiment_arms a

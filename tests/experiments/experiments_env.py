@@ -39,7 +39,9 @@ final as (
 
 select * from final
 """
-TINY_SQL = AUDIENCE_SQL.replace("where email is not null", "where email is not null\n    order by person_id\n    limit 3").replace("every known person", "three persons")
+TINY_SQL = AUDIENCE_SQL.replace(
+    "where email is not null", "where email is not null\n    order by person_id\n    limit 3"
+).replace("every known person", "three persons")
 
 AUDIENCE_YAML = """version: 2
 models:
@@ -79,7 +81,9 @@ def project_settings(tmp: Path) -> Settings:
     project = tmp / "dbt_project"
     source = Settings.from_env({}).dbt_project_dir
     shutil.copytree(
-        source, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml")
+        source,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
     )
     segments = project / "models" / "segments"
     (segments / "exp_audience.sql").write_text(AUDIENCE_SQL)

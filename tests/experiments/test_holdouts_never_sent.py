@@ -118,7 +118,8 @@ def members(settings: Settings) -> dict[str, str]:
 
 def arms(settings: Settings) -> dict[str, str]:
     frame = query(
-        settings, "select person_id, arm from experiments.assignments where experiment = 'exp_split'"
+        settings,
+        "select person_id, arm from experiments.assignments where experiment = 'exp_split'",
     )
     return dict(zip(frame.person_id, frame.arm, strict=True))
 

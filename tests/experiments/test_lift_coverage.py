@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -100,8 +99,10 @@ def test_difference_interval_and_mde(results: tuple[pd.DataFrame, dict[str, floa
     rows = frame[frame.metric == "conversion_rate"]
     true_difference = rows.experiment.map(truth) * BASE_RATE
     covered = int(
-        ((rows.difference_ci_low <= true_difference) & (true_difference <= rows.difference_ci_high))
-        .sum()
+        (
+            (rows.difference_ci_low <= true_difference)
+            & (true_difference <= rows.difference_ci_high)
+        ).sum()
     )
     assert 89 <= covered <= 99, covered
     # MDE at 80% power: 2.8 standard errors of the difference (holdout variance), relative
@@ -119,7 +120,8 @@ def test_tiny_and_empty_arms_give_no_interval_instead_of_an_error(lift_sql: str)
     con.execute(
         "create table sim_outcomes as select * from (values "
         "('one_each', 'treatment', false, 1, 20.0), ('one_each', 'holdout', true, 0, 0.0), "
-        "('zero_holdout', 'treatment', false, 1, 10.0), ('zero_holdout', 'treatment', false, 0, 0.0), "
+        "('zero_holdout', 'treatment', false, 1, 10.0), "
+        "('zero_holdout', 'treatment', false, 0, 0.0), "
         "('zero_holdout', 'holdout', true, 0, 0.0), ('zero_holdout', 'holdout', true, 0, 0.0), "
         "('no_holdout', 'treatment', false, 1, 5.0)"
         ") as t(experiment, arm, is_holdout, converted, revenue)"
