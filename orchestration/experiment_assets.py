@@ -6,8 +6,6 @@ results table and a chart (lift with 95% intervals, revenue per person of each a
 time) in the asset's metadata, with the PNG under <artifacts>/experiments/.
 """
 
-from __future__ import annotations
-
 import base64
 
 from dagster import (

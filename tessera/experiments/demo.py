@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from rich.console import Console
-from rich.table import Table
 
 from tessera.dbt import run_dbt
 from tessera.experiments.report import build_report
@@ -59,40 +59,32 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
         console=console,
         label="demo_experiments_measure",
     )
-    table = Table(title="Experiments: measured lift next to the simulated truth (conversion rate)")
-    for column in (
-        "experiment",
-        "treatment / holdout",
-        "measured difference",
-        "95% interval",
-        "true difference",
-        "measured lift",
-        "true lift",
-        "covered",
-    ):
-        table.add_column(column)
+    console.print("[bold]Measured lift next to the simulated truth[/bold] (conversion rate):")
     all_covered = True
     with Warehouse(settings).session(read_only=True) as session:
         for truth in truths:
             report = build_report(session, truth.experiment)
             rows = report.results[report.results.metric == "conversion_rate"]
             if rows.empty:
-                console.print(f"{truth.experiment}: no result (too few persons)")
+                console.print(f"{truth.experiment}: no result (an arm has no persons)")
                 continue
             row = rows.iloc[0]
-            covered = row.difference_ci_low <= truth.true_difference <= row.difference_ci_high
-            all_covered &= bool(covered)
-            table.add_row(
-                truth.experiment,
-                f"{int(row.persons_treatment):,} / {int(row.persons_holdout):,}",
-                _points(row.difference),
-                f"{_points(row.difference_ci_low)} .. {_points(row.difference_ci_high)}",
-                _points(truth.true_difference),
-                "-" if row.lift != row.lift else f"{row.lift:+.0%}",  # NaN: holdout is 0
-                f"{truth.true_lift:+.0%}",
-                "yes" if covered else "NO",
+            if pd.isna(row.difference_ci_low):  # fewer than 2 persons in an arm
+                verdict = "too few persons for an interval"
+            else:
+                covered = row.difference_ci_low <= truth.true_difference <= row.difference_ci_high
+                all_covered &= bool(covered)
+                verdict = "the interval covers the truth" if covered else "MISSED the truth"
+            lift = "-" if pd.isna(row.lift) else f"{row.lift:+.0%}"
+            console.print(
+                f"  {truth.experiment} ({int(row.persons_treatment):,} treatment, "
+                f"{int(row.persons_holdout):,} holdout; {truth.sent_persons:,} sent): "
+                f"difference {_points(row.difference)}, 95% interval "
+                f"{_points(row.difference_ci_low)} .. {_points(row.difference_ci_high)}; "
+                f"true {_points(truth.true_difference)}: {verdict}. "
+                f"Relative lift {lift} (true {truth.true_lift:+.0%}).",
+                soft_wrap=True,
             )
-    console.print(table)
     console.print(
         "True difference: the uplift given to persons the sync sent "
         f"({', '.join(f'{t.experiment} {t.uplift:+.0%}' for t in truths)}) times the share "
@@ -104,4 +96,4 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
 
 def _points(value: float) -> str:
     """A difference of two rates, in percentage points."""
-    return f"{value * 100:+.1f} pts"
+    return "-" if pd.isna(value) else f"{value * 100:+.1f} pts"

@@ -118,6 +118,8 @@ def _simulate_one(
                 "updated_at": ordered_at,
             }
         )
+    # a second simulation replaces the first one's orders instead of adding to them
+    session.execute(f"delete from raw.orders where order_id like 'sim-{effect.experiment}-%'")
     if rows:
         session.write_df(pd.DataFrame(rows), "raw", "orders", mode="append")
     treatment = int((~assigned.is_holdout).sum())
