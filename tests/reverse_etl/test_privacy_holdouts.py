@@ -16,7 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 from retl_helpers import (
+    REJECTED,
     WEBHOOK_SECRET,
+    demo_warehouse,
     execute,
     person_frame,
     query,
@@ -39,27 +41,7 @@ DEMO_SYNCS = (
     "meta_churn_risk",
     "meta_suppress_recent_buyers",
 )
-ERASED, REVOKED, REJECTED = "p0000600", "p0000601", "p0000602"
-
-
-def demo_warehouse(settings: Settings) -> None:
-    """The starter segments the shipped syncs read, every person in all of them."""
-    people = person_frame(1000)
-    people["country"] = "US"
-    people["rfm_segment"] = "cant_lose_them"
-    people["revenue_total"] = 120.5
-    people["churn_score"] = 0.7
-    people["churn_reason"] = "recency"
-    people.loc[people.person_id == REJECTED, "email"] = "not-an-email"
-    with Warehouse(settings).session() as s:
-        for table in ("lapsed_vips", "recent_buyers_suppression", "high_value_churn_risk"):
-            s.write_df(people, "segments", table, mode="replace")
-        s.execute("create schema profiles")
-        s.execute(
-            "create table profiles.customer_profiles as select person_id, "
-            "true as consent_email, true as consent_sms, true as consent_ads "
-            "from segments.lapsed_vips"
-        )
+ERASED, REVOKED = "p0000600", "p0000601"
 
 
 def meta_member(person: str) -> tuple[str, str]:
