@@ -30,6 +30,7 @@ from retl_helpers import (
 from reverse_etl.__main__ import main
 from reverse_etl.hashing import hash_value
 from reverse_etl.planner import PlanError
+from reverse_etl.privacy import request_deletion
 from reverse_etl.runner import SyncPaths
 from reverse_etl.testing import EmulatorHandle
 from tessera.settings import Settings
@@ -273,3 +274,36 @@ def test_webhook_rows_carry_stable_event_ids_so_resends_are_absorbed(
     assert webhook.app.duplicates == 294  # 300 minus the 6 persons without consent
     assert len(webhook.app.applied_events) == applied
     assert len(set(webhook.app.idempotency_keys)) == len(webhook.app.idempotency_keys)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_erasure_and_revoked_consent_remove_the_person_in_every_mode(
+    tmp_path: Path, settings: Settings, webhook: EmulatorHandle, mode: str
+) -> None:
+    app = webhook.app
+    paths = sync_paths(
+        tmp_path,
+        [webhook_destination(webhook)],
+        [webhook_sync("privy", mode), webhook_sync("seed", "upsert")],
+    )
+    run(settings, paths, "seed" if mode == "update" else "privy")
+    if mode == "update":
+        run(settings, paths, "privy")
+    gone, revoked = "p0000111", "p0000112"
+    assert {gone, revoked} <= set(app.records)
+    with Warehouse(settings).session() as s:
+        request_deletion(s, gone)
+    execute(
+        settings,
+        "update profiles.customer_profiles set consent_email = false "
+        f"where person_id = '{revoked}'",
+    )
+    removals_before = Counter(app.removals_received)
+    result = run(settings, paths, "privy")
+    assert (result.plan.counts["erased"], result.plan.counts["suppressed"]) == (1, 1), mode
+    assert not {gone, revoked} & set(app.records)
+    assert gone in app.erased and revoked not in app.erased  # suppressed, not erased
+    assert app.removals_received - removals_before == Counter({gone: 1, revoked: 1})
+    assert run(settings, paths, "privy").plan.to_send == 0
+    state = query(settings, "select key from tessera_sync.state_privy")
+    assert not {gone, revoked} & set(state.key)
