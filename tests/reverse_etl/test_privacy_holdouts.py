@@ -157,6 +157,25 @@ def test_suppression_needs_the_person_column(
     assert webhook.app.requests == []
 
 
+def test_only_a_sync_an_experiment_names_needs_the_person_column(
+    tmp_path: Path, settings: Settings, webhook: EmulatorHandle
+) -> None:
+    """The experiments models always build sync_holdouts: its existence alone must not stop
+    a segment without person ids; holdouts naming the sync must."""
+    execute(
+        settings,
+        "create table segments.no_person as select email, first_name from segments.test_audience",
+    )
+    sync = {**webhook_sync("keyless"), "segment": "no_person", "primary_key": "email"}
+    sync.pop("consent")
+    paths = sync_paths(tmp_path, [webhook_destination(webhook)], [sync])
+    create_holdouts(settings, "some_sync", ["p0000001"])
+    assert run(settings, paths, "keyless").stats.sent_ok == 2000
+    create_holdouts(settings, "keyless", ["p0000001"])
+    with pytest.raises(PlanError, match="no column person_id.*experiments.sync_holdouts"):
+        run(settings, paths, "keyless")
+
+
 # --- holdouts, every mode ------------------------------------------------------------------
 
 
