@@ -44,8 +44,13 @@ def test_big_batches_use_bulk_jobs_and_small_diffs_use_collections(
     tmp_path: Path, settings: Settings, salesforce: EmulatorHandle
 ) -> None:
     salesforce.app.in_progress_polls = 3
+    # no faults here, and the test counts requests: a loaded CI machine must not turn a slow
+    # answer into a client timeout and a retry
+    patient = {"timeout_seconds": 30}
     paths = sync_paths(
-        tmp_path, [salesforce_destination(salesforce.base_url)], [salesforce_sync(mode="upsert")]
+        tmp_path,
+        [salesforce_destination(salesforce.base_url, **patient)],
+        [salesforce_sync(mode="upsert")],
     )
     # 1,960 consented rows in one batch: under the default 2,000 threshold -> Collections
     first = run(settings, paths, "sf")
@@ -57,7 +62,7 @@ def test_big_batches_use_bulk_jobs_and_small_diffs_use_collections(
     execute(settings, f"update {SEGMENT} set last_name = 'Bulk' where person_id < 'p0000600'")
     paths = sync_paths(
         tmp_path,
-        [salesforce_destination(salesforce.base_url, options={"bulk_threshold": 500})],
+        [salesforce_destination(salesforce.base_url, options={"bulk_threshold": 500}, **patient)],
         [salesforce_sync(mode="upsert")],
     )
     before = len(salesforce.app.requests)
@@ -111,7 +116,11 @@ def test_a_429_on_a_job_step_waits_it_out_and_keeps_the_job(
     salesforce.app.faults.retry_after_seconds = 0.01
     salesforce.app.faults.schedule = ["ok", "429", "ok", "429", "ok"]  # create, upload x2, close x2
     destination = salesforce_destination(
-        salesforce.base_url, batch_size=2000, concurrency=1, options={"bulk_threshold": 100}
+        salesforce.base_url,
+        batch_size=2000,
+        concurrency=1,
+        timeout_seconds=30,
+        options={"bulk_threshold": 100},
     )
     paths = sync_paths(tmp_path, [destination], [salesforce_sync(mode="upsert")])
     result = run(settings, paths, "sf")

@@ -35,7 +35,9 @@ def cli_env(
     monkeypatch.setenv("TESSERA_WAREHOUSE", str(settings.warehouse_path))
     monkeypatch.setenv("TESSERA_ARTIFACTS", str(settings.artifacts_dir))
     monkeypatch.setattr(console, "width", 200)
-    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    paths = sync_paths(  # no faults injected: no client timeout turning a slow answer into a resend
+        tmp_path, [hubspot_destination(hubspot.base_url, timeout_seconds=30)], [hubspot_sync()]
+    )
     return ["sync", "--syncs-dir", str(paths.syncs_dir)]
 
 
