@@ -158,3 +158,21 @@ def test_forget_needs_a_person_id(cli_env: list[str], capsys: pytest.CaptureFixt
     assert tessera_main([*cli_env, "forget", "  "]) == 1
     out = capsys.readouterr().out
     assert "person id" in out and "Traceback" not in out
+
+
+def test_reconcile_with_refused_credentials_is_one_clear_line_without_the_token(
+    cli_env: list[str],
+    hubspot: EmulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from orchestration.cli import main as tessera_main
+
+    assert tessera_main([*cli_env, "run", "crm", "--no-progress"]) == 0
+    capsys.readouterr()
+    wrong = "pat-na1-WRONG-0123456789abcdef"
+    monkeypatch.setenv("TEST_HUBSPOT_TOKEN", wrong)
+    assert tessera_main([*cli_env, "reconcile", "crm"]) == 1
+    out = capsys.readouterr().out
+    assert "401" in out and "hubspot" in out.lower() and "Traceback" not in out
+    assert wrong not in out
