@@ -105,7 +105,11 @@ def hubspot_api(handle: EmulatorHandle, action: str, inputs: list[dict]) -> int:
 
 
 def test_reconcile_from_the_command_line_repairs_what_changed_out_of_band(
-    cli_env: list[str], hubspot: EmulatorHandle, settings: Settings, capsys: pytest.CaptureFixture
+    cli_env: list[str],
+    hubspot: EmulatorHandle,
+    settings: Settings,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from orchestration.cli import main as tessera_main
 
@@ -125,8 +129,10 @@ def test_reconcile_from_the_command_line_repairs_what_changed_out_of_band(
     writes = [r for r in hubspot.app.requests[before:] if not r.path.endswith("/batch/read")]
     assert writes == []
 
+    monkeypatch.setattr(console, "_force_terminal", True)  # as at a terminal: a progress bar
     assert tessera_main([*cli_env, "reconcile", "crm"]) == 0
     out = capsys.readouterr().out
+    assert "read back" in out and "1960/1960" in out
     assert "sync crm success: sent changed 1, added 2" in out
     assert live_contacts(hubspot.app) == expected_contacts(settings)
     assert tessera_main([*cli_env, "reconcile", "crm", "--dry-run"]) == 0
