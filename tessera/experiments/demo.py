@@ -27,8 +27,18 @@ DEMO_EFFECTS = (
 )
 
 
+def _build(settings: Settings, console: Console, what: str, vars: dict | None = None) -> None:
+    """dbt build of the experiments models, with a spinner on a terminal and one line after."""
+    with console.status(f"dbt build: experiments models ({what})"):
+        run = run_dbt(settings, ["build", "--select", EXPERIMENTS], vars=vars, stream=False)
+    summary = run.summary
+    console.print(
+        f"experiments models ({what}): {summary.line()} in {run.seconds:.0f}s", soft_wrap=True
+    )
+
+
 def assign_experiments(settings: Settings, console: Console) -> None:
-    run_dbt(settings, ["build", "--select", EXPERIMENTS], console=console, label="demo_experiments")
+    _build(settings, console, "assign")
     with Warehouse(settings).session(read_only=True) as session:
         frame = session.df(
             "select experiment, arm, count(*) as persons from experiments.assignments "
@@ -52,13 +62,7 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
         f"Simulated purchases in the 30 days after the sync (raw.orders, ids sim-*), "
         f"measured until {until:%Y-%m-%d}."
     )
-    run_dbt(
-        settings,
-        ["build", "--select", EXPERIMENTS],
-        vars={"experiments_as_of": until.strftime("%Y-%m-%d %H:%M:%S")},
-        console=console,
-        label="demo_experiments_measure",
-    )
+    _build(settings, console, "measure", {"experiments_as_of": f"{until:%Y-%m-%d %H:%M:%S}"})
     console.print("[bold]Measured lift next to the simulated truth[/bold] (conversion rate):")
     all_covered = True
     with Warehouse(settings).session(read_only=True) as session:
