@@ -15,6 +15,7 @@ import pandas as pd
 from rich.console import Console
 
 from tessera.dbt import run_dbt
+from tessera.experiments.chart import plot_experiments
 from tessera.experiments.report import build_report
 from tessera.experiments.simulate import SimulatedEffect, SimulationError, simulate_outcomes
 from tessera.settings import Settings
@@ -89,6 +90,11 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
                 f"Relative lift {lift} (true {truth.true_lift:+.0%}).",
                 soft_wrap=True,
             )
+    with Warehouse(settings).session(read_only=True) as session:
+        results = session.df("select * from experiments.results")
+        revenue = session.df("select * from experiments.segment_revenue")
+    chart = plot_experiments(results, revenue, settings.artifacts_dir / "experiments" / "lift.png")
+    console.print(f"Chart: {chart} (and asset experiments/lift_report in the Dagster UI)")
     console.print(
         "True difference: the uplift given to persons the sync sent "
         f"({', '.join(f'{t.experiment} {t.uplift:+.0%}' for t in truths)}) times the share "
