@@ -156,7 +156,7 @@ def test_a_merged_person_keeps_the_surviving_ids_arm_and_both_ids_are_reported(
         built,
         "select old_person_id, old_arm, person_id, arm, arm_changed "
         "from experiments.assignment_merges "
-        f"where experiment = 'exp_split' and person_id = '{survivor}'",
+        f"where experiment = 'exp_split' and old_person_id = '{merged}'",
     )
     assert frame_rows(report) == {(merged, "holdout", survivor, "treatment", True)}
     members = query(
