@@ -24,6 +24,7 @@ from orchestration.dbt_assets import (
     source_specs,
 )
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
+from orchestration.experiment_assets import RESULTS, build_experiment_assets
 from orchestration.freshness import build_source_freshness_check, freshness_check_keys
 from orchestration.jobs import INCREMENTAL_REFRESH, build_jobs, build_schedules
 from orchestration.ml_assets import FEATURES, build_ml_assets
@@ -49,6 +50,8 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     segments = [key for key in relations if key.path[0] == "segments"]
     if segments:
         assets.append(build_membership_asset(segments))
+    if RESULTS in relations:
+        assets += build_experiment_assets()  # issue 18: lift chart after experiments.results
     paths = sync_paths(config)
     catalog = load_catalog(paths)
     if catalog is not None:

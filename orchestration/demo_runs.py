@@ -49,9 +49,9 @@ from tessera.settings import Settings
 
 DEMO_RUN_TAGS = {"tessera/trigger": "tessera demo"}
 DEMO_RUN_ID_TAG = "tessera/demo_run"
-# Dagster's console logger would print every event; the demo prints its own summary, and the
-# full log stays in the run's page in the UI.
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+# Dagster's console logger would print every event, and a failing step's traceback; the demo
+# prints its own summary and each failure's message, and the full log stays on the run's page.
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 _SHOWN_METRICS = {"roc_auc": "ROC AUC", "pr_auc": "PR AUC", "top_decile_lift": "top-decile lift"}
 
 
@@ -63,7 +63,6 @@ def materialize_ml_assets(
 ) -> int:
     """Train every model, then score, as one Dagster run on the project's instance; print a
     summary. Returns the number of failed steps (0 when all went well)."""
-    config = config or MLConfig()
     home = prepare_dagster_home(home or dagster_home())
     resources = {
         "warehouse": WarehouseResource(
@@ -73,7 +72,8 @@ def materialize_ml_assets(
     }
     # The assets read the rest of their settings (artifacts dir ...) from the environment, as
     # the demo's own `settings` were.
-    assets = build_ml_assets(config)
+    # config None: the project's prediction tasks, as the UI's definitions load them
+    assets = build_ml_assets(config, dbt_project_dir=settings.dbt_project_dir)
     with (
         DagsterInstance.from_config(str(home)) as instance,
         Progress(

@@ -183,7 +183,9 @@
 {%- endmacro -%}
 
 {%- macro default__phone_without_extension(expr) -%}
-    regexp_replace({{ expr }}, '{{ _phone_extension_pattern() }}', '', 1, 0, 'i')
+    {#- lower() instead of the 'i' parameter, which fakesnow cannot run; only the digits and
+        '+' of the result are read. Snowflake replaces every match by default. -#}
+    regexp_replace(lower({{ expr }}), '{{ _phone_extension_pattern() }}', '')
 {%- endmacro -%}
 
 

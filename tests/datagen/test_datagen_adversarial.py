@@ -17,6 +17,7 @@ import pytest
 
 from tessera.datagen.adversarial import AdversarialConfig, append, generate
 from tessera.datagen.adversarial.catalogue import AD_MACROS, OS_PLACEHOLDERS, USER_ID_PLACEHOLDERS
+from tessera.datagen.adversarial.world import DOMAIN_TYPOS
 from tessera.datagen.normalise import normalise_email, normalise_phone
 from tessera.datagen.schema import RAW_TABLES
 from tessera.dbt import dbt_command
@@ -58,8 +59,8 @@ def rows(db: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return db.execute(sql).fetchall()
 
 
-def scalar(db: duckdb.DuckDBPyConnection, sql: str):
-    return db.execute(sql).fetchone()[0]
+def scalar(db: duckdb.DuckDBPyConnection, sql: str, params: list | None = None):
+    return db.execute(sql, params).fetchone()[0]
 
 
 def test_same_seed_same_world_and_raw_tables_keep_the_contract(
@@ -163,6 +164,53 @@ def test_every_catalogue_class_is_present(db) -> None:
     assert any("+" in e.split("@")[0] for e in emails)
     assert any(e.lower().strip().endswith("@googlemail.com") for e in emails)
     assert any(e != e.strip() for e in emails) and any(e != e.lower() for e in emails)
+
+
+def test_records_that_carry_two_persons_and_other_person_level_mess(db) -> None:
+    single = (
+        "(select id_type, id_value, min(person_key) as person_key from truth.identifier_person "
+        "group by 1, 2 having count(distinct person_key) = 1)"
+    )
+    # a partner's card (or a same-name customer's email) on one POS record
+    two_on_pos = scalar(
+        db,
+        f"select count(*) from raw.pos_purchases p "
+        f"join {single} l on l.id_type = 'loyalty_id' and l.id_value = trim(p.loyalty_id) "
+        f"join {single} e on e.id_type = 'email' "
+        f"and e.id_value = lower(trim(p.email, ' ' || chr(9) || chr(160))) "
+        f"where l.person_key <> e.person_key",
+    )
+    assert two_on_pos > 0
+    # an e-gift card: the buyer's account, the recipient's email
+    gifts = scalar(
+        db,
+        f"select count(*) from raw.orders o "
+        f"join {single} u on u.id_type = 'user_id' and u.id_value = o.user_id "
+        f"join {single} e on e.id_type = 'email' "
+        f"and e.id_value = lower(trim(o.customer_email, ' ' || chr(9) || chr(160))) "
+        f"where u.person_key <> e.person_key",
+    )
+    assert gifts > 0
+    # typos of provider domains, and persons with a work and a personal address
+    typo_domains = [d for typos in DOMAIN_TYPOS.values() for d in typos]
+    assert (
+        scalar(
+            db,
+            "select count(*) from truth.identifier_person where id_type = 'email' "
+            "and split_part(id_value, '@', 2) in (select unnest(?))",
+            [typo_domains],
+        )
+        > 0
+    )
+    assert (
+        scalar(
+            db,
+            "select count(*) from (select person_key from truth.identifier_person "
+            "where id_type = 'email' group by 1 "
+            "having count(distinct split_part(id_value, '@', 2)) >= 2)",
+        )
+        > PERSONS * 0.05
+    )
 
 
 def test_truth_is_honest_about_shared_identifiers(db) -> None:

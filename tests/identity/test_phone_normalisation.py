@@ -117,7 +117,7 @@ def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "crm_contacts",
             [crm(f"c{i}", 1, phone=written) for i, (_, written, _) in enumerate(CASES)],
         )
-    dbt(settings, tmp / "target", "run", "--select", "stg_shop__orders", "stg_crm__contacts")
+    dbt(settings, tmp / "target", "run", "--select", "+stg_shop__orders", "+stg_crm__contacts")
     return path
 
 

@@ -71,8 +71,9 @@ def test_demo_destinations_start_empty_and_forget_what_was_sent(tmp_path: Path) 
     with Warehouse(settings).session() as session:
         ensure_tables(session, "hubspot_lapsed_vips")
         session.execute(
-            "insert into tessera_sync.state_hubspot_lapsed_vips values "
-            "('p1', 'h', '101', 'synced', now(), 1, null)"
+            "insert into tessera_sync.state_hubspot_lapsed_vips"
+            " (key, row_hash, dest_id, status, last_synced_at, attempts)"
+            " values ('p1', 'h', '101', 'synced', now(), 1)"
         )
     local, cleared = start_demo_destinations(settings, SYNCS, tmp_path / "local")
     try:

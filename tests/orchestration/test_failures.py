@@ -183,7 +183,7 @@ def test_dbt_failing_to_open_the_warehouse_fails_once_naming_the_file(
     )
     assert set(failures) <= {FRESHNESS_STEP}, failures
     for other in failures.values():
-        assert other.startswith("dbt source freshness failed: ") and str(missing) in other
+        assert other.startswith("source freshness failed: ") and str(missing) in other
     run_failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
     assert "tessera_dbt_models" in run_failure.message
 

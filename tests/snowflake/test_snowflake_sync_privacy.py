@@ -38,6 +38,9 @@ def settings(fakesnow_server: FakesnowServer, tmp_path_factory: pytest.TempPathF
     profiles = pd.DataFrame({"person_id": people.person_id, "consent_email": True})
     with Warehouse(settings).session() as s:
         s.write_df(people, "segments", "sf_people", mode="replace")
+        # the server is shared: the pipeline test in this session may have built the view
+        s.execute("create schema if not exists profiles")
+        s.execute("drop view if exists profiles.customer_profiles")
         s.write_df(profiles, "profiles", "customer_profiles", mode="replace")
     return settings
 

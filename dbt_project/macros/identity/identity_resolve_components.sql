@@ -20,7 +20,8 @@
 
     Region. Full build: every valid node. Incremental build: every node of the previous
     components (identity_graph.component_key) that contain a seed, and the seeds: valid nodes
-    loaded since the graph's last run or missing from it, graph nodes no longer valid, and the
+    loaded since the graph's last run or missing from it, graph nodes no longer valid (or no
+    longer in any record: deleted upstream), and the
     ends of every kept edge that appeared or disappeared since the last run (the kept edges
     are remembered in identity.identity_graph_edges: a hub found, a number recycled, a rule
     changed). An edge that was kept before and still is joins nodes of one previous
@@ -66,8 +67,8 @@
                 where n.status = 'valid' and g.node_key is null
                 union
                 select g.node_key from " ~ this ~ " g
-                join " ~ nodes ~ " n on n.node_key = g.node_key
-                where n.status <> 'valid'
+                left join " ~ nodes ~ " n on n.node_key = g.node_key and n.status = 'valid'
+                where n.node_key is null
                 union
                 select src_key from changed_edges
                 union

@@ -52,7 +52,10 @@
         no rule here knows, from how it behaves. -#}
     {%- set config = identity_config() -%}
     {%- set blocked = config.blocked_values.get(id_type, []) -%}
-    {%- set value = 'lower(' ~ expr ~ ')' -%}
+    {#- coalesce: never null past the first branch anyway, and DuckDB 2.0.0 fails to bind this
+        CASE ('BindBuiltinScalarFunction did not return a BoundFunctionExpression') when its
+        statistics say the column is all null, as it is for a source a company does not load -#}
+    {%- set value = "lower(coalesce(" ~ expr ~ ", ''))" -%}
     case
         when {{ expr }} is null then null
         when {{ value }} in (
@@ -63,9 +66,14 @@
         {%- for pattern in config.placeholder_patterns %}
         when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
         {%- endfor %}
+        {%- if id_type not in config.account_id_types %}
+        {%- for pattern in config.typed_placeholder_patterns %}
+        when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
+        {%- endfor %}
         {#- one character repeated ('aaaaaa', '1111111'): typed to get past a required field -#}
         when length({{ expr }}) >= 4 and replace({{ value }}, left({{ value }}, 1), '') = ''
             then 'placeholder'
+        {%- endif %}
         {%- if id_type == 'email' %}
         when split_part({{ value }}, '@', 1) in (
             {%- for v in config.junk_email_local_parts -%}
@@ -79,6 +87,14 @@
                 < {{ min_length }}
             then 'invalid_format'
         {%- endfor %}
+        {#- a local part typed to get past the field: one character repeated ('aaa@',
+            'zz@'), or a few digits ('123@', '1234@'; no provider issues such a mailbox) -#}
+        when length(split_part({{ value }}, '@', 1)) >= 2
+            and replace(split_part({{ value }}, '@', 1), left({{ value }}, 1), '') = ''
+            then 'placeholder'
+        when length(split_part({{ value }}, '@', 1)) <= 4
+            and {{ identity_regex_full_match("split_part(" ~ value ~ ", '@', 1)", '[0-9]+') }}
+            then 'placeholder'
         {#- the mailbox named after its own domain: x@x.com, na@na.com, nomail@nomail.com -#}
         when split_part({{ value }}, '@', 1) = split_part(split_part({{ value }}, '@', 2), '.', 1)
             then 'placeholder'

@@ -22,8 +22,8 @@
         on_schema_change='fail',
         pre_hook="{{ identity_resolve_components(ref('identity_nodes'), ref('identity_edges')) }}",
         post_hook=[
-            "delete from {{ this }} where node_key in (select node_key from "
-            ~ "{{ ref('identity_nodes') }} where status <> 'valid')",
+            "delete from {{ this }} where node_key not in (select node_key from "
+            ~ "{{ ref('identity_nodes') }} where status = 'valid')",
             "{{ identity_remember_kept_edges() }}",
         ],
     )
