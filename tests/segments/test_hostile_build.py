@@ -80,6 +80,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     yield build_pipeline(tmp_path_factory.mktemp("hostile_build"), PERSONS)
 
 
+# A whole-project build with every case beside it, and each segment starts a sandbox worker
+# (importing DuckDB and pyarrow took 2.6 s at a load average of 20 on 2 cores).
+@pytest.mark.timeout(2400)
 @pytest.mark.parametrize(
     "selection", [[], ["--select", "path:models/segments"]], ids=["plain", "segments"]
 )
