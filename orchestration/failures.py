@@ -89,21 +89,29 @@ def step_failures(
 
     `what` names the step for the message ("dbt build", "sync hubspot_lapsed_vips").
     """
-    attempt = attempt_number(context)
     try:
         yield
     except (RetryRequested, Failure):
         raise
     except Exception as exc:
-        transient = is_transient(exc)
-        if transient and attempt < max_retries:
-            raise RetryRequested(
-                max_retries=max_retries, seconds_to_wait=wait_seconds * (attempt + 1)
-            ) from exc
-        suffix = f" (gave up after {attempt + 1} attempts)" if transient else ""
-        raise Failure(
-            description=f"{what} failed: {describe(exc)}{suffix}", allow_retries=False
-        ) from exc
+        raise step_failure(context, what, exc, max_retries, wait_seconds) from exc
+
+
+def step_failure(
+    context: Any,
+    what: str,
+    exc: Exception,
+    max_retries: int = TRANSIENT_RETRIES,
+    wait_seconds: float = TRANSIENT_WAIT_SECONDS,
+) -> RetryRequested | Failure:
+    """What `step_failures` raises for `exc`, for a step that catches errors itself:
+    `raise step_failure(context, "sync x", exc) from exc`."""
+    attempt = attempt_number(context)
+    transient = is_transient(exc)
+    if transient and attempt < max_retries:
+        return RetryRequested(max_retries=max_retries, seconds_to_wait=wait_seconds * (attempt + 1))
+    suffix = f" (gave up after {attempt + 1} attempts)" if transient else ""
+    return Failure(description=f"{what} failed: {describe(exc)}{suffix}", allow_retries=False)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

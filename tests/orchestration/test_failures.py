@@ -209,3 +209,49 @@ def test_a_failing_dbt_node_is_named_with_dbts_message(
     message = dbt_failure_message(invocation)
     assert message.startswith("1 dbt node(s) failed:\nmodel.tessera.stg_cmp__consents: ")
     assert "consents" in message.splitlines()[1].split(": ", 1)[1]
+
+
+def test_a_sync_that_cannot_open_its_warehouse_fails_once_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync step catches its own errors; anything neither transient nor a known
+    configuration error (here a file that is not a DuckDB database) used to be retried
+    three times and end as `Exceeded max_retries of 2`."""
+    from orchestration.resources import WarehouseResource
+    from orchestration.sync_assets import build_sync_assets, load_catalog
+    from reverse_etl.runner import SyncPaths
+
+    not_duckdb = tmp_path / "warehouse.duckdb"
+    not_duckdb.write_bytes(b"a spreadsheet someone renamed\n" * 100)
+    for name, value in {
+        "TESSERA_WAREHOUSE": str(not_duckdb),
+        "TESSERA_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "HUBSPOT_PRIVATE_APP_TOKEN": "pat-test",
+        "HUBSPOT_BASE_URL": "http://127.0.0.1:9",  # never reached
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    paths = SyncPaths.default(settings)
+    catalog = load_catalog(paths)
+    assert catalog is not None, "the project's starter syncs"
+    sync = next(
+        a for a in build_sync_assets(catalog, paths) if a.key.path[-1] == "hubspot_lapsed_vips"
+    )
+    result = materialize(
+        [sync],
+        resources={"warehouse": WarehouseResource(duckdb_path=str(not_duckdb))},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    events = result.all_events
+    assert not [e for e in events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = [
+        e.step_failure_data.user_failure_data.description
+        for e in events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    assert failure.startswith(
+        f"sync hubspot_lapsed_vips failed: could not open DuckDB warehouse {not_duckdb}"
+    )
+    assert "not a valid DuckDB database" in failure
