@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dagster import Failure, RetryRequested
+from dagster import AssetKey, AssetsDefinition, Failure, RetryRequested, asset
 
 # A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
 TRANSIENT_RETRIES = 2
@@ -136,3 +136,19 @@ def _is_sync_transient(exc: BaseException) -> bool:
     from reverse_etl.lock import SyncLockedError
 
     return isinstance(exc, TransientError | SyncLockedError)
+
+
+def configuration_failure_asset(
+    key: AssetKey, group: str, what: str, error: Exception
+) -> AssetsDefinition:
+    """An asset standing in for steps whose configuration does not load (a sync YAML that does
+    not parse). The rest of the definitions load and run, and this step fails once, with the
+    error (file, line, column) as the run's message, instead of the code location failing to
+    load and taking every job with it."""
+    message = f"{what} failed: {describe(error)}"
+
+    @asset(key=key, group_name=group, description=f"Not loaded: {message}")
+    def configuration_error() -> None:
+        raise Failure(description=message, allow_retries=False)
+
+    return configuration_error
