@@ -26,6 +26,7 @@ from orchestration.dbt_assets import (
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
 from orchestration.failures import configuration_failure_asset
 from orchestration.freshness import build_source_freshness_check, freshness_check_keys
+from orchestration.freshness_report import build_freshness_report
 from orchestration.jobs import INCREMENTAL_REFRESH, build_jobs, build_schedules
 from orchestration.ml_assets import FEATURES, build_ml_assets
 from orchestration.resources import build_resources
@@ -55,6 +56,9 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     if segments:
         assets.append(build_membership_asset(segments))
     assets += sync_assets(sync_paths(config))
+    report = build_freshness_report(manifest, project)
+    if report is not None:
+        assets.append(report)
     produced = {key for a in assets for key in a.keys}
     assets += source_specs(manifest, produced)
 
