@@ -24,6 +24,7 @@ from orchestration.dbt_assets import (
     source_specs,
 )
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
+from orchestration.experiment_assets import RESULTS, build_experiment_assets
 from orchestration.failures import configuration_failure_asset
 from orchestration.freshness import build_source_freshness_check, freshness_check_keys
 from orchestration.freshness_report import build_freshness_report
@@ -55,6 +56,8 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
     segments = [key for key in relations if key.path[0] == "segments"]
     if segments:
         assets.append(build_membership_asset(segments))
+    if RESULTS in relations:
+        assets += build_experiment_assets()  # issue 18: lift chart after experiments.results
     assets += sync_assets(sync_paths(config))
     report = build_freshness_report(manifest, project)
     if report is not None:

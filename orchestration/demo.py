@@ -61,7 +61,9 @@ def demo_steps() -> list[DemoStep]:
         DemoStep("ML: train, evaluate, score", train_and_score),
         DemoStep("dbt build: segments", build_segments),
         DemoStep("Segments", show_segments),
+        DemoStep("Experiments: assign arms, hold out", assign_experiments),  # issue 18
         DemoStep("Reverse ETL to local emulators", sync_to_emulators),
+        DemoStep("Experiments: measured lift vs the simulated truth", measure_experiments),
     ]
 
 
@@ -245,6 +247,18 @@ def sync_to_emulators(context: DemoContext) -> None:
 
     if run_sync_demo(context.settings, context.console):
         context.facts["failed"] = True
+
+
+def assign_experiments(context: DemoContext) -> None:
+    from tessera.experiments.demo import assign_experiments as assign
+
+    assign(context.settings, context.console)
+
+
+def measure_experiments(context: DemoContext) -> None:
+    from tessera.experiments.demo import measure_experiments as measure
+
+    measure(context.settings, context.console)
 
 
 # -- the closing summary --------------------------------------------------------------------

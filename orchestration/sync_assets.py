@@ -108,7 +108,7 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
                     sync.name,
                     lock_dir=_lock_dir(paths),
                     stop=stop,
-                    origin=f"dagster run {context.run_id[:8]}",
+                    origin=f"dagster run {context.run.run_id[:8]}",
                 )
 
             result = run_stoppable(run, stop)

@@ -18,6 +18,8 @@ from rich.table import Table
 from tessera.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
+    from rich.progress import Progress
+
     from reverse_etl.planner import Plan
     from reverse_etl.runner import RunResult, SyncPaths
 
@@ -69,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("name")
     p.add_argument("--dry-run", action="store_true", help="report the drift, change nothing")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_reconcile)
 
     p = sub.add_parser(
@@ -148,14 +151,6 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     from reverse_etl.runner import run_sync
     from reverse_etl.stopping import StopRequest, stop_on_signals
 
@@ -163,16 +158,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return cmd_plan(argparse.Namespace(**{**vars(args), "sample": 5}), settings)
     paths = _paths(args, settings)
     catalog = paths.catalog()
-    show = not args.no_progress and console.is_terminal
-    progress = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show,
-    )
+    progress = _progress_bar(args)
     tasks: dict[str, int] = {}
 
     def on_plan(plan: Plan) -> None:
@@ -220,6 +206,26 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if result.status == "success" else 3
 
 
+def _progress_bar(args: argparse.Namespace) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.no_progress or not console.is_terminal,
+    )
+
+
 def _print_result(result: RunResult) -> None:
     stats = result.stats
     sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
@@ -245,7 +251,25 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from reverse_etl.reconcile import reconcile_sync
 
     paths = _paths(args, settings)
-    report = reconcile_sync(settings, paths.catalog(), args.name, paths=paths, dry_run=args.dry_run)
+    progress = _progress_bar(args)
+    task: list[int] = []
+
+    def on_plan(rows: int) -> None:
+        task.append(progress.add_task("read back", total=rows, failed=0))
+
+    def on_progress(rows: int) -> None:
+        progress.update(task[0], advance=rows)
+
+    with progress:
+        report = reconcile_sync(
+            settings,
+            paths.catalog(),
+            args.name,
+            paths=paths,
+            dry_run=args.dry_run,
+            on_plan=on_plan,
+            on_progress=on_progress,
+        )
     if not report.readable:
         console.print(
             f"[yellow]sync {report.sync_name}: {report.destination} cannot be read back "

@@ -103,7 +103,10 @@ def reconcile_sync(
     env: Mapping[str, str] | None = None,
     on_progress: Callable[[int], None] | None = None,
     limits: WarehouseLimits | None = None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> ReconcileReport:
+    """`on_plan(rows)` is told how many rows will be read back; `on_progress(n)` after
+    each read of n rows (the CLI draws its progress bar from them)."""
     sync = catalog.sync(name)
     config = catalog.destination_for(sync)
     destination = build_destination(config, sync, env)
@@ -115,7 +118,7 @@ def reconcile_sync(
             return report
         with SyncLock(paths.lock_dir, name), Warehouse(settings).session() as session:
             (limits or WarehouseLimits.from_settings(settings)).apply(session)
-            _compare(session, settings, paths, destination, report, on_progress)
+            _compare(session, settings, paths, destination, report, on_progress, on_plan)
     finally:
         destination.close()
     if not dry_run and (report.to_resend or report.acknowledged):
@@ -132,10 +135,13 @@ def _compare(
     destination: BaseDestination,
     report: ReconcileReport,
     on_progress: Callable[[int], None] | None,
+    on_plan: Callable[[int], None] | None = None,
 ) -> None:
     sync = destination.sync
     replay(session, sync.name, paths.journal_dir(settings), destination.name)
     plan = build_reconcile_plan(session, sync)
+    if on_plan:
+        on_plan(sum(plan.counts.values()))
     marks: dict[str, list[Any]] = {name: [] for name in MARK_SCHEMA.names}
     try:
         reader = reader_for(session)

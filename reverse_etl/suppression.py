@@ -48,8 +48,22 @@ def detect(session: Session, sync: SyncConfig) -> SuppressionSources:
     return SuppressionSources(
         deletion_requests=deletions,
         person_merges=deletions and session.table_exists(*PERSON_MERGES),
-        holdouts=session.table_exists(*SYNC_HOLDOUTS),
+        holdouts=_holds_out(session, sync),
         consent_purpose=sync.consent,
+    )
+
+
+def _holds_out(session: Session, sync: SyncConfig) -> bool:
+    """Whether any experiment holds persons out of this sync. The experiments models
+    always build the relation, so its mere existence must not demand a person column
+    of every segment: only the syncs an experiment names are affected."""
+    if not session.table_exists(*SYNC_HOLDOUTS):
+        return False
+    return bool(
+        session.scalar(
+            f"select count(*) from (select 1 from {SYNC_HOLDOUTS[0]}.{SYNC_HOLDOUTS[1]} "
+            f"where sync_name = {_quote_literal(sync.name)} limit 1) as any_holdout"
+        )
     )
 
 

@@ -29,6 +29,7 @@ LAYER_COMMANDS: tuple[str, ...] = (
     "tessera.identity.cli",
     "tessera.sources.cli",
     "tessera.segments.cli",
+    "tessera.experiments.cli",
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]

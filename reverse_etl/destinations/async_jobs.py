@@ -54,6 +54,31 @@ def retry_in_place(
                 on_retry()
 
 
+def wait_out_rate_limits(
+    call: Callable[[], T],
+    retry: RetryConfig,
+    on_retry: Callable[[], None] | None = None,
+) -> T:
+    """Call `call` again after each 429 (up to the rate-limit budget); other errors pass.
+
+    A 429 means the request was refused before it was processed, so repeating any step
+    of a job (create, upload, close) is safe, and it keeps the job: starting over would
+    throw away the steps already done, and in a storm every fresh job meets new 5xx.
+    """
+    waited = 0.0
+    while True:
+        try:
+            return call()
+        except RateLimitedError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else retry.base_delay_seconds
+            waited += wait
+            if waited > retry.max_rate_limited_seconds:
+                raise
+            time.sleep(wait)
+            if on_retry:
+                on_retry()
+
+
 @dataclass(frozen=True)
 class PollPolicy:
     first_delay_seconds: float = 1.0

@@ -30,7 +30,12 @@ from typing import Any
 from urllib.parse import quote
 
 from reverse_etl.config import ConfigError
-from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retry_in_place
+from reverse_etl.destinations.async_jobs import (
+    PollPolicy,
+    poll_until,
+    retry_in_place,
+    wait_out_rate_limits,
+)
 from reverse_etl.destinations.base import (
     BaseDestination,
     DestinationError,
@@ -332,7 +337,11 @@ class SalesforceBulk(BaseDestination):
         self, job: dict[str, Any], data: bytes, match_column: str, keys: dict[str, str]
     ) -> dict[str, RowResult]:
         """Create, upload, close and poll one ingest job; results keyed by plan row key."""
-        created = self._call("POST", f"{self.api}/jobs/ingest", job, "salesforce create job")
+        created = wait_out_rate_limits(
+            lambda: self._call("POST", f"{self.api}/jobs/ingest", job, "salesforce create job"),
+            self.retry,
+            self.note_retry,
+        )
         info = created.json() or {}
         job_id = str(info.get("id") or "")
         if not job_id:
@@ -340,10 +349,24 @@ class SalesforceBulk(BaseDestination):
         job_path = f"{self.api}/jobs/ingest/{job_id}"
         try:
             content_url = "/" + str(info.get("contentUrl") or f"{job_path}/batches").lstrip("/")
-            self.http.request(
-                "PUT", content_url, data, self._headers("text/csv"), "salesforce upload job data"
+            wait_out_rate_limits(
+                lambda: self.http.request(
+                    "PUT",
+                    content_url,
+                    data,
+                    self._headers("text/csv"),
+                    "salesforce upload job data",
+                ),
+                self.retry,
+                self.note_retry,
             )
-            self._call("PATCH", job_path, {"state": "UploadComplete"}, "salesforce close job")
+            wait_out_rate_limits(
+                lambda: self._call(
+                    "PATCH", job_path, {"state": "UploadComplete"}, "salesforce close job"
+                ),
+                self.retry,
+                self.note_retry,
+            )
         except DestinationError:
             self._abort_quietly(job_path)
             raise

@@ -111,7 +111,17 @@ class HubSpotEmulator(EmulatorApp):
         for item in inputs:
             by_email = item.get("idProperty") == "email"
             properties = dict(item["properties"])
-            email = (item["id"] if by_email else str(properties.get("email", ""))).strip().lower()
+            if by_email:
+                email = item["id"]
+            elif "email" in properties:
+                email = str(properties["email"])
+            elif item["id"] in self.ids:  # an update by id that leaves the email alone
+                email = self.ids[item["id"]]
+            else:
+                self.count(item["id"])
+                errors.append(_row_error("OBJECT_NOT_FOUND", "no such contact", item))
+                continue
+            email = email.strip().lower()
             self.count(email)
             if not EMAIL.match(email):
                 errors.append(_row_error("VALIDATION_ERROR", f"invalid email {email!r}", item))

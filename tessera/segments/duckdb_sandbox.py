@@ -4,24 +4,35 @@ DuckDB has no grants, and its safety settings (`enable_external_access`,
 `lock_configuration`) are global to a database instance and cannot be undone, while
 dbt-duckdb runs every model of a build through one instance. So a segment's SQL does not run
 in that instance: this dbt-duckdb plugin (configured in profiles.yml, called by the
-`segment` materialization) opens a second, in-memory DuckDB instance with external access
-disabled, extension loading off, a memory and thread limit and the configuration locked,
-gives it read-only copies of the readable relations the SQL names, runs the SQL there under a
-timeout and a row cap, and writes the rows to `segments.<name>` in the warehouse. Raw
-schemas, staging, identity internals, files, URLs, settings and other databases simply do
-not exist where the segment runs; models built after it keep the warehouse's own settings.
+`segment` materialization) starts a worker process (sandbox_worker.py) with an empty
+environment and kernel limits on its address space, CPU time and file writes, which opens an
+in-memory DuckDB instance with external access disabled, extension loading and persistent
+secrets off, a memory and thread limit and the configuration locked. The worker gets copies
+of the readable relations the SQL names (streamed as Arrow), runs the SQL under a timeout
+and a row cap, and streams the rows back; they are written to `segments.<name>` in the
+warehouse. Raw schemas, staging, identity internals, files, URLs, settings, secrets and
+other databases simply do not exist where the segment runs; a segment that exhausts memory
+kills only its worker; models built after it keep the warehouse's own settings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.ipc as ipc
+
+from tessera.segments.sandbox_worker import EXIT_SQL_ERROR
 
 try:  # the plugin base class exists wherever dbt-duckdb is installed (the dbt run)
     from dbt.adapters.duckdb.plugins import BasePlugin
@@ -31,6 +42,22 @@ except ImportError:  # pragma: no cover - tessera without dbt-duckdb still impor
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RESERVED_TABLES = frozenset({"segment_membership", "segment_sizes"})
+
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4}
+_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
+
+
+def memory_bytes(limit: str) -> int:
+    """Bytes of a DuckDB memory_limit such as '2GB' or '512MiB'."""
+    match = _SIZE.match(limit)
+    unit = (match.group(2).lower() if match else "").replace("byte", "b").rstrip("s")
+    if not match or unit not in _UNITS:
+        raise SegmentSandboxError(
+            f"segment_memory_limit {limit!r} is not a size such as 2GB or 512MiB"
+        )
+    return int(float(match.group(1)) * _UNITS[unit])
 
 
 class SegmentSandboxError(RuntimeError):
@@ -43,6 +70,12 @@ class SandboxLimits:
     threads: int = 2
     timeout_seconds: float = 600.0
     max_rows: int = 50_000_000
+
+    def address_space_bytes(self) -> int:
+        """The worker's kernel address-space limit: twice DuckDB's memory limit (for what
+        DuckDB allocates outside its buffer manager and the copies of the readable
+        relations) plus 2 GiB for Python, DuckDB and Arrow themselves."""
+        return 2 * memory_bytes(self.memory_limit) + 2 * 1024**3
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> SandboxLimits:
@@ -110,55 +143,9 @@ def build_segment(
     reader = warehouse.cursor()
     try:
         sources = _readable_relations(reader, database, readable, segments_schema, sql)
-        sandbox = _open_sandbox(limits)
-        try:
-            _load(sandbox, reader, database, sources)
-            _close_the_door(sandbox)
-            return _run_and_write(warehouse, sandbox, database, schema, name, sql, limits)
-        finally:
-            sandbox.close()
+        return _run_and_write(warehouse, reader, database, schema, name, sql, sources, limits)
     finally:
         reader.close()
-
-
-def _open_sandbox(limits: SandboxLimits) -> duckdb.DuckDBPyConnection:
-    """An empty in-memory instance. DuckDB allows paths beside an in-memory database's
-    nominal file (`./:memory:`, `./:memory:.wal` ...) even with external access off, so those
-    allowances are cleared before access is switched off, and the result is verified."""
-    sandbox = duckdb.connect(
-        config={
-            "autoinstall_known_extensions": False,
-            "autoload_known_extensions": False,
-            "allow_community_extensions": False,
-            "allow_unsigned_extensions": False,
-            "memory_limit": limits.memory_limit,
-            "threads": limits.threads,
-            "temp_directory": "",  # no spilling to disk: the memory limit is the limit
-        }
-    )
-    sandbox.execute("set allowed_paths = []")
-    sandbox.execute("set allowed_directories = []")
-    return sandbox
-
-
-def _close_the_door(sandbox: duckdb.DuckDBPyConnection) -> None:
-    sandbox.execute("set enable_external_access = false")
-    sandbox.execute("set lock_configuration = true")
-    settings = dict(
-        sandbox.execute(
-            "select name, value from duckdb_settings() where name in ('enable_external_access', "
-            "'lock_configuration', 'allowed_paths', 'allowed_directories', 'temp_directory')"
-        ).fetchall()
-    )
-    expected = {
-        "enable_external_access": "false",
-        "lock_configuration": "true",
-        "allowed_paths": "[]",
-        "allowed_directories": "[]",
-        "temp_directory": "",
-    }
-    if settings != expected:
-        raise SegmentSandboxError(f"the segment sandbox is not closed: {settings}")
 
 
 def _readable_relations(
@@ -188,73 +175,152 @@ def _readable_relations(
     return chosen
 
 
-def _load(
-    sandbox: duckdb.DuckDBPyConnection,
-    reader: duckdb.DuckDBPyConnection,
-    database: str,
-    sources: list[tuple[str, str]],
-) -> None:
-    """Give the sandbox a catalog named like the warehouse's, so the SQL dbt compiled
-    ("db"."schema"."table") resolves, holding views over copies of the chosen relations."""
-    sandbox.execute(f"attach ':memory:' as \"{database}\"")
-    sandbox.execute(f'use "{database}"')
-    for index, (schema, table) in enumerate(sources):
-        rows = reader.sql(f'select * from "{database}"."{schema}"."{table}"').to_arrow_table()
-        sandbox.register(f"__tessera_source_{index}", rows)
-        sandbox.execute(f'create schema if not exists "{database}"."{schema}"')
-        sandbox.execute(
-            f'create view "{database}"."{schema}"."{table}" as '
-            f"select * from __tessera_source_{index}"
-        )
-
-
 def _run_and_write(
     warehouse: duckdb.DuckDBPyConnection,
-    sandbox: duckdb.DuckDBPyConnection,
+    reader: duckdb.DuckDBPyConnection,
     database: str,
     schema: str,
     name: str,
     sql: str,
+    sources: list[tuple[str, str]],
     limits: SandboxLimits,
 ) -> int:
-    target = f'"{database}"."{schema}"."{name}"'
-    timer = threading.Timer(limits.timeout_seconds, sandbox.interrupt)
+    """Stream the chosen relations into a worker process, its rows into the target table."""
+    worker = _start_worker()
+    timed_out = threading.Event()
+
+    def stop() -> None:
+        timed_out.set()
+        worker.kill()
+
+    timer = threading.Timer(limits.timeout_seconds, stop)
     timer.start()
+    target = f'"{database}"."{schema}"."{name}"'
     writer = warehouse.cursor()
     try:
-        # One query expression: a second statement or a trailing ';' cannot parse here.
-        rows = sandbox.sql(f"select * from (\n{sql}\n) as segment_rows limit {limits.max_rows + 1}")
-        writer.register("__tessera_segment_rows", rows.to_arrow_reader(100_000))
-        writer.execute("begin")
-        existing = writer.execute(
-            "select table_type from information_schema.tables "
-            "where table_catalog = ? and table_schema = ? and table_name = ?",
-            [database, schema, name],
-        ).fetchone()
-        if existing and existing[0] == "VIEW":
-            writer.execute(f"drop view {target}")
-        writer.execute(f'create schema if not exists "{database}"."{schema}"')
-        writer.execute(f"create or replace table {target} as select * from __tessera_segment_rows")
-        count = int(writer.execute(f"select count(*) from {target}").fetchone()[0])
-        if count > limits.max_rows:
-            writer.execute("rollback")
+        try:
+            _send_request(worker, reader, database, sql, sources, limits)
+            rows = ipc.open_stream(worker.stdout)
+        except (OSError, pa.ArrowException):
+            rows = None  # the worker stopped early; its status and stderr say why
+        count = _write(writer, database, schema, name, target, rows, limits) if rows else -1
+        status = worker.wait()
+        if timed_out.is_set():
             raise SegmentSandboxError(
-                f"segment {name} returned more than {limits.max_rows:,} rows (segment_max_rows)"
+                f"segment {name} ran longer than {limits.timeout_seconds:g}s and was stopped "
+                "(segment_timeout_seconds)"
+            )
+        if status != 0 or count < 0:
+            _rollback(writer)
+            raise SegmentSandboxError(
+                f"segment {name} failed in the sandbox: {_why(worker, status)}"
             )
         writer.execute("commit")
         return count
-    except duckdb.InterruptException:
-        _rollback(writer)
-        raise SegmentSandboxError(
-            f"segment {name} ran longer than {limits.timeout_seconds:g}s and was stopped "
-            "(segment_timeout_seconds)"
-        ) from None
     except duckdb.Error as exc:
         _rollback(writer)
         raise SegmentSandboxError(f"segment {name} failed in the sandbox: {exc}") from None
     finally:
         timer.cancel()
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+        for stream in (worker.stdin, worker.stdout, worker.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
         writer.close()
+
+
+def _start_worker() -> subprocess.Popen[bytes]:
+    """The worker: this Python in isolated mode (no PYTHON* variables, no user site, not the
+    working directory on sys.path), with an empty environment, so no secret reaches it."""
+    return subprocess.Popen(
+        [sys.executable, "-I", "-m", "tessera.segments.sandbox_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={},
+        close_fds=True,
+    )
+
+
+def _send_request(
+    worker: subprocess.Popen[bytes],
+    reader: duckdb.DuckDBPyConnection,
+    database: str,
+    sql: str,
+    sources: list[tuple[str, str]],
+    limits: SandboxLimits,
+) -> None:
+    assert worker.stdin is not None
+    request = {
+        "sql": sql,
+        "database": database,
+        "relations": sources,
+        "memory_limit": limits.memory_limit,
+        "threads": limits.threads,
+        "max_rows": limits.max_rows,
+        "address_space_bytes": limits.address_space_bytes(),
+        "cpu_seconds": int(limits.timeout_seconds * max(1, limits.threads)) + 30,
+    }
+    worker.stdin.write(json.dumps(request).encode() + b"\n")
+    for schema, table in sources:
+        rows = reader.sql(f'select * from "{database}"."{schema}"."{table}"')
+        batches = rows.to_arrow_reader(100_000)
+        with ipc.new_stream(worker.stdin, batches.schema) as stream:
+            for batch in batches:
+                stream.write_batch(batch)
+    worker.stdin.close()
+
+
+def _write(
+    writer: duckdb.DuckDBPyConnection,
+    database: str,
+    schema: str,
+    name: str,
+    target: str,
+    rows: pa.RecordBatchReader,
+    limits: SandboxLimits,
+) -> int:
+    """Replace the target with the worker's rows in one transaction, left open for the caller
+    to commit once the worker has exited cleanly. -1: the worker's stream broke off."""
+    writer.register("__tessera_segment_rows", rows)
+    writer.execute("begin")
+    existing = writer.execute(
+        "select table_type from information_schema.tables "
+        "where table_catalog = ? and table_schema = ? and table_name = ?",
+        [database, schema, name],
+    ).fetchone()
+    if existing and existing[0] == "VIEW":
+        writer.execute(f"drop view {target}")
+    writer.execute(f'create schema if not exists "{database}"."{schema}"')
+    try:
+        writer.execute(f"create or replace table {target} as select * from __tessera_segment_rows")
+    except duckdb.Error:
+        return -1  # a stream cut short by the worker's death; its status says why
+    count = int(writer.execute(f"select count(*) from {target}").fetchone()[0])
+    if count > limits.max_rows:
+        writer.execute("rollback")
+        raise SegmentSandboxError(
+            f"segment {name} returned more than {limits.max_rows:,} rows (segment_max_rows)"
+        )
+    return count
+
+
+def _why(worker: subprocess.Popen[bytes], status: int) -> str:
+    message = worker.stderr.read().decode(errors="replace").strip() if worker.stderr else ""
+    if status == EXIT_SQL_ERROR and message:
+        return message
+    if status in (-signal.SIGKILL, -signal.SIGSEGV, -signal.SIGABRT) or "MemoryError" in message:
+        return (
+            "it needed more memory than the sandbox allows (segment_memory_limit) "
+            f"and was stopped{': ' + message.splitlines()[-1] if message else ''}"
+        )
+    if status == -signal.SIGXCPU:
+        return "it used more CPU time than the sandbox allows (segment_timeout_seconds)"
+    last = message.splitlines()[-1] if message else "no message"
+    return f"the sandbox process ended with status {status}: {last}"
 
 
 def _rollback(cursor: duckdb.DuckDBPyConnection) -> None:

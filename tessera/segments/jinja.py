@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from tessera.segments.issues import SourceMap, line_col
+from tessera.segments.policy import DEFAULT_ALLOWED_RELATIONS
 
 # Relations the contracts promise when the dbt project does not (yet) define the model.
 CONTRACT_MODELS: dict[str, str] = {
@@ -31,15 +32,9 @@ CONTRACT_MODELS: dict[str, str] = {
     "identity_graph": "identity",
     "person_merges": "identity",
 }
-DEFAULT_READABLE = frozenset(
-    {
-        "profiles.customer_profiles",
-        "ml.person_scores",
-        "identity.persons",
-        "identity.identity_graph",
-    }
-)
-DEFAULT_SOURCES = frozenset({"ml.person_scores"})
+# When dbt_project.yml has no segments_* vars: the policy's defaults.
+DEFAULT_READABLE = DEFAULT_ALLOWED_RELATIONS
+DEFAULT_SOURCES = frozenset(r for r in DEFAULT_ALLOWED_RELATIONS if r.startswith("ml."))
 SEGMENTS_SCHEMA = "segments"
 MAX_TEMPLATE_CHARS = 100_000
 

@@ -47,6 +47,21 @@ def mess_records(session) -> None:
         ],
     )
 
+    # a site that sends 'not_logged_in' as the user id of every anonymous visitor: ten
+    # cookies that later log in as their own users (user id -> cookie has no cap: a person has
+    # many cookies, so only its reach into other persons gives it away)
+    insert(
+        session,
+        "events",
+        [
+            event(f"nl{i}", 35 + i, anonymous_id=f"a_nl{i}", user_id="not_logged_in")
+            for i in range(10)
+        ]
+        + [
+            event(f"nlu{i}", 36 + i, anonymous_id=f"a_nl{i}", user_id=f"u_nl{i}") for i in range(10)
+        ],
+    )
+
     # --- placeholders on no list: the store's own phone typed for every loyalty member, the
     # house loyalty card scanned for customers without one, nomail@nomail.com at checkout
     insert(
@@ -71,6 +86,58 @@ def mess_records(session) -> None:
             )
             for i in range(2)
         ],
+    )
+
+    # junk no list names, on the orders of two customers each: a mailbox of one letter
+    # repeated, a mailbox of a few digits
+    insert(
+        session,
+        "orders",
+        [
+            order(
+                f"j1_{i}",
+                65 + i,
+                customer_email="aaa@mail.com",
+                customer_phone=f"+1 415 555 03{i:02d}",
+            )
+            for i in range(2)
+        ]
+        + [
+            order(
+                f"j2_{i}",
+                67 + i,
+                customer_email="1234@aol.com",
+                customer_phone=f"+1 415 555 04{i:02d}",
+            )
+            for i in range(2)
+        ],
+    )
+
+    # a company switchboard typed for five customers of every kind: two email-only orders,
+    # two loyalty cards at the till, one app account; no type alone passes its link cap and
+    # together they keep every person limit, so only the persons it reaches give it away
+    insert(
+        session,
+        "orders",
+        [
+            order(
+                f"sw_o{i}",
+                75 + i,
+                customer_email=f"sw{i}@mail.com",
+                customer_phone="+1 617 555 8800",
+            )
+            for i in range(2)
+        ],
+    )
+    insert(
+        session,
+        "pos_purchases",
+        [pos(f"sw_p{i}", 77 + i, loyalty_id=f"L_sw{i}", phone="617-555-8800") for i in range(2)],
+    )
+    insert(
+        session,
+        "events",
+        [event("sw_e", 79, anonymous_id="a_sw", user_id="u_sw", traits_phone="(617) 555-8800")],
     )
 
     # --- records that carry two persons' identifiers
@@ -271,6 +338,18 @@ def test_a_device_reaching_several_persons_through_their_cookies_is_a_hub(
     assert "reaches 4 strong groups" in hub.detail.iloc[0]
 
 
+def test_a_user_id_every_visitor_carries_is_a_hub_by_its_reach(warehouse: Path) -> None:
+    users = persons(warehouse, *(f"user_id:u_nl{i}" for i in range(10)))
+    assert None not in users and len(set(users)) == 10
+    # each cookie stays with the user who logged in on it
+    assert persons(warehouse, *(f"anonymous_id:a_nl{i}" for i in range(10))) == users
+    assert person(warehouse, "user_id:not_logged_in") is None
+    row = audit(warehouse, "user_id", "not_logged_in")
+    hub = row[row.audit_kind == "identifier"]
+    assert list(hub.reason) == ["shared_identifier"]
+    assert "reaches 10 other persons" in hub.detail.iloc[0]
+
+
 def test_a_store_phone_and_a_house_card_no_list_names_are_hubs(warehouse: Path) -> None:
     cards = persons(warehouse, *(f"loyalty_id:L_sp{i}" for i in range(6)))
     assert None not in cards and len(set(cards)) == 6
@@ -284,6 +363,38 @@ def test_a_store_phone_and_a_house_card_no_list_names_are_hubs(warehouse: Path) 
     assert person(warehouse, "email:nomail@nomail.com") is None
     phones = persons(warehouse, "phone:+14155550200", "phone:+14155550201")
     assert None not in phones and phones[0] != phones[1]
+
+
+def test_junk_no_list_names_is_caught_by_its_shape(warehouse: Path) -> None:
+    for first, second in [
+        ("phone:+14155550300", "phone:+14155550301"),
+        ("phone:+14155550400", "phone:+14155550401"),
+    ]:
+        a, b = persons(warehouse, first, second)
+        assert a and b and a != b, (first, second)
+    for id_type, value in [
+        ("email", "aaa@mail.com"),
+        ("email", "1234@aol.com"),
+    ]:
+        assert person(warehouse, f"{id_type}:{value}") is None
+        assert list(audit(warehouse, id_type, value).reason) == ["placeholder"], value
+
+
+def test_a_phone_reaching_five_persons_of_every_kind_is_a_hub(warehouse: Path) -> None:
+    found = persons(
+        warehouse,
+        "email:sw0@mail.com",
+        "email:sw1@mail.com",
+        "loyalty_id:L_sw0",
+        "loyalty_id:L_sw1",
+        "user_id:u_sw",
+    )
+    assert None not in found and len(set(found)) == 5
+    assert person(warehouse, "phone:+16175558800") is None
+    row = audit(warehouse, "phone", "+16175558800")
+    hub = row[row.audit_kind == "identifier"]
+    assert list(hub.reason) == ["shared_identifier"]
+    assert "reaches 5 strong groups" in hub.detail.iloc[0]
 
 
 def test_a_gift_order_does_not_merge_giver_and_recipient(warehouse: Path) -> None:

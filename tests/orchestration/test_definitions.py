@@ -337,10 +337,18 @@ def _assert_destinations_hold_consented_members(
 
 
 def _consented(session, segment: str, purpose: str) -> list[dict]:  # noqa: ANN001 - Session
+    # issue 18: the starter experiments' holdouts are never sent by their segment's syncs
+    held_out = (
+        "and s.person_id not in (select h.person_id from experiments.sync_holdouts h "
+        "join experiments.experiment_arms a on a.experiment = h.experiment "
+        f"where a.segment = '{segment}')"
+        if session.table_exists("experiments", "sync_holdouts")
+        else ""
+    )
     return session.arrow(
         f"select p.email, p.phone from segments.{segment} s "
         "join profiles.customer_profiles p on p.person_id = s.person_id "
-        f"where p.consent_{purpose}"
+        f"where p.consent_{purpose} {held_out}"
     ).to_pylist()
 
 

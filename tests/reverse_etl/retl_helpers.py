@@ -194,3 +194,26 @@ def rows_received(app: Any, since: int = 0, status: int | None = None) -> int:
         for r in records
         if (r.status == status if status is not None else 200 <= r.status < 300)
     )
+
+
+REJECTED = "p0000602"  # the demo warehouse person HubSpot refuses (invalid email)
+
+
+def demo_warehouse(settings: Settings) -> None:
+    """The starter segments the shipped syncs read, every person in all of them."""
+    people = person_frame(1000)
+    people["country"] = "US"
+    people["rfm_segment"] = "cant_lose_them"
+    people["revenue_total"] = 120.5
+    people["churn_score"] = 0.7
+    people["churn_reason"] = "recency"
+    people.loc[people.person_id == REJECTED, "email"] = "not-an-email"
+    with Warehouse(settings).session() as s:
+        for table in ("lapsed_vips", "recent_buyers_suppression", "high_value_churn_risk"):
+            s.write_df(people, "segments", table, mode="replace")
+        s.execute("create schema profiles")
+        s.execute(
+            "create table profiles.customer_profiles as select person_id, "
+            "true as consent_email, true as consent_sms, true as consent_ads "
+            "from segments.lapsed_vips"
+        )

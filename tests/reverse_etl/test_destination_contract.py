@@ -35,8 +35,12 @@ from retl_helpers import (
     sync_paths,
 )
 
+from reverse_etl.privacy import request_deletion
 from reverse_etl.testing import EmulatorHandle, start_emulator
 from tessera.settings import Settings
+from tessera.warehouse import Warehouse
+
+ERASED, REVOKED = "p0000101", "p0000102"  # both consented to email and ads at first
 
 
 @dataclass(frozen=True)
@@ -216,4 +220,34 @@ def test_contract_rejected_rows_recorded_and_retried(
     execute(settings, spec.fix_row_sql)
     second = run(settings, paths, "contract")
     assert second.plan.counts["retry"] == 1 and second.status == "success"
+    assert spec.actual(handle.app) == spec.expected(settings)
+
+
+def test_contract_a_deletion_request_and_a_revoked_consent_leave_the_destination(
+    tmp_path: Path, settings: Settings, case: tuple[Case, EmulatorHandle]
+) -> None:
+    spec, handle = case
+    paths = sync_paths(tmp_path, [spec.destination(handle.base_url)], [spec.sync])
+    assert run(settings, paths, "contract").status == "success"
+    held_before = spec.actual(handle.app)
+    with Warehouse(settings).session() as session:
+        request_deletion(session, ERASED, "dsr-contract")
+    execute(
+        settings,
+        "update profiles.customer_profiles set consent_email = false, consent_ads = false "
+        f"where person_id = '{REVOKED}'",
+    )
+    second = run(settings, paths, "contract")
+    revocable = 1 if spec.sync.get("consent") else 0  # the webhook case sends without a purpose
+    assert second.status == "success"
+    assert (second.plan.counts["erased"], second.plan.counts["suppressed"]) == (1, revocable)
+    assert len(spec.actual(handle.app)) == len(held_before) - 1 - revocable
+    assert run(settings, paths, "contract").plan.to_send == 0  # still in the segment
+    state = query(settings, "select key from tessera_sync.state_contract")
+    assert ERASED not in set(state.key) and (REVOKED in set(state.key)) == (not revocable)
+    audit = query(settings, "select person_id, kind from tessera_sync.privacy_audit")
+    expected_audit = [(ERASED, "erased")] + [(REVOKED, "suppressed")] * revocable
+    assert sorted(audit.itertuples(index=False, name=None)) == expected_audit
+    # what the destination holds is the consented segment without the erased person
+    execute(settings, f"delete from {SEGMENT} where person_id = '{ERASED}'")
     assert spec.actual(handle.app) == spec.expected(settings)

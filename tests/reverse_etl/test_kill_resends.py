@@ -34,19 +34,24 @@ from reverse_etl.testing import EmulatorHandle
 from tessera.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+TESSERA = Path(sys.executable).parent / "tessera"
 BATCH, WORKERS = 10, 2
 IN_FLIGHT = BATCH * WORKERS
 
 
-def sync_subprocess(settings: Settings, syncs_dir: Path, *extra: str) -> subprocess.Popen:
+def sync_subprocess(
+    settings: Settings, syncs_dir: Path, *extra: str, console_script: bool = False
+) -> subprocess.Popen:
+    """`python -m reverse_etl sync ... run crm`, or the `tessera` console script a user types
+    (its own Ctrl-C handling wraps the sync's)."""
+    command = [str(TESSERA)] if console_script else [sys.executable, "-m", "reverse_etl"]
     env = {
         **os.environ,
         "TESSERA_WAREHOUSE": str(settings.warehouse_path),
         "TESSERA_ARTIFACTS": str(settings.artifacts_dir),
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "reverse_etl", "sync", "--syncs-dir", str(syncs_dir)]
-        + ["run", "crm", "--no-progress", *extra],
+        [*command, "sync", "--syncs-dir", str(syncs_dir)] + ["run", "crm", "--no-progress", *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -135,7 +140,7 @@ def test_a_signal_stops_cleanly_and_the_rerun_resends_nothing(
         [hubspot_destination(slow_hubspot.base_url, batch_size=BATCH, concurrency=WORKERS)],
         [hubspot_sync()],
     )
-    proc = sync_subprocess(settings, paths.syncs_dir)
+    proc = sync_subprocess(settings, paths.syncs_dir, console_script=True)
     wait_for_requests(slow_hubspot, proc, 30)
     assert proc.poll() is None, "the run ended before the signal"
     proc.send_signal(sig)

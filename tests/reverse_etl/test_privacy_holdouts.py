@@ -16,7 +16,9 @@ from typing import Any
 import pandas as pd
 import pytest
 from retl_helpers import (
+    REJECTED,
     WEBHOOK_SECRET,
+    demo_warehouse,
     execute,
     person_frame,
     query,
@@ -28,6 +30,7 @@ from retl_helpers import (
 from reverse_etl.__main__ import main
 from reverse_etl.hashing import hash_value
 from reverse_etl.planner import PlanError
+from reverse_etl.privacy import request_deletion
 from reverse_etl.runner import SyncPaths
 from reverse_etl.testing import EmulatorHandle
 from tessera.settings import Settings
@@ -39,27 +42,7 @@ DEMO_SYNCS = (
     "meta_churn_risk",
     "meta_suppress_recent_buyers",
 )
-ERASED, REVOKED, REJECTED = "p0000600", "p0000601", "p0000602"
-
-
-def demo_warehouse(settings: Settings) -> None:
-    """The starter segments the shipped syncs read, every person in all of them."""
-    people = person_frame(1000)
-    people["country"] = "US"
-    people["rfm_segment"] = "cant_lose_them"
-    people["revenue_total"] = 120.5
-    people["churn_score"] = 0.7
-    people["churn_reason"] = "recency"
-    people.loc[people.person_id == REJECTED, "email"] = "not-an-email"
-    with Warehouse(settings).session() as s:
-        for table in ("lapsed_vips", "recent_buyers_suppression", "high_value_churn_risk"):
-            s.write_df(people, "segments", table, mode="replace")
-        s.execute("create schema profiles")
-        s.execute(
-            "create table profiles.customer_profiles as select person_id, "
-            "true as consent_email, true as consent_sms, true as consent_ads "
-            "from segments.lapsed_vips"
-        )
+ERASED, REVOKED = "p0000600", "p0000601"
 
 
 def meta_member(person: str) -> tuple[str, str]:
@@ -172,6 +155,25 @@ def test_suppression_needs_the_person_column(
     with pytest.raises(PlanError, match="no column person_id.*privacy.deletion_requests"):
         run(settings, paths, "keyless")
     assert webhook.app.requests == []
+
+
+def test_only_a_sync_an_experiment_names_needs_the_person_column(
+    tmp_path: Path, settings: Settings, webhook: EmulatorHandle
+) -> None:
+    """The experiments models always build sync_holdouts: its existence alone must not stop
+    a segment without person ids; holdouts naming the sync must."""
+    execute(
+        settings,
+        "create table segments.no_person as select email, first_name from segments.test_audience",
+    )
+    sync = {**webhook_sync("keyless"), "segment": "no_person", "primary_key": "email"}
+    sync.pop("consent")
+    paths = sync_paths(tmp_path, [webhook_destination(webhook)], [sync])
+    create_holdouts(settings, "some_sync", ["p0000001"])
+    assert run(settings, paths, "keyless").stats.sent_ok == 2000
+    create_holdouts(settings, "keyless", ["p0000001"])
+    with pytest.raises(PlanError, match="no column person_id.*experiments.sync_holdouts"):
+        run(settings, paths, "keyless")
 
 
 # --- holdouts, every mode ------------------------------------------------------------------
@@ -291,3 +293,36 @@ def test_webhook_rows_carry_stable_event_ids_so_resends_are_absorbed(
     assert webhook.app.duplicates == 294  # 300 minus the 6 persons without consent
     assert len(webhook.app.applied_events) == applied
     assert len(set(webhook.app.idempotency_keys)) == len(webhook.app.idempotency_keys)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_erasure_and_revoked_consent_remove_the_person_in_every_mode(
+    tmp_path: Path, settings: Settings, webhook: EmulatorHandle, mode: str
+) -> None:
+    app = webhook.app
+    paths = sync_paths(
+        tmp_path,
+        [webhook_destination(webhook)],
+        [webhook_sync("privy", mode), webhook_sync("seed", "upsert")],
+    )
+    run(settings, paths, "seed" if mode == "update" else "privy")
+    if mode == "update":
+        run(settings, paths, "privy")
+    gone, revoked = "p0000111", "p0000112"
+    assert {gone, revoked} <= set(app.records)
+    with Warehouse(settings).session() as s:
+        request_deletion(s, gone)
+    execute(
+        settings,
+        "update profiles.customer_profiles set consent_email = false "
+        f"where person_id = '{revoked}'",
+    )
+    removals_before = Counter(app.removals_received)
+    result = run(settings, paths, "privy")
+    assert (result.plan.counts["erased"], result.plan.counts["suppressed"]) == (1, 1), mode
+    assert not {gone, revoked} & set(app.records)
+    assert gone in app.erased and revoked not in app.erased  # suppressed, not erased
+    assert app.removals_received - removals_before == Counter({gone: 1, revoked: 1})
+    assert run(settings, paths, "privy").plan.to_send == 0
+    state = query(settings, "select key from tessera_sync.state_privy")
+    assert not {gone, revoked} & set(state.key)

@@ -87,7 +87,12 @@ def test_hubspot_reconcile_repairs_exactly_the_drifted_contacts(
     assert sorted(repaired) == sorted([*deleted, *edited, "person.24@example.com"])
     assert set(repaired.values()) == {1}
     assert live_contacts(app) == expected_contacts(settings)
-    assert reconcile(settings, paths, "crm", dry_run=True).in_sync == 1960
+    planned: list[int] = []
+    read: list[int] = []  # what the CLI's progress bar is drawn from
+    final = reconcile(
+        settings, paths, "crm", dry_run=True, on_plan=planned.append, on_progress=read.append
+    )
+    assert final.in_sync == 1960 and planned == [1960] and sum(read) == 1960
     assert run(settings, paths, "crm").plan.to_send == 0
 
 

@@ -44,8 +44,13 @@ def test_big_batches_use_bulk_jobs_and_small_diffs_use_collections(
     tmp_path: Path, settings: Settings, salesforce: EmulatorHandle
 ) -> None:
     salesforce.app.in_progress_polls = 3
+    # no faults here, and the test counts requests: a loaded CI machine must not turn a slow
+    # answer into a client timeout and a retry
+    patient = {"timeout_seconds": 30}
     paths = sync_paths(
-        tmp_path, [salesforce_destination(salesforce.base_url)], [salesforce_sync(mode="upsert")]
+        tmp_path,
+        [salesforce_destination(salesforce.base_url, **patient)],
+        [salesforce_sync(mode="upsert")],
     )
     # 1,960 consented rows in one batch: under the default 2,000 threshold -> Collections
     first = run(settings, paths, "sf")
@@ -57,7 +62,7 @@ def test_big_batches_use_bulk_jobs_and_small_diffs_use_collections(
     execute(settings, f"update {SEGMENT} set last_name = 'Bulk' where person_id < 'p0000600'")
     paths = sync_paths(
         tmp_path,
-        [salesforce_destination(salesforce.base_url, options={"bulk_threshold": 500})],
+        [salesforce_destination(salesforce.base_url, options={"bulk_threshold": 500}, **patient)],
         [salesforce_sync(mode="upsert")],
     )
     before = len(salesforce.app.requests)
@@ -101,6 +106,30 @@ def test_failed_job_is_not_acknowledged_and_is_retried(
     assert second.plan.counts["retry"] == 1000 and second.status == "success"
     assert salesforce_actual(salesforce.app) == salesforce_expected(settings)
     assert SALESFORCE_TOKEN not in " ".join(errors.error)
+
+
+def test_a_429_on_a_job_step_waits_it_out_and_keeps_the_job(
+    tmp_path: Path, settings: Settings, salesforce: EmulatorHandle
+) -> None:
+    """A 429 was refused before it was processed: repeat the step, do not start a new job
+    (in a storm each fresh job meets new 5xx, and a sync used to give up after 12)."""
+    salesforce.app.faults.retry_after_seconds = 0.01
+    salesforce.app.faults.schedule = ["ok", "429", "ok", "429", "ok"]  # create, upload x2, close x2
+    destination = salesforce_destination(
+        salesforce.base_url,
+        batch_size=2000,
+        concurrency=1,
+        timeout_seconds=30,
+        options={"bulk_threshold": 100},
+    )
+    paths = sync_paths(tmp_path, [destination], [salesforce_sync(mode="upsert")])
+    result = run(settings, paths, "sf")
+    assert result.status == "success" and result.stats.sent_ok == 1960
+    made = calls(salesforce.app)
+    assert sum(m == "POST" and p.endswith("/jobs/ingest") for m, p, _ in made) == 1
+    assert [s for m, p, s in made if m in ("PUT", "PATCH")] == [429, 201, 429, 200]
+    assert [job.state for job in salesforce.app.jobs.values()] == ["JobComplete"]
+    assert salesforce_actual(salesforce.app) == salesforce_expected(settings)
 
 
 def test_mirror_deletes_leavers_by_record_id_in_bulk_and_in_collections(

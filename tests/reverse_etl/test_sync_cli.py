@@ -1,11 +1,26 @@
-"""`tessera sync ...` commands: list, plan (dry run sends nothing), run, status, errors."""
+"""`tessera sync ...` commands: list, plan (dry run sends nothing), run, status, errors,
+reconcile (against the emulator, changed out of band through HubSpot's own API), forget."""
 
 from __future__ import annotations
 
+import json
+import re
+import urllib.request
 from pathlib import Path
 
 import pytest
-from retl_helpers import execute, hubspot_destination, hubspot_sync, query, sync_paths
+from retl_helpers import (
+    HUBSPOT_TOKEN,
+    execute,
+    expected_contacts,
+    hubspot_destination,
+    hubspot_sync,
+    live_contacts,
+    meta_destination,
+    meta_sync,
+    query,
+    sync_paths,
+)
 
 from reverse_etl.__main__ import main
 from reverse_etl.cli import console
@@ -20,7 +35,9 @@ def cli_env(
     monkeypatch.setenv("TESSERA_WAREHOUSE", str(settings.warehouse_path))
     monkeypatch.setenv("TESSERA_ARTIFACTS", str(settings.artifacts_dir))
     monkeypatch.setattr(console, "width", 200)
-    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    paths = sync_paths(  # no faults injected: no client timeout turning a slow answer into a resend
+        tmp_path, [hubspot_destination(hubspot.base_url, timeout_seconds=30)], [hubspot_sync()]
+    )
     return ["sync", "--syncs-dir", str(paths.syncs_dir)]
 
 
@@ -73,3 +90,95 @@ def test_cli_kinds_match_the_planner() -> None:
     from reverse_etl import cli, planner
 
     assert cli.KINDS == planner.KINDS
+
+
+def hubspot_api(handle: EmulatorHandle, action: str, inputs: list[dict]) -> int:
+    """What a CRM user or another integration does: HubSpot's own batch API, over HTTP."""
+    request = urllib.request.Request(
+        f"{handle.base_url}/crm/v3/objects/contacts/batch/{action}",
+        data=json.dumps({"inputs": inputs}).encode(),
+        headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return response.status
+
+
+def test_reconcile_from_the_command_line_repairs_what_changed_out_of_band(
+    cli_env: list[str],
+    hubspot: EmulatorHandle,
+    settings: Settings,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from orchestration.cli import main as tessera_main
+
+    assert tessera_main([*cli_env, "run", "crm", "--no-progress"]) == 0
+    ids = dict(query(settings, "select key, dest_id from tessera_sync.state_crm").values)
+    assert hubspot_api(hubspot, "archive", [{"id": ids[k]} for k in ("p0000011", "p0000012")])
+    edited = {"id": ids["p0000021"], "properties": {"firstname": "Edited in HubSpot"}}
+    assert hubspot_api(hubspot, "update", [edited]) == 200
+    capsys.readouterr()
+
+    before = len(hubspot.app.requests)
+    assert tessera_main([*cli_env, "reconcile", "crm", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"deleted out of band: resend\s*│\s*2\s*│\s*p0000011, p0000012", out)
+    assert re.search(r"edited out of band: resend\s*│\s*1\s*│\s*p0000021", out)
+    assert "dry run: state unchanged, nothing sent" in out
+    writes = [r for r in hubspot.app.requests[before:] if not r.path.endswith("/batch/read")]
+    assert writes == []
+
+    monkeypatch.setattr(console, "_force_terminal", True)  # as at a terminal: a progress bar
+    assert tessera_main([*cli_env, "reconcile", "crm"]) == 0
+    out = capsys.readouterr().out
+    assert "read back" in out and "1960/1960" in out
+    assert "sync crm success: sent changed 1, added 2" in out
+    assert live_contacts(hubspot.app) == expected_contacts(settings)
+    assert tessera_main([*cli_env, "reconcile", "crm", "--dry-run"]) == 0
+    assert re.search(r"in sync\s*│\s*1,960", capsys.readouterr().out)
+
+
+def test_reconcile_of_an_audience_says_it_cannot_read_it(
+    tmp_path: Path,
+    settings: Settings,
+    meta: EmulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from orchestration.cli import main as tessera_main
+
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(settings.warehouse_path))
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(settings.artifacts_dir))
+    monkeypatch.setattr(console, "width", 200)
+    paths = sync_paths(tmp_path, [meta_destination(meta.base_url)], [meta_sync()])
+    assert tessera_main(["sync", "--syncs-dir", str(paths.syncs_dir), "reconcile", "ads"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "meta cannot be read back" in out and "nothing to reconcile" in out
+    assert meta.app.requests == []
+
+
+def test_forget_needs_a_person_id(cli_env: list[str], capsys: pytest.CaptureFixture) -> None:
+    from orchestration.cli import main as tessera_main
+
+    assert tessera_main([*cli_env, "forget", "  "]) == 1
+    out = capsys.readouterr().out
+    assert "person id" in out and "Traceback" not in out
+
+
+def test_reconcile_with_refused_credentials_is_one_clear_line_without_the_token(
+    cli_env: list[str],
+    hubspot: EmulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    from orchestration.cli import main as tessera_main
+
+    assert tessera_main([*cli_env, "run", "crm", "--no-progress"]) == 0
+    capsys.readouterr()
+    wrong = "pat-na1-WRONG-0123456789abcdef"
+    monkeypatch.setenv("TEST_HUBSPOT_TOKEN", wrong)
+    assert tessera_main([*cli_env, "reconcile", "crm"]) == 1
+    out = capsys.readouterr().out
+    assert "401" in out and "hubspot" in out.lower() and "Traceback" not in out
+    assert wrong not in out

@@ -18,7 +18,12 @@
                        max}}; the 'default' entry applies to every id_type, null = no cap)
       hub_max_strong_groups  a device or anonymous id whose records reach more strong groups
                        (persons by their strong identifiers), directly or through the other
-                       weak identifiers they share records with, is a hub too
+                       weak identifiers they share records with, is a hub too, and so is a
+                       phone (kept out of the strong groups: it can pass on) reaching more of
+                       them, whatever their types (a switchboard typed for customers with
+                       emails, cards and accounts, no type over its own link cap); so is a
+                       strong identifier whose devices and cookies reach more strong groups
+                       than its own ('not_logged_in' as the user id of every visitor)
       recyclable_id_types, recycle_gap_days  a phone or device seen with one person's strong
                        identifiers and, more than recycle_gap_days after their last sighting,
                        with another's, has passed on: its edges to the earlier owner are cut
@@ -67,7 +72,9 @@
                                    'none', 'noreply', 'no-reply', 'donotreply',
                                    'do-not-reply', 'donotemail', 'declined', 'refused',
                                    'unknown', 'null', 'test', 'asdf', 'asdfasdf', 'qwerty',
-                                   'xxx', 'xx', 'x', 'fake', 'na', 'n/a', 'nobody', 'noone'],
+                                   'xxx', 'xx', 'x', 'fake', 'na', 'n/a', 'nobody', 'noone',
+                                   'no', 'nope', 'nothing', 'blank', 'dontwant', 'donthave',
+                                   'noname', 'customer', 'abc', 'abcd', 'sdfsdf', 'asd'],
         'email_min_local_length': {'gmail.com': 6, 'googlemail.com': 6, 'yahoo.com': 4},
         'valid_patterns': {
             'email': '[^@[:space:]]+@[^@[:space:]]+[.][a-z]{2,}',
@@ -89,7 +96,8 @@
             'loyalty_id': {'anonymous_id': none},
             'anonymous_id': {'device_id': 3},
         },
-        'hub_max_strong_groups': {'device_id': 3, 'anonymous_id': 3},
+        'hub_max_strong_groups': {'device_id': 3, 'anonymous_id': 3, 'phone': 4, 'user_id': 8,
+                                  'crm_id': 8, 'email': 8, 'loyalty_id': 8},
         'recyclable_id_types': ['phone', 'device_id'],
         'recycle_gap_days': 30,
         'person_limits': {'user_id': 1, 'crm_id': 2, 'email': 3, 'phone': 2, 'loyalty_id': 2,

@@ -87,6 +87,14 @@
                 < {{ min_length }}
             then 'invalid_format'
         {%- endfor %}
+        {#- a local part typed to get past the field: one character repeated ('aaa@',
+            'zz@'), or a few digits ('123@', '1234@'; no provider issues such a mailbox) -#}
+        when length(split_part({{ value }}, '@', 1)) >= 2
+            and replace(split_part({{ value }}, '@', 1), left({{ value }}, 1), '') = ''
+            then 'placeholder'
+        when length(split_part({{ value }}, '@', 1)) <= 4
+            and {{ identity_regex_full_match("split_part(" ~ value ~ ", '@', 1)", '[0-9]+') }}
+            then 'placeholder'
         {#- the mailbox named after its own domain: x@x.com, na@na.com, nomail@nomail.com -#}
         when split_part({{ value }}, '@', 1) = split_part(split_part({{ value }}, '@', 2), '.', 1)
             then 'placeholder'

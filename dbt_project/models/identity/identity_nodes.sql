@@ -11,7 +11,10 @@
                           records reach more strong groups (identity_strong_components)
                           than var identity_hub_max_strong_groups allows, directly or through
                           the other weak identifiers it shares records with (an ad macro
-                          device joins every cookie it touches; a kiosk cookie every shopper)
+                          device joins every cookie it touches; a kiosk cookie every shopper),
+                          or a strong identifier whose devices and cookies reach more other
+                          persons' strong groups than that var allows for its type
+                          ('not_logged_in' sent as the user id of every visitor)
     status_detail gives the evidence: which link type, how many, against what threshold.
 -#}
 {{ config(materialized='table') }}
@@ -19,10 +22,18 @@
 {%- set config = identity_config() -%}
 {%- set id_types = config.id_priority -%}
 {%- set weak_types = identity_weak_types(config) -%}
+{#- a phone is left out of the strong groups (it can pass to another person), so like a device
+    it is counted against the strong groups it reaches (a household landline reaches each
+    member's); the other strong types are counted by their reach through devices and cookies -#}
+{%- set group_types = weak_types + (config.recyclable_id_types | reject('in', weak_types) | list) -%}
 {%- set group_caps = {} -%}
-{%- for id_type, max in config.hub_max_strong_groups.items()
-       if max is not none and id_type in weak_types -%}
-    {%- do group_caps.update({id_type: max}) -%}
+{%- set reach_caps = {} -%}
+{%- for id_type, max in config.hub_max_strong_groups.items() if max is not none -%}
+    {%- if id_type in group_types -%}
+        {%- do group_caps.update({id_type: max}) -%}
+    {%- else -%}
+        {%- do reach_caps.update({id_type: max}) -%}
+    {%- endif -%}
 {%- endfor -%}
 
 with
@@ -109,12 +120,14 @@ validated as (
 {#- Strong groups a weak identifier reaches: through the strong identifiers on its own
     records, and through those of the other (non-hub) weak identifiers it shares records with
     (device <-> cookie chains). -#}
-weak_strong as {{ materialized_cte() }} (
+weak_strong_nodes as {{ materialized_cte() }} (
 
-    {%- for weak_type in weak_types %}
-    {%- for strong_type in config.strong_id_types %}
+    {%- for weak_type in group_types %}
+    {%- for strong_type in config.strong_id_types
+           if weak_type in weak_types or strong_type not in group_types %}
     select distinct
         {{ identity_node_key(weak_type, 'r.' ~ weak_type) }} as weak_key,
+        {{ identity_node_key(strong_type, 'r.' ~ strong_type) }} as strong_key,
         coalesce(s.component_key, {{ identity_node_key(strong_type, 'r.' ~ strong_type) }})
             as group_key
     from valid_records r
@@ -127,6 +140,12 @@ weak_strong as {{ materialized_cte() }} (
     {%- endfor %}
     {{ 'union' if not loop.last }}
     {%- endfor %}
+
+),
+
+weak_strong as (
+
+    select distinct weak_key, group_key from weak_strong_nodes
 
 ),
 
@@ -181,6 +200,34 @@ group_hubs as (
 ),
 {% endif %}
 
+{% if reach_caps and group_caps %}
+{#- A strong identifier that reaches other persons' strong groups through the devices and
+    cookies it shares records with ('not_logged_in' as a user id on every visitor's cookie):
+    its own group does not count, hubs are left out. -#}
+reach_hubs as (
+
+    select
+        a.strong_key as node_key,
+        count(distinct b.group_key) as linked_count
+
+    from weak_strong_nodes a
+    join weak_strong_nodes b
+        on b.weak_key = a.weak_key
+        and b.group_key <> a.group_key
+    where a.weak_key not in (select node_key from hub_nodes)
+        and a.weak_key not in (select node_key from group_hubs)
+        and split_part(a.weak_key, ':', 1) in ('{{ weak_types | join("', '") }}')
+        and split_part(a.strong_key, ':', 1) in ('{{ reach_caps.keys() | join("', '") }}')
+    group by a.strong_key
+    having count(distinct b.group_key) > case split_part(a.strong_key, ':', 1)
+        {%- for id_type, max in reach_caps.items() %}
+        when '{{ id_type }}' then {{ max }}
+        {%- endfor %}
+    end
+
+),
+{% endif %}
+
 hub_evidence as (
 
     select
@@ -204,6 +251,21 @@ hub_evidence as (
                 end || ')' as detail,
             linked_count
         from group_hubs
+        {%- endif %}
+        {%- if reach_caps and group_caps %}
+        union all
+        select
+            node_key,
+            split_part(node_key, ':', 1) || ' reaches ' || cast(linked_count as varchar)
+                || ' other persons'' strong groups through the devices and cookies it shares '
+                || 'records with (at most '
+                || case split_part(node_key, ':', 1)
+                    {%- for id_type, max in reach_caps.items() %}
+                    when '{{ id_type }}' then '{{ max }}'
+                    {%- endfor %}
+                end || ')' as detail,
+            linked_count
+        from reach_hubs
         {%- endif %}
     ) evidence
     group by node_key
