@@ -326,18 +326,30 @@ def _wait_for_run_status(page, timeout_seconds: float) -> str:  # noqa: ANN001 -
 def _destinations(project: Path, ui: MakeUi) -> tuple[dict, dict]:
     """(what the emulators hold, what they should hold): HubSpot contacts against the
     email-consented members of both HubSpot segments, and the Meta audiences (as the distinct
-    hashed identifier pairs the emulator stores) against their ad-consented members. Read
+    hashed identifier pairs the emulator stores) against their ad-consented members, less
+    any experiment's holdout. Read
     over HTTP from the emulators `make ui` started and from the copy's warehouse."""
     import duckdb
 
     con = duckdb.connect(str(project / "warehouse" / "tessera.duckdb"), read_only=True)
     try:
+        holdouts = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'experiments' and table_name = 'sync_holdouts'"
+        ).fetchone()[0]
+        assert holdouts == 1, "the demo assigned the starter experiments (issue 18)"
 
         def consented(segment: str, purpose: str) -> list[tuple]:
+            # an experiment's holdout is never sent by its segment's syncs
+            held_out = (
+                "and s.person_id not in (select h.person_id from experiments.sync_holdouts h "
+                "join experiments.experiment_arms a on a.experiment = h.experiment "
+                f"where a.segment = '{segment}')"
+            )
             return con.execute(
                 f"select p.email, p.phone from segments.{segment} s join "
                 "profiles.customer_profiles p on p.person_id = s.person_id "
-                f"where p.consent_{purpose}"
+                f"where p.consent_{purpose} {held_out}"
             ).fetchall()
 
         emails = {e for s in HUBSPOT_SEGMENTS for e, _ in consented(s, "email") if e}
