@@ -25,14 +25,20 @@ from orchestration.dbt_assets import (
 )
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
 from orchestration.experiment_assets import RESULTS, build_experiment_assets
+from orchestration.failures import configuration_failure_asset
 from orchestration.freshness import build_source_freshness_check, freshness_check_keys
+from orchestration.freshness_report import build_freshness_report
 from orchestration.jobs import INCREMENTAL_REFRESH, build_jobs, build_schedules
 from orchestration.ml_assets import FEATURES, build_ml_assets
 from orchestration.resources import build_resources
 from orchestration.segment_assets import build_membership_asset
 from orchestration.sensors import build_new_raw_data_sensor
-from orchestration.sync_assets import build_sync_assets, load_catalog
+from orchestration.sync_assets import SYNC_GROUP, build_sync_assets, load_catalog
+from reverse_etl.config import ConfigError
 from reverse_etl.runner import SyncPaths
+
+# Stands in for the syncs when their YAML does not load (see sync_assets).
+SYNC_CONFIGURATION = AssetKey(["sync", "configuration"])
 
 
 def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
@@ -52,10 +58,10 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
         assets.append(build_membership_asset(segments))
     if RESULTS in relations:
         assets += build_experiment_assets()  # issue 18: lift chart after experiments.results
-    paths = sync_paths(config)
-    catalog = load_catalog(paths)
-    if catalog is not None:
-        assets += build_sync_assets(catalog, paths)
+    assets += sync_assets(sync_paths(config))
+    report = build_freshness_report(manifest, project)
+    if report is not None:
+        assets.append(report)
     produced = {key for a in assets for key in a.keys}
     assets += source_specs(manifest, produced)
 
@@ -79,6 +85,16 @@ def build_definitions(config: OrchestrationConfig | None = None) -> Definitions:
         # process. Snowflake takes concurrent writers, so steps may run side by side there.
         executor=in_process_executor if settings.target == "duckdb" else multiprocess_executor,
     )
+
+
+def sync_assets(paths: SyncPaths) -> list:
+    """One asset per configured sync; when the sync YAML does not load, one asset that fails
+    with the reason, so the refresh jobs still load and run everything else."""
+    try:
+        catalog = load_catalog(paths)
+    except ConfigError as exc:
+        return [configuration_failure_asset(SYNC_CONFIGURATION, SYNC_GROUP, "loading syncs", exc)]
+    return [] if catalog is None else build_sync_assets(catalog, paths)
 
 
 def sync_paths(config: OrchestrationConfig) -> SyncPaths:

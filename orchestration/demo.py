@@ -183,7 +183,7 @@ def show_profiles(context: DemoContext) -> None:
             session.scalar("select count(*) from profiles.customer_profiles where is_known")
         )
     context.facts["profiles"] = profiles
-    context.console.print(persons_explained(context.persons, profiles, known))
+    context.console.print(persons_explained(context.persons, profiles, known), soft_wrap=True)
 
 
 def persons_explained(simulated: int, profiles: int, known: int) -> str:

@@ -109,8 +109,10 @@ def materialize_ml_assets(
             if data.user_failure_data is not None
             else data.error.message.strip()
         )
-        console.print(f"[red]{event.step_key} failed:[/red] {reason}")
-    console.print(f"Recorded as Dagster run {result.run_id[:8]} ({home}); `make ui` shows it.")
+        console.print(f"[red]{event.step_key} failed:[/red] {reason}", soft_wrap=True)
+    console.print(
+        f"Recorded as Dagster run {result.run_id[:8]} ({home}); `make ui` shows it.", soft_wrap=True
+    )
     return len(failures)
 
 
@@ -225,11 +227,11 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
     for line in _baseline_warnings(result):  # issue 17: flagged loudly in the demo too
         console.print(f"[bold red]WARNING: {line}[/bold red]")
     for line in scored:
-        console.print(line)
+        console.print(line, soft_wrap=True)
     if charts:
         console.print("Lift and reliability charts (also on each model's page in the UI):")
         for line in charts:
-            console.print(f"  {line}")
+            console.print(f"  {line}", soft_wrap=True)
 
 
 def _baseline_warnings(result) -> list[str]:  # noqa: ANN001 - ExecuteInProcessResult

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dagster import Failure, RetryRequested
+from dagster import AssetKey, AssetsDefinition, Failure, RetryRequested, asset
 
 # A writer that finds the DuckDB file locked (a sensor tick, a CLI run) tries again shortly.
 TRANSIENT_RETRIES = 2
@@ -89,21 +89,29 @@ def step_failures(
 
     `what` names the step for the message ("dbt build", "sync hubspot_lapsed_vips").
     """
-    attempt = attempt_number(context)
     try:
         yield
     except (RetryRequested, Failure):
         raise
     except Exception as exc:
-        transient = is_transient(exc)
-        if transient and attempt < max_retries:
-            raise RetryRequested(
-                max_retries=max_retries, seconds_to_wait=wait_seconds * (attempt + 1)
-            ) from exc
-        suffix = f" (gave up after {attempt + 1} attempts)" if transient else ""
-        raise Failure(
-            description=f"{what} failed: {describe(exc)}{suffix}", allow_retries=False
-        ) from exc
+        raise step_failure(context, what, exc, max_retries, wait_seconds) from exc
+
+
+def step_failure(
+    context: Any,
+    what: str,
+    exc: Exception,
+    max_retries: int = TRANSIENT_RETRIES,
+    wait_seconds: float = TRANSIENT_WAIT_SECONDS,
+) -> RetryRequested | Failure:
+    """What `step_failures` raises for `exc`, for a step that catches errors itself:
+    `raise step_failure(context, "sync x", exc) from exc`."""
+    attempt = attempt_number(context)
+    transient = is_transient(exc)
+    if transient and attempt < max_retries:
+        return RetryRequested(max_retries=max_retries, seconds_to_wait=wait_seconds * (attempt + 1))
+    suffix = f" (gave up after {attempt + 1} attempts)" if transient else ""
+    return Failure(description=f"{what} failed: {describe(exc)}{suffix}", allow_retries=False)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -128,3 +136,19 @@ def _is_sync_transient(exc: BaseException) -> bool:
     from reverse_etl.lock import SyncLockedError
 
     return isinstance(exc, TransientError | SyncLockedError)
+
+
+def configuration_failure_asset(
+    key: AssetKey, group: str, what: str, error: Exception
+) -> AssetsDefinition:
+    """An asset standing in for steps whose configuration does not load (a sync YAML that does
+    not parse). The rest of the definitions load and run, and this step fails once, with the
+    error (file, line, column) as the run's message, instead of the code location failing to
+    load and taking every job with it."""
+    message = f"{what} failed: {describe(error)}"
+
+    @asset(key=key, group_name=group, description=f"Not loaded: {message}")
+    def configuration_error() -> None:
+        raise Failure(description=message, allow_retries=False)
+
+    return configuration_error

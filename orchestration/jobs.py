@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from dagster import (
     AssetSelection,
     DefaultScheduleStatus,
     ScheduleDefinition,
     define_asset_job,
-)
-from dagster._core.definitions.unresolved_asset_job_definition import (
-    UnresolvedAssetJobDefinition,
 )
 
 from orchestration.dbt_assets import FULL_REFRESH_TAG
@@ -17,6 +16,8 @@ from orchestration.dbt_assets import FULL_REFRESH_TAG
 FULL_REFRESH = "full_refresh"
 INCREMENTAL_REFRESH = "incremental_refresh"
 RETRAIN = "retrain"
+# What define_asset_job returns; its class is not part of Dagster's public API.
+AssetJob = Any
 TRAINING_GROUP = "ml_training"
 
 
@@ -28,7 +29,7 @@ def build_jobs(
     has_training: bool,
     nightly_only: AssetSelection | None = None,
     source_checks: AssetSelection | None = None,
-) -> list[UnresolvedAssetJobDefinition]:
+) -> list[AssetJob]:
     """`nightly_only`: models and checks the incremental refresh leaves to full_refresh.
     `source_checks`: checks on the source tables (their freshness), which both refreshes run:
     the source tables themselves are external, so `AssetSelection.all()` leaves them out."""
@@ -65,7 +66,7 @@ def build_jobs(
     return jobs
 
 
-def build_schedules(jobs: list[UnresolvedAssetJobDefinition]) -> list[ScheduleDefinition]:
+def build_schedules(jobs: list[AssetJob]) -> list[ScheduleDefinition]:
     crons = {
         FULL_REFRESH: "0 2 * * *",  # nightly
         INCREMENTAL_REFRESH: "0 * * * *",  # hourly safety net behind the raw-events sensor

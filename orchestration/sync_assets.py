@@ -3,10 +3,11 @@
 Failures read well in the UI: a configuration error (bad YAML, a missing credential, a
 segment or column that does not exist, credentials the destination refuses) fails the step
 once, with the cause as its message (`dagster.Failure(allow_retries=False)`); only
-transient errors (a busy warehouse file, another run holding the sync's lock) are retried,
-by raising `RetryRequested`. The asset has no retry policy on purpose: Dagster turns an
-interrupt into a retry when a policy is set, which would start the sync again after the
-run was cancelled.
+transient errors (a busy warehouse file, another run holding the sync's lock, a destination
+still failing after the client's own retries) are retried, through
+`orchestration.failures.step_failure`, like every other warehouse step. The asset has no
+retry policy on purpose: Dagster turns an interrupt into a retry when a policy is set,
+which would start the sync again after the run was cancelled.
 Cancelling a run stops the sync gracefully: the sync runs on a worker thread while the step
 waits, so Dagster's interrupt (SIGTERM / SIGINT become DagsterExecutionInterruptedError on
 the step's thread) turns into a stop request: no new batches, in-flight ones acknowledged
@@ -27,11 +28,11 @@ from dagster import (
     Failure,
     MaterializeResult,
     MetadataValue,
-    RetryRequested,
     asset,
 )
 
 from orchestration.config import WAREHOUSE_POOL
+from orchestration.failures import step_failure
 from orchestration.resources import WarehouseResource
 from reverse_etl.config import DESTINATIONS_FILE, Catalog, ConfigError, SyncConfig
 from reverse_etl.runner import RunResult, SyncPaths
@@ -75,7 +76,10 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
 
     @asset(
         key=key,
-        deps=[AssetKey([sync.segment_schema, sync.segment_table])],
+        deps=[
+            AssetKey([sync.segment_schema, sync.segment_table]),
+            AssetKey(["experiments", "sync_holdouts"]),  # issue 18: holdouts before sends
+        ],
         group_name=SYNC_GROUP,
         kinds={destination.type},
         description=f"{sync.mode} {sync.segment} -> {destination.name} ({destination.type}) "
@@ -118,9 +122,9 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
                     metadata={"sync": sync.name, "error": type(exc).__name__},
                     allow_retries=False,
                 ) from None
-            raise RetryRequested(  # transient: try again, up to twice
-                max_retries=TRANSIENT_RETRIES,
-                seconds_to_wait=TRANSIENT_WAIT_SECONDS * (context.retry_number + 1),
+            # transient errors are retried (twice); anything else fails once, with its cause
+            raise step_failure(
+                context, f"sync {sync.name}", exc, TRANSIENT_RETRIES, TRANSIENT_WAIT_SECONDS
             ) from exc
         except BaseException:
             stopped = stop.result

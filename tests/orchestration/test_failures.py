@@ -4,6 +4,7 @@ Real Dagster runs on an ephemeral instance; the transient error is a real DuckDB
 another process, and the dbt case is dbt failing to open a warehouse it cannot create.
 """
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,22 +13,24 @@ from pathlib import Path
 import pytest
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
     DagsterEventType,
     DagsterInstance,
+    Failure,
     asset,
     materialize,
 )
 
-from orchestration.builder import build_definitions
+from orchestration.builder import SYNC_CONFIGURATION, build_definitions
 from orchestration.config import OrchestrationConfig
-from orchestration.dbt_assets import dbt_failure_message
+from orchestration.dbt_assets import dbt_failure_message, refuse_invalid_segments
 from orchestration.dbt_project import ensure_manifest, tessera_dbt_project
 from orchestration.failures import describe, is_transient, step_failures
 from orchestration.freshness import FRESHNESS_STEP
 from orchestration.jobs import INCREMENTAL_REFRESH
 from orchestration.resources import build_resources
 from reverse_etl.config import ConfigError
-from tessera.settings import Settings, SettingsError
+from tessera.settings import PROJECT_ROOT, Settings, SettingsError
 from tessera.warehouse import Warehouse, WarehouseError
 from tests.orchestration.orchestration_env import OrchestrationEnv
 
@@ -181,7 +184,8 @@ def test_dbt_failing_to_open_the_warehouse_fails_once_naming_the_file(
     assert description == (
         f'dbt build failed: IO Error: Cannot open file "{missing}": No such file or directory'
     )
-    assert set(failures) <= {FRESHNESS_STEP}, failures
+    # the freshness checks on the sources and the report asset (freshness_report) need it too
+    assert set(failures) <= {FRESHNESS_STEP, "sources__source_freshness"}, failures
     for other in failures.values():
         assert other.startswith("source freshness failed: ") and str(missing) in other
     run_failure = next(e for e in result.all_events if e.event_type == DagsterEventType.RUN_FAILURE)
@@ -209,3 +213,102 @@ def test_a_failing_dbt_node_is_named_with_dbts_message(
     message = dbt_failure_message(invocation)
     assert message.startswith("1 dbt node(s) failed:\nmodel.tessera.stg_cmp__consents: ")
     assert "consents" in message.splitlines()[1].split(": ", 1)[1]
+
+
+def test_a_sync_that_cannot_open_its_warehouse_fails_once_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sync step catches its own errors; anything neither transient nor a known
+    configuration error (here a file that is not a DuckDB database) used to be retried
+    three times and end as `Exceeded max_retries of 2`."""
+    from orchestration.resources import WarehouseResource
+    from orchestration.sync_assets import build_sync_assets, load_catalog
+    from reverse_etl.runner import SyncPaths
+
+    not_duckdb = tmp_path / "warehouse.duckdb"
+    not_duckdb.write_bytes(b"a spreadsheet someone renamed\n" * 100)
+    for name, value in {
+        "TESSERA_WAREHOUSE": str(not_duckdb),
+        "TESSERA_ARTIFACTS": str(tmp_path / "artifacts"),
+        "HUBSPOT_PRIVATE_APP_TOKEN": "pat-test",
+        "HUBSPOT_BASE_URL": "http://127.0.0.1:9",  # never reached
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    paths = SyncPaths.default(settings)
+    catalog = load_catalog(paths)
+    assert catalog is not None, "the project's starter syncs"
+    sync = next(
+        a for a in build_sync_assets(catalog, paths) if a.key.path[-1] == "hubspot_lapsed_vips"
+    )
+    result = materialize(
+        [sync],
+        resources={"warehouse": WarehouseResource(duckdb_path=str(not_duckdb))},
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    assert not result.success
+    events = result.all_events
+    assert not [e for e in events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    (failure,) = [
+        e.step_failure_data.user_failure_data.description
+        for e in events
+        if e.event_type == DagsterEventType.STEP_FAILURE
+    ]
+    assert failure.startswith(
+        f"sync hubspot_lapsed_vips failed: could not open DuckDB warehouse {not_duckdb}"
+    )
+    assert "not a valid DuckDB database" in failure
+
+
+def test_a_sync_yaml_that_does_not_parse_fails_one_step_and_the_rest_still_loads(
+    orchestration_env: OrchestrationEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bad YAML in a sync file used to stop the code location from loading (every job with
+    it); now the refresh jobs load and one step fails, naming the file, line and column."""
+    for name, value in orchestration_env.env.items():
+        monkeypatch.setenv(name, value)
+    syncs = Path(orchestration_env.env["TESSERA_SYNCS_DIR"])
+    broken = syncs / "starter_syncs.yml"
+    broken.write_text(broken.read_text() + "  - name: typo\n    segment: [unclosed\n")
+    defs = build_definitions(OrchestrationConfig.from_env(orchestration_env.env))
+    graph = defs.resolve_asset_graph()
+    assert SYNC_CONFIGURATION in graph.get_all_asset_keys()
+    assert (
+        SYNC_CONFIGURATION
+        in defs.resolve_job_def(INCREMENTAL_REFRESH).asset_layer.selected_asset_keys
+    )
+    success, failures, retries = _run(defs.get_assets_def(SYNC_CONFIGURATION))
+    assert not success and retries == 0
+    (failure,) = failures
+    assert failure.startswith(f"loading syncs failed: {broken}: not valid YAML"), failure
+    assert "line" in failure and "column" in failure
+
+
+def test_an_invalid_segment_fails_the_dbt_step_once_at_its_line_and_column(
+    tmp_path: Path,
+) -> None:
+    """The dbt step refuses, before dbt runs, a selected segment the gate rejects."""
+    project = tmp_path / "dbt_project"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "dbt_project"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (t.decode() for t in tracked)):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_ROOT / name, target)
+    segments = project / "models" / "segments"
+    (segments / "broken.yml").write_text(
+        (segments / "lapsed_vips.yml").read_text().replace("lapsed_vips", "broken")
+    )
+    (segments / "broken.sql").write_text(
+        "select person_id\nfrom {{ ref('customer_profiles') }}\n"
+        "where lifecycle_stage = 'at_risk' and and orders_count > 2\n"
+    )
+    with pytest.raises(Failure) as raised:
+        refuse_invalid_segments(project, [AssetKey(["segments", "broken"])])
+    assert raised.value.allow_retries is False
+    assert "models/segments/broken.sql (line 3, column 39)" in raised.value.description

@@ -2,9 +2,9 @@
 
 A fresh copy of the project, no TESSERA_* (nor DAGSTER_*, DBT_*) variable: `make demo`, then
 `make ui` (its local destination emulators included), then **Materialize all** on
-`incremental_refresh` in the Dagster UI, and every step must end green; then `full_refresh`,
-launched through the UI's own GraphQL API, must end in Success too. Afterwards the
-destinations hold exactly the consented members of their segments.
+`incremental_refresh` in the Dagster UI, and every step must end green; then the same on
+`full_refresh`. After each, the destinations hold exactly the consented members of their
+segments; at the end the UI (its GraphQL API) shows what users look for (issue 21 item 4).
 
 On failure the page's screenshot and the make logs are kept under test-results/<test>/.
 """
@@ -23,6 +23,7 @@ import requests
 from dagster import AssetKey, DagsterInstance
 
 from orchestration.dev_server import free_port
+from orchestration.freshness_report import FRESHNESS_REPORT, report_check_name
 from reverse_etl.hashing import hash_value
 from tessera.settings import PROJECT_ROOT
 from tests.orchestration.newcomer import (
@@ -61,6 +62,36 @@ query Run($runId: ID!) {
   }
 }
 """
+ENTRY_FIELDS = """
+  label
+  ... on IntMetadataEntry { intValue }
+  ... on FloatMetadataEntry { floatValue }
+  ... on TextMetadataEntry { text }
+  ... on MarkdownMetadataEntry { mdStr }
+  ... on BoolMetadataEntry { boolValue }
+"""
+ASSET_QUERY = """
+query Asset($key: AssetKeyInput!) {
+  assetOrError(assetKey: $key) {
+    __typename
+    ... on Asset { assetMaterializations(limit: 1) { runId metadataEntries { ENTRY } } }
+  }
+}
+""".replace("ENTRY", ENTRY_FIELDS)
+CHECK_QUERY = """
+query Check($key: AssetKeyInput!, $name: String!) {
+  assetCheckExecutions(assetKey: $key, checkName: $name, limit: 1) {
+    runId
+    evaluation { success metadataEntries { ENTRY } }
+  }
+}
+""".replace("ENTRY", ENTRY_FIELDS)
+SYNCS = (
+    "hubspot_lapsed_vips",
+    "hubspot_churn_risk",
+    "meta_churn_risk",
+    "meta_suppress_recent_buyers",
+)
 RUNS_QUERY = """
 query Runs($job: String!) {
   runsOrError(filter: {pipelineName: $job}) {
@@ -135,12 +166,7 @@ def test_newcomer_launches_both_refreshes_from_the_ui_and_every_step_is_green(
 
     run_id = _materialize_all(page, ui, "incremental_refresh")
     steps = _steps(ui, run_id)
-    assert {key for key in steps if key.startswith("sync__")} == {
-        "sync__hubspot_lapsed_vips",
-        "sync__hubspot_churn_risk",
-        "sync__meta_churn_risk",
-        "sync__meta_suppress_recent_buyers",
-    }
+    assert {key for key in steps if key.startswith("sync__")} == {f"sync__{s}" for s in SYNCS}
     held, expected = _destinations(project, ui)
     # The emulators started empty: HubSpot now holds exactly the email-consented members.
     assert held["hubspot"] == expected["hubspot"] > 0
@@ -155,6 +181,86 @@ def test_newcomer_launches_both_refreshes_from_the_ui_and_every_step_is_green(
     assert held["meta"] == expected["meta"]
     assert held["hubspot"] >= max(expected["hubspot"], contacts_before)
     assert held["hubspot_max_creates_per_email"] == 1
+    _assert_the_ui_shows_what_users_look_for(ui, run_id)
+
+
+def _assert_the_ui_shows_what_users_look_for(ui: MakeUi, full_refresh_run: str) -> None:
+    """Issue 21 item 4, read through the UI's own GraphQL API: identity precision / recall,
+    cluster sizes and graph stats; each model's validation metrics with the lift and
+    reliability charts and reliability bins with counts; each sync's counts and speed; row
+    counts for the profiles view; source freshness from dbt's config."""
+    accuracy = _check(ui, ["identity", "identity_graph"], "identity_accuracy", full_refresh_run)
+    assert accuracy["passed"] and accuracy["ground_truth"] is True
+    assert accuracy["precision"] >= 0.99 and accuracy["recall_of_linkable"] >= 0.9, accuracy
+    stats = _materialization(ui, ["identity", "identity_stats"], full_refresh_run)
+    assert "data:image/png;base64," in stats["cluster_sizes"], "the cluster size chart"
+    assert any(label.startswith("identity/") for label in stats), "graph stats as numbers"
+    assert stats["dagster/row_count"] > 0
+    largest = _check(
+        ui, ["identity", "identity_graph"], "largest_identity_cluster", full_refresh_run
+    )
+    assert largest["passed"] and largest["largest_cluster_identifiers"] > 0
+
+    for model in ("churn_90d_model", "purchase_30d_model"):
+        meta = _materialization(ui, ["ml", model], full_refresh_run)
+        assert 0.5 < meta["model_roc_auc"] <= 1.0 and "baseline_roc_auc" in meta, model
+        for chart in ("lift_chart", "reliability"):
+            assert "data:image/png;base64," in meta[chart], (model, chart)
+        assert meta["lift_by_decile"].startswith("| decile | rows |"), model
+        assert meta["reliability_bins"].startswith("| bin | predicted range | rows |"), model
+    scores = _materialization(ui, ["ml", "person_scores"], full_refresh_run)
+    assert scores["dagster/row_count"] > 0
+
+    for sync in SYNCS:
+        meta = _materialization(ui, ["sync", sync], full_refresh_run)
+        assert meta["status"] == "success", (sync, meta)
+        for count in ("sent", "changed", "removed", "rejected"):
+            assert isinstance(meta[count], int) and meta[count] >= 0, (sync, count)
+        assert meta["rejected"] == 0 and meta["rows_per_second"] >= 0, sync
+        assert "errors" in meta, f"{sync}: where the errors are"
+
+    profiles = _materialization(ui, ["profiles", "customer_profiles"], full_refresh_run)
+    assert profiles["dagster/row_count"] > 0, "a view has its row count too"
+    # The checks on the source tables are not what Materialize all runs; the report asset is.
+    report = FRESHNESS_REPORT.path
+    table = _materialization(ui, report, full_refresh_run)
+    assert table["sources"] >= 8 and "| raw/events | " in table["freshness"]
+    freshness = _check(ui, report, report_check_name(AssetKey(["raw", "events"])), full_refresh_run)
+    assert freshness["status"] in ("pass", "warn", "error")
+    assert freshness["passed"] == (freshness["status"] == "pass")
+    assert freshness["warn_after_hours"] > 0 and freshness["age_hours"] >= 0
+
+
+def _asset(ui: MakeUi, key: list[str]) -> dict:
+    asset = _graphql(ui, ASSET_QUERY, {"key": {"path": key}})["assetOrError"]
+    assert asset["__typename"] == "Asset", f"{'/'.join(key)} is not in the UI: {asset}"
+    return asset
+
+
+def _entries(entries: list[dict]) -> dict:
+    return {
+        e["label"]: next((e[f] for f in e if f != "label" and e[f] is not None), None)
+        for e in entries
+    }
+
+
+def _materialization(ui: MakeUi, key: list[str], run_id: str) -> dict:
+    """The metadata of `key`'s latest materialization, which `run_id` must have made."""
+    events = _asset(ui, key)["assetMaterializations"]
+    assert events and events[0]["runId"] == run_id, f"{'/'.join(key)} not materialized by the run"
+    return _entries(events[0]["metadataEntries"])
+
+
+def _check(ui: MakeUi, key: list[str], name: str, run_id: str) -> dict:
+    """The metadata of check `name`'s latest evaluation on `key`, which `run_id` must have
+    made, and whether it passed."""
+    variables = {"key": {"path": key}, "name": name}
+    executions = _graphql(ui, CHECK_QUERY, variables)["assetCheckExecutions"]
+    where = f"{'/'.join(key)} {name}"
+    assert executions and executions[0]["runId"] == run_id, f"{where}: not checked by the run"
+    evaluation = executions[0]["evaluation"]
+    assert evaluation, f"{where}: no evaluation"
+    return {**_entries(evaluation["metadataEntries"]), "passed": evaluation["success"]}
 
 
 def _materialize_all(page, ui: MakeUi, job: str) -> str:  # noqa: ANN001 - playwright Page
@@ -169,6 +275,8 @@ def _materialize_all(page, ui: MakeUi, job: str) -> str:  # noqa: ANN001 - playw
     status = _wait_for_run_status(page, RUN_SECONDS)
     steps = _steps(ui, run_id)
     assert status == "Success", f"{job}: {status}; steps {steps}\n{tail(ui.log)}"
+    run = _graphql(ui, RUN_QUERY, {"runId": run_id})["runOrError"]
+    assert run["status"] == "SUCCESS", f"the page said Success, the run is {run['status']}"
     assert steps and set(steps.values()) == {"SUCCESS"}, steps
     return run_id
 
@@ -218,18 +326,30 @@ def _wait_for_run_status(page, timeout_seconds: float) -> str:  # noqa: ANN001 -
 def _destinations(project: Path, ui: MakeUi) -> tuple[dict, dict]:
     """(what the emulators hold, what they should hold): HubSpot contacts against the
     email-consented members of both HubSpot segments, and the Meta audiences (as the distinct
-    hashed identifier pairs the emulator stores) against their ad-consented members. Read
+    hashed identifier pairs the emulator stores) against their ad-consented members, less
+    any experiment's holdout. Read
     over HTTP from the emulators `make ui` started and from the copy's warehouse."""
     import duckdb
 
     con = duckdb.connect(str(project / "warehouse" / "tessera.duckdb"), read_only=True)
     try:
+        holdouts = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'experiments' and table_name = 'sync_holdouts'"
+        ).fetchone()[0]
+        assert holdouts == 1, "the demo assigned the starter experiments (issue 18)"
 
         def consented(segment: str, purpose: str) -> list[tuple]:
+            # an experiment's holdout is never sent by its segment's syncs
+            held_out = (
+                "and s.person_id not in (select h.person_id from experiments.sync_holdouts h "
+                "join experiments.experiment_arms a on a.experiment = h.experiment "
+                f"where a.segment = '{segment}')"
+            )
             return con.execute(
                 f"select p.email, p.phone from segments.{segment} s join "
                 "profiles.customer_profiles p on p.person_id = s.person_id "
-                f"where p.consent_{purpose}"
+                f"where p.consent_{purpose} {held_out}"
             ).fetchall()
 
         emails = {e for s in HUBSPOT_SEGMENTS for e, _ in consented(s, "email") if e}
