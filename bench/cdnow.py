@@ -130,6 +130,12 @@ def main(argv: list[str]) -> int:
             f"Tessera {task:<14}     ROC AUC {roc_auc(y, model):.4f}  minus BG/NBD {ci.describe()}"
         )
         print("   " + "\n   ".join(result["trained"][task].manifest["plan"]))
+        evaluation = result["trained"][task].evaluation
+        inside = {k: evaluation[k]["roc_auc"] for k in ("model", "btyd") if k in evaluation}
+        print(
+            f"   validation cutoff {evaluation['evaluated_on_cutoff']} (what training sees): "
+            + ", ".join(f"{k} ROC AUC {v:.4f}" for k, v in inside.items())
+        )
     return 0
 
 

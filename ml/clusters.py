@@ -1,6 +1,9 @@
 """Discovered segments: k-means on standardised RFM, engagement and channel features.
 
-Every person in ml_features at the scoring cutoff is clustered. Skewed counts and amounts are
+Every person is clustered: those in ml_features at the scoring cutoff, and the persons of the
+profiles (config.persons_relation, when it exists) with no feature row, i.e. no recorded
+activity (a CRM contact never seen buying, browsing or emailed), with zero counts and no
+purchase. Skewed counts and amounts are
 log-transformed, then every numeric feature is standardised; the first channel is one-hot,
 scaled so the channel group weighs like one feature. k is chosen by the silhouette score on
 a sample (reported for every k tried); the final model is fitted on everyone (mini-batch
@@ -259,6 +262,25 @@ def discover(
     return labels, distance, scores, describe_clusters(design, labels, k), design, timings
 
 
+def clustered_persons_sql(reader: Session, config: MLConfig, wanted: list[str]) -> str:
+    """The persons at the scoring cutoff with their features; with the profiles, also every
+    profile without a feature row (null features: no activity)."""
+    features = (
+        f"select person_id, {', '.join(wanted)} from {config.features_relation} "
+        f"where cutoff_date = cast({placeholder(reader)} as date)"
+    )
+    relation = config.persons_relation
+    if relation is None or not reader.table_exists(*relation.split(".", 1)):
+        return f"{features} order by person_id"
+    columns = ", ".join(f"f.{c}" for c in wanted)
+    return (
+        f"with features as ({features}), persons as (select person_id from {relation}) "
+        f"select coalesce(f.person_id, p.person_id) as person_id, {columns} "
+        "from features f full outer join persons p on p.person_id = f.person_id "
+        "order by 1"
+    )
+
+
 def discover_and_publish(
     reader: Session,
     writer: Session,
@@ -273,11 +295,7 @@ def discover_and_publish(
     wanted = [c for c in (*RFM, *ENGAGEMENT, CHANNEL) if c in available]
     if not wanted:
         raise MLError(f"{config.features_relation} has none of the clustering features {RFM}")
-    table = reader.arrow(
-        f"select person_id, {', '.join(wanted)} from {config.features_relation} "
-        f"where cutoff_date = cast({placeholder(reader)} as date) order by person_id",
-        [cutoff.isoformat()],
-    )
+    table = reader.arrow(clustered_persons_sql(reader, config, wanted), [cutoff.isoformat()])
     if table.num_rows < MIN_PERSONS:
         raise NotEnoughDataError(
             f"{table.num_rows} persons at cutoff {cutoff}; clustering needs {MIN_PERSONS}"

@@ -208,6 +208,8 @@ class MLConfig(BaseModel):
     scores_table: str = "person_scores"
     lifetime_table: str = "person_lifetime_value"  # BTYD traits per buyer (ml/lifetime.py)
     clusters_table: str = "person_clusters"  # discovered segments (ml/clusters.py)
+    # every person of this relation gets a cluster, with or without a feature row
+    persons_relation: str | None = "profiles.customer_profiles"
     # k-means tries k from cluster_k_min to cluster_k_max and keeps the best silhouette
     cluster_k_min: int = Field(default=2, ge=2)
     cluster_k_max: int = Field(default=8, ge=2)

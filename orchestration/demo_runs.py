@@ -224,9 +224,21 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
             charts.append(f"{name}: {meta['registry_path'].value}")
     if table.row_count:
         console.print(table)
+    for line in _baseline_warnings(result):  # issue 17: flagged loudly in the demo too
+        console.print(f"[bold red]WARNING: {line}[/bold red]")
     for line in scored:
         console.print(line, soft_wrap=True)
     if charts:
         console.print("Lift and reliability charts (also on each model's page in the UI):")
         for line in charts:
             console.print(f"  {line}", soft_wrap=True)
+
+
+def _baseline_warnings(result) -> list[str]:  # noqa: ANN001 - ExecuteInProcessResult
+    """One line per trained model that does not beat its baseline (ml_assets' flag text)."""
+    lines = []
+    for event in result.get_asset_materialization_events():
+        meta = event.materialization.metadata
+        if "beats_baseline" in meta and meta["beats_baseline"].value is False:
+            lines.append(f"{event.asset_key.path[-1]}: {meta['flag'].value}")
+    return lines

@@ -76,7 +76,10 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
 
     @asset(
         key=key,
-        deps=[AssetKey([sync.segment_schema, sync.segment_table])],
+        deps=[
+            AssetKey([sync.segment_schema, sync.segment_table]),
+            AssetKey(["experiments", "sync_holdouts"]),  # issue 18: holdouts before sends
+        ],
         group_name=SYNC_GROUP,
         kinds={destination.type},
         description=f"{sync.mode} {sync.segment} -> {destination.name} ({destination.type}) "

@@ -6,7 +6,6 @@ import argparse
 import math
 
 from rich.console import Console
-from rich.table import Table
 
 from tessera.experiments.config import ExperimentConfigError, load_experiments
 from tessera.experiments.report import ExperimentReport, build_report, list_experiments
@@ -53,18 +52,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             "YAML (README, Experiments), then `tessera build`."
         )
         return 0
-    table = Table(title="Experiments")
-    # names are never cut or wrapped: a user copies them into `tessera experiments report`
-    for i, column in enumerate(("experiment", "segment")):
-        widest = max(len(column), *(len(str(v)) for v in frame.iloc[:, i]))
-        table.add_column(column, no_wrap=True, min_width=widest)
-    for column in ("start", "window", "arms", "persons"):
-        table.add_column(column, justify="right" if column == "persons" else "left")
+    # one line each, whole at any terminal width: names are copied into `report NAME`
     for row in frame.itertuples(index=False):
-        table.add_row(
-            str(row[0]), str(row[1]), str(row[2]), f"{row[3]} d", str(row[4]), f"{int(row[5]):,}"
+        console.print(
+            f"[bold]{row.experiment}[/bold]  segment {row.segment}, from {row.start_date}, "
+            f"{row.window_days}-day window, arms {row.arms}: {int(row.persons):,} persons",
+            soft_wrap=True,
         )
-    console.print(table)
     return 0
 
 
@@ -79,42 +73,35 @@ def _fmt(value: object, kind: str) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     v = float(value)  # type: ignore[arg-type]
-    return {"pct": f"{v:+.1%}", "rate": f"{v:.1%}", "money": f"{v:,.2f}"}.get(kind, f"{v:g}")
+    return {"pct": f"{v:+.1%}", "rate": f"{v:.1%}", "money": f"{v:,.2f}"}.get(kind, f"{v:+.1f}")
 
 
 def print_report(report: ExperimentReport, out: Console) -> None:
     out.print(
         f"[bold]{report.name}[/bold] on segment {report.segment}: start {report.start_date}, "
-        f"outcome window {report.window_days} days, {report.assigned:,} persons assigned"
+        f"outcome window {report.window_days} days, {report.assigned:,} persons assigned",
+        soft_wrap=True,
     )
-    arms = Table(title="Arms")
-    for column in ("arm", "share", "persons", "sent"):
-        arms.add_column(column)
     for row in report.arms.itertuples(index=False):
-        arms.add_row(
-            row.arm,
-            f"{row.share_percent:g}%",
-            f"{int(row.persons):,}",
-            "never (holdout)" if row.is_holdout else "yes",
-        )
-    out.print(arms)
+        sent = "never sent (holdout)" if row.is_holdout else "sent"
+        out.print(f"  arm {row.arm}: {row.share_percent:g}%, {int(row.persons):,} persons, {sent}")
     if not report.results.empty:
-        table = Table(title="Lift against the holdout (95% interval, normal approximation)")
-        columns = ("metric", "arm", "treatment", "holdout", "difference", "lift", "95% interval")
-        for column in (*columns, "MDE"):
-            table.add_column(column)
-        for row in report.results.itertuples(index=False):
-            kind = "rate" if row.metric == "conversion_rate" else "money"
-            table.add_row(
-                row.metric,
-                row.arm_treatment,
-                _fmt(row.treatment_value, kind),
-                _fmt(row.holdout_value, kind),
-                _fmt(row.difference, "pct" if kind == "rate" else "money"),
-                _fmt(row.lift, "pct"),
-                f"{_fmt(row.ci_low, 'pct')} .. {_fmt(row.ci_high, 'pct')}",
-                _fmt(row.mde, "pct"),
-            )
-        out.print(table)
+        out.print("Lift against the holdout (95% interval, normal approximation):")
+    for row in report.results.itertuples(index=False):
+        kind = "rate" if row.metric == "conversion_rate" else "money"
+        difference = (
+            f"{_fmt(row.difference * 100, 'g')} pts"
+            if kind == "rate" and not math.isnan(row.difference)
+            else _fmt(row.difference, kind)
+        )
+        out.print(
+            f"  {row.metric}, {row.arm_treatment} vs {row.arm_holdout}: "
+            f"{_fmt(row.treatment_value, kind)} vs {_fmt(row.holdout_value, kind)}, "
+            f"difference {difference}, lift {_fmt(row.lift, 'pct')} "
+            f"(interval {_fmt(row.ci_low, 'pct')} .. {_fmt(row.ci_high, 'pct')}), "
+            f"minimum detectable lift {_fmt(row.mde, 'pct')}; "
+            f"{int(row.persons_treatment):,} vs {int(row.persons_holdout):,} persons",
+            soft_wrap=True,
+        )
     for note in report.notes:
-        out.print(f"- {note}")
+        out.print(f"- {note}", soft_wrap=True)

@@ -15,6 +15,7 @@ import pandas as pd
 from rich.console import Console
 
 from tessera.dbt import run_dbt
+from tessera.experiments.chart import plot_experiments
 from tessera.experiments.report import build_report
 from tessera.experiments.simulate import SimulatedEffect, SimulationError, simulate_outcomes
 from tessera.settings import Settings
@@ -27,8 +28,18 @@ DEMO_EFFECTS = (
 )
 
 
+def _build(settings: Settings, console: Console, what: str, vars: dict | None = None) -> None:
+    """dbt build of the experiments models, with a spinner on a terminal and one line after."""
+    with console.status(f"dbt build: experiments models ({what})"):
+        run = run_dbt(settings, ["build", "--select", EXPERIMENTS], vars=vars, stream=False)
+    summary = run.summary
+    console.print(
+        f"experiments models ({what}): {summary.line()} in {run.seconds:.0f}s", soft_wrap=True
+    )
+
+
 def assign_experiments(settings: Settings, console: Console) -> None:
-    run_dbt(settings, ["build", "--select", EXPERIMENTS], console=console, label="demo_experiments")
+    _build(settings, console, "assign")
     with Warehouse(settings).session(read_only=True) as session:
         frame = session.df(
             "select experiment, arm, count(*) as persons from experiments.assignments "
@@ -52,13 +63,7 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
         f"Simulated purchases in the 30 days after the sync (raw.orders, ids sim-*), "
         f"measured until {until:%Y-%m-%d}."
     )
-    run_dbt(
-        settings,
-        ["build", "--select", EXPERIMENTS],
-        vars={"experiments_as_of": until.strftime("%Y-%m-%d %H:%M:%S")},
-        console=console,
-        label="demo_experiments_measure",
-    )
+    _build(settings, console, "measure", {"experiments_as_of": f"{until:%Y-%m-%d %H:%M:%S}"})
     console.print("[bold]Measured lift next to the simulated truth[/bold] (conversion rate):")
     all_covered = True
     with Warehouse(settings).session(read_only=True) as session:
@@ -85,6 +90,11 @@ def measure_experiments(settings: Settings, console: Console) -> bool:
                 f"Relative lift {lift} (true {truth.true_lift:+.0%}).",
                 soft_wrap=True,
             )
+    with Warehouse(settings).session(read_only=True) as session:
+        results = session.df("select * from experiments.results")
+        revenue = session.df("select * from experiments.segment_revenue")
+    chart = plot_experiments(results, revenue, settings.artifacts_dir / "experiments" / "lift.png")
+    console.print(f"Chart: {chart} (and asset experiments/lift_report in the Dagster UI)")
     console.print(
         "True difference: the uplift given to persons the sync sent "
         f"({', '.join(f'{t.experiment} {t.uplift:+.0%}' for t in truths)}) times the share "

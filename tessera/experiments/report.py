@@ -52,25 +52,32 @@ def _require_models(session: Session) -> None:
 
 
 def list_experiments(session: Session) -> pd.DataFrame:
-    """One row per experiment: segment, start, window, arms, persons assigned per arm."""
+    """One row per experiment: segment, start, window, arms, persons assigned (any warehouse:
+    the arms are joined into one string here, not with a dialect's string aggregate)."""
     _require_models(session)
-    return session.df(
+    arms = session.df(
         f"""
         select
             a.experiment, a.segment, cast(a.start_date as varchar) as start_date,
-            a.window_days,
-            string_agg(a.arm || ' ' || cast(a.share_percent as varchar) || '%', ', '
-                order by a.arm_order)
-                as arms,
-            sum(coalesce(n.persons, 0)) as persons
+            a.window_days, a.arm, a.share_percent, a.arm_order,
+            coalesce(n.persons, 0) as persons
         from {SCHEMA}.experiment_arms a
         left join (
             select experiment, arm, count(*) as persons from {SCHEMA}.assignments group by 1, 2
         ) n on n.experiment = a.experiment and n.arm = a.arm
-        group by a.experiment, a.segment, a.start_date, a.window_days
-        order by a.experiment
         """
     )
+    arms.columns = [c.lower() for c in arms.columns]
+    columns = ["experiment", "segment", "start_date", "window_days", "arms", "persons"]
+    if arms.empty:
+        return pd.DataFrame(columns=columns)
+    arms = arms.sort_values(["experiment", "arm_order"])
+    arms["label"] = [
+        f"{a} {float(s):g}%" for a, s in zip(arms.arm, arms.share_percent, strict=True)
+    ]
+    grouped = arms.groupby(["experiment", "segment", "start_date", "window_days"], sort=True)
+    frame = grouped.agg(arms=("label", ", ".join), persons=("persons", "sum")).reset_index()
+    return frame[columns]
 
 
 def build_report(session: Session, name: str) -> ExperimentReport:

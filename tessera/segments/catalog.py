@@ -166,6 +166,9 @@ def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Pat
         problem = getattr(exc, "problem", None) or str(exc)
         problems.append(f"{where}: malformed YAML: {problem}")
         return {}
+    except RecursionError:
+        problems.append(f"{_at(path, 1, 1)}: the YAML nests too deeply")
+        return {}
     if data is None:
         problems.append(f"{_at(path)}: file is empty")
         return {}

@@ -294,6 +294,10 @@ def check_project(
         result.folder_issues.append(
             Issue(path.stem, "file_not_allowed", why, 1, 1, file=_rel(project_dir, path))
         )
+    undecodable = [_not_utf8(project_dir, path) for path in [*sql_files, *yaml_files]]
+    if any(undecodable):
+        result.folder_issues.extend(issue for issue in undecodable if issue is not None)
+        return result  # nothing else can read these files
     names_in_folder = frozenset(
         p.stem for p in sql_files if SEGMENT_NAME.match(p.stem) and p.stem not in RESERVED_NAMES
     )
@@ -383,6 +387,25 @@ def _catalog_issues(exc: CatalogError, project_dir: Path, folder: Path) -> list[
                 Issue("segments", "catalog", problem, 1, 1, file=_rel(project_dir, folder))
             )
     return issues
+
+
+def _not_utf8(project_dir: Path, path: Path) -> Issue | None:
+    """dbt reads model and YAML files as UTF-8: anything else is refused where it breaks."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode("utf-8", errors="replace")
+        line, column = line_col(prefix, len(prefix))
+        return Issue(
+            path.stem,
+            "not_utf8",
+            f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8",
+            line,
+            column,
+            file=_rel(project_dir, path),
+        )
+    return None
 
 
 def _rel(project_dir: Path, path: Path) -> str:

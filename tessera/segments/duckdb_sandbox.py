@@ -26,6 +26,7 @@ import sys
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -234,9 +235,15 @@ def _run_and_write(
 
 def _start_worker() -> subprocess.Popen[bytes]:
     """The worker: this Python in isolated mode (no PYTHON* variables, no user site, not the
-    working directory on sys.path), with an empty environment, so no secret reaches it."""
+    working directory on sys.path), with an empty environment, so no secret reaches it. The
+    tessera package is found where this module was loaded from, installed or not."""
+    package_root = str(Path(__file__).resolve().parents[2])
+    bootstrap = (
+        f"import runpy, sys; sys.path.insert(0, {package_root!r}); "
+        "runpy.run_module('tessera.segments.sandbox_worker', run_name='__main__')"
+    )
     return subprocess.Popen(
-        [sys.executable, "-I", "-m", "tessera.segments.sandbox_worker"],
+        [sys.executable, "-I", "-c", bootstrap],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,6 +12,7 @@ with status 3 and its message on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import resource
 import sys
@@ -21,10 +22,13 @@ EXIT_SQL_ERROR = 3
 
 
 def _limit(kind: int, value: int) -> None:
+    """Lower a kernel limit; where the platform refuses (macOS does not take every limit),
+    DuckDB's own memory limit and the parent's timeout still hold."""
     soft, hard = resource.getrlimit(kind)
     if hard != resource.RLIM_INFINITY:
         value = min(value, hard)
-    resource.setrlimit(kind, (value, value if hard == resource.RLIM_INFINITY else hard))
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(kind, (value, value if hard == resource.RLIM_INFINITY else hard))
 
 
 def main(stdin: BinaryIO, stdout: BinaryIO) -> int:

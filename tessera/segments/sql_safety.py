@@ -690,18 +690,36 @@ def _alias(item: exp.Expression) -> str:
 
 
 def _equalities(condition: exp.Expression | None) -> set[frozenset[str]]:
-    """Pairs of table aliases an equality in `condition` links."""
-    edges: set[frozenset[str]] = set()
+    """Pairs of table aliases that an equality in `condition` must link for a row to pass:
+    equalities among its AND-ed terms, and under an OR only the links every branch makes
+    (`a.id = b.id or true` links nothing)."""
     if condition is None:
-        return edges
-    for eq in condition.find_all(exp.EQ):
-        left = {c.table.lower() for c in eq.left.find_all(exp.Column) if c.table}
-        right = {c.table.lower() for c in eq.right.find_all(exp.Column) if c.table}
-        for a in left:
-            for b in right:
-                if a != b:
-                    edges.add(frozenset({a, b}))
+        return set()
+    node = condition.unnest()
+    if isinstance(node, exp.And | exp.Or):
+        parts = [_equalities(part) for part in _operands(node, type(node))]
+        if isinstance(node, exp.And):
+            return set().union(*parts)
+        return set.intersection(*parts)
+    edges: set[frozenset[str]] = set()
+    if isinstance(node, exp.EQ | exp.NullSafeEQ):
+        left = {c.table.lower() for c in node.left.find_all(exp.Column) if c.table}
+        right = {c.table.lower() for c in node.right.find_all(exp.Column) if c.table}
+        edges |= {frozenset({a, b}) for a in left for b in right if a != b}
     return edges
+
+
+def _operands(node: exp.Expression, kind: type[exp.Expression]) -> list[exp.Expression]:
+    """The terms of a chain of one operator (`a and b and c`), without recursion."""
+    found, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        unwrapped = item.unnest()
+        if isinstance(unwrapped, kind):
+            stack += [unwrapped.right, unwrapped.left]
+        else:
+            found.append(unwrapped)
+    return found
 
 
 def _with_of(node: exp.Expression) -> exp.With | None:

@@ -20,6 +20,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MAX_YAML_CHARS = 200_000
+MAX_FLOW_DEPTH = 20
 TOP_LEVEL_KEYS = frozenset({"version", "models"})
 MODEL_KEYS = frozenset(
     {"name", "description", "config", "columns", "data_tests", "tests", "meta", "tags", "docs"}
@@ -41,6 +42,23 @@ _PLAIN_VALUE = re.compile(r"^[A-Za-z0-9_ .@:+/-]*$")
 _REF = re.compile(r"""^ref\((['"])([A-Za-z_][A-Za-z0-9_]*)\1\)$""")
 
 
+def _flow_too_deep(text: str) -> tuple[int, int] | None:
+    """Line and column where [ or { brackets first nest deeper than MAX_FLOW_DEPTH (quotes
+    and comments are not told apart: a false alarm needs 20 brackets in a string)."""
+    depth, line, column = 0, 1, 0
+    for char in text:
+        column += 1
+        if char == "\n":
+            line, column = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_FLOW_DEPTH:
+                return line, column
+        elif char in "]}" and depth:
+            depth -= 1
+    return None
+
+
 @dataclass(frozen=True)
 class YamlProblem:
     message: str
@@ -60,6 +78,9 @@ def check_segment_yaml(
     `version` and `syncs`; dbt reads no node from it."""
     if len(text) > MAX_YAML_CHARS:
         return [YamlProblem(f"the file is over {MAX_YAML_CHARS:,} characters", 1, 1)]
+    too_deep = _flow_too_deep(text)
+    if too_deep is not None:
+        return [YamlProblem(f"brackets nest more than {MAX_FLOW_DEPTH} deep", *too_deep)]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:

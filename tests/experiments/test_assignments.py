@@ -17,6 +17,7 @@ from experiments_env import (
     record_membership,
 )
 
+from tessera.dbt import run_dbt
 from tessera.settings import Settings
 from tessera.warehouse import Warehouse
 
@@ -77,6 +78,56 @@ def test_assignment_survives_refreshes_and_new_members(built: Settings) -> None:
     assert added.arm.iloc[0] == ("treatment" if bucket < 6000 else "holdout")
 
 
+def test_a_real_identity_merge_keeps_the_survivors_arm(built: Settings) -> None:
+    """Identity itself merges two members: a new order carries one person's login and the
+    other's email (the incremental dbt run of identity, profiles and the segment)."""
+    split = query(built, ASSIGNED + " where experiment = 'exp_split'")
+    arm = dict(zip(split.person_id, split.arm, strict=True))
+    ids = query(
+        built,
+        "select person_id, id_type, id_value from identity.identity_graph "
+        "where id_type in ('user_id', 'email', 'phone')",
+    )
+    counts = ids.pivot_table(index="person_id", columns="id_type", aggfunc="size", fill_value=0)
+    counts = counts.reindex(columns=["user_id", "email", "phone"], fill_value=0)
+    in_audience = counts.index.isin(list(arm))
+    logged_in = counts[in_audience & (counts.user_id == 1) & (counts.email == 1)]
+    guests = counts[in_audience & (counts.user_id == 0) & (counts.email == 1) & (counts.phone == 0)]
+    a = next(p for p in logged_in.index if arm[p] == "treatment")
+    b = next(p for p in guests.index if arm[p] == "holdout")
+    user_id = ids[(ids.person_id == a) & (ids.id_type == "user_id")].id_value.iloc[0]
+    email = ids[(ids.person_id == b) & (ids.id_type == "email")].id_value.iloc[0]
+    with Warehouse(built).session() as session:
+        session.execute(
+            "insert into raw.orders (order_id, customer_email, user_id, ordered_at, status, "
+            "currency, subtotal, discount, shipping, total, item_count, updated_at) "
+            "select 'merge-1', ?, ?, max(ordered_at) + interval 1 minute, 'completed', 'USD', "
+            "10, 0, 0, 10, 1, max(updated_at) + interval 1 minute from raw.orders",
+            [email, user_id],
+        )
+    run_dbt(built, ["run", "--select", "+exp_audience"], stream=False)
+    merges = query(
+        built,
+        "select old_person_id, person_id from identity.person_merges "
+        f"where change_type = 'merge' and old_person_id in ('{a}', '{b}')",
+    )
+    assert len(merges) == 1, "identity merged the two persons into one"
+    old, survivor = merges.old_person_id.iloc[0], merges.person_id.iloc[0]
+    assert {old, survivor} == {a, b}
+    record_membership(built, datetime(2026, 4, 1))
+    build_experiments(built)
+
+    after = query(built, ASSIGNED + " where experiment = 'exp_split'").set_index("person_id")
+    assert old not in after.index
+    assert after.arm[survivor] == arm[survivor]  # the surviving id's arm, by its own hash
+    report = query(
+        built,
+        "select old_person_id, old_arm, person_id, arm, arm_changed "
+        f"from experiments.assignment_merges where old_person_id = '{old}'",
+    )
+    assert frame_rows(report) == {(old, arm[old], survivor, arm[survivor], True)}
+
+
 def test_a_merged_person_keeps_the_surviving_ids_arm_and_both_ids_are_reported(
     built: Settings,
 ) -> None:
@@ -104,7 +155,8 @@ def test_a_merged_person_keeps_the_surviving_ids_arm_and_both_ids_are_reported(
     report = query(
         built,
         "select old_person_id, old_arm, person_id, arm, arm_changed "
-        "from experiments.assignment_merges where experiment = 'exp_split'",
+        "from experiments.assignment_merges "
+        f"where experiment = 'exp_split' and old_person_id = '{merged}'",
     )
     assert frame_rows(report) == {(merged, "holdout", survivor, "treatment", True)}
     members = query(
@@ -112,7 +164,7 @@ def test_a_merged_person_keeps_the_surviving_ids_arm_and_both_ids_are_reported(
         f"select member_ids from experiments.assignments where person_id = '{survivor}' "
         "and experiment = 'exp_split'",
     )
-    assert members.member_ids.iloc[0] == 2
+    assert members.member_ids.iloc[0] >= 2  # its own id and the merged one (or more)
     # the merged-away id is no longer held out of any sync (it has no rows to send)
     holdouts = query(built, "select person_id from experiments.sync_holdouts")
     assert merged not in set(holdouts.person_id)

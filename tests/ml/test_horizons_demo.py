@@ -1,11 +1,12 @@
-"""On the demo's generated data: purchase tasks of 30, 90 and 273 days all train and score,
-say how, and use nothing from after their as-of date.
+"""On the demo's generated data: purchase tasks of 30, 90 and 273 days all train and score
+through `tessera ml train | score`, say how, and use nothing from after their as-of date.
 
 Two years of data; features as of 2026-07-01 leave 20 months of history, enough for the
 273-day task to learn its own label (validated on 2025-10-01, trained on month starts a whole
 horizon before it). Then orders dated after the as-of date are added for existing buyers
-(their own identifiers, so identity cannot change) and everything is rebuilt: scores, BTYD
-traits and validation metrics must come out identical.
+(their own identifiers, so identity cannot change), everything is rebuilt as of today and
+`tessera ml train | score --as-of 2026-07-01` run: scores, BTYD traits and validation metrics
+must come out identical.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from tessera.warehouse import Warehouse
 from tests.ml.horizons import (
     assert_frames_equal,
     build_features,
-    fast_config,
+    cli_train_and_score,
+    fast_config_file,
+    printed_about,
     project_with_tasks,
     settings_for,
-    train_and_score,
 )
 from tests.profiles.profile_helpers import insert_rows
 
@@ -68,6 +70,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     project = project_with_tasks(base)
     warehouse = base / "warehouse.duckdb"
     results = {}
+    config_file = fast_config_file(base)
     for run in ("before", "after"):
         directory = base / run
         directory.mkdir()
@@ -80,10 +83,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 end_date=date(2026, 10, 31),
                 progress=False,
             )
+            build_features(settings, AS_OF, base / "target")
+            results[run] = cli_train_and_score(settings, config_file)
         else:
             results["added"] = future_orders(warehouse)
-        build_features(settings, AS_OF, base / "target")
-        results[run] = train_and_score(settings, fast_config(project))
+            build_features(settings, None, base / "target")  # as of today: the later orders in
+            results[run] = cli_train_and_score(settings, config_file, "--as-of", str(AS_OF))
     return results
 
 
@@ -95,6 +100,9 @@ def test_every_horizon_trains_on_its_own_label_and_scores(runs) -> None:
         assert manifest["horizon_mapping"] is None
         plan = "\n".join(manifest["plan"])
         assert f"label: {days}-day window" in plan and "history: " in plan
+        said = printed_about(before["train_output"], model)
+        assert f"{model}: label: {days}-day window" in said and "how:" not in said
+        assert f"at cutoff {AS_OF}" in printed_about(before["score_output"], model)
         rows = before["scores"][before["scores"]["model"] == model]
         assert len(rows) > 1000 and rows["person_id"].is_unique
         assert (pd.to_datetime(rows["feature_cutoff_date"]).dt.date == AS_OF).all()
@@ -102,9 +110,10 @@ def test_every_horizon_trains_on_its_own_label_and_scores(runs) -> None:
     assert before["trained"]["purchase_273d"].manifest["validation_cutoff"] <= "2025-10-01"
 
 
-def test_orders_after_the_as_of_date_change_nothing(runs) -> None:
+def test_orders_after_the_as_of_date_change_nothing_with_as_of(runs) -> None:
     assert runs["added"] > 50  # buyers with both identifiers before June
     before, after = runs["before"], runs["after"]
+    assert f"rebuilding the feature and label tables as of {AS_OF}" in after["train_output"]
     assert_frames_equal(before["scores"], after["scores"])
     assert_frames_equal(before["lifetime_values"], after["lifetime_values"])
     for model in before["trained"]:

@@ -62,3 +62,50 @@ def test_example_config_is_valid_and_matches_the_defaults() -> None:
     from tessera.settings import PROJECT_ROOT
 
     assert MLConfig.load(PROJECT_ROOT / "ml" / "ml.example.yml") == MLConfig()
+
+
+def coin_flip_labels(settings) -> None:
+    """purchase_30d labels unrelated to anything: no model can beat its baseline."""
+    with Warehouse(settings).session() as session:
+        session.execute(
+            "update features.ml_labels set purchase_30d = "
+            "case when hash(person_id || cast(cutoff_date as varchar)) % 5 = 0 then 1 else 0 end"
+        )
+
+
+def test_a_model_that_does_not_beat_its_baseline_is_flagged_loudly(
+    cli_env, tmp_path, capsys: pytest.CaptureFixture
+) -> None:
+    coin_flip_labels(cli_env)
+    config = tmp_path / "ml.yml"
+    config.write_text(
+        "write_charts: false\nbootstrap_rounds: 100\n"
+        "lightgbm: {num_threads: 1, learning_rate: 0.1, early_stopping_rounds: 10}\n"
+    )
+    assert main(["ml", "train", "--model", "purchase_30d", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING: purchase_30d does NOT beat its baseline (rank by rfm_score" in out
+    assert "now the champion (first model of this task)" in out  # kept, but flagged
+
+    assert main(["ml", "score", "--model", "purchase_30d"]) == 0
+    out = capsys.readouterr().out
+    assert "scored 3,000 persons" in out
+    assert "WARNING: the purchase_30d champion does NOT beat its baseline" in out
+
+
+def test_the_demo_flags_a_model_that_does_not_beat_its_baseline(synthetic_settings) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ml.cli import demo_step
+    from tests.ml.conftest import fast_config
+
+    coin_flip_labels(synthetic_settings)
+    printed = io.StringIO()
+    console = Console(file=printed, width=200)
+    demo_step(synthetic_settings, console, fast_config(bootstrap_rounds=100))
+    out = printed.getvalue()
+    assert "WARNING: purchase_30d does NOT beat its baseline" in out
+    assert "WARNING: the purchase_30d champion does NOT beat its baseline" in out
+    assert "WARNING: churn_90d" not in out  # its labels still carry signal

@@ -105,3 +105,28 @@ def test_an_invalid_task_definition_fails_the_scoring_step(tmp_path, dagster_env
     assert "outcome 'buy' must be one of purchase, churn, spend" in (
         failures[0].step_failure_data.error.message
     )
+
+
+def test_the_demo_summary_flags_a_model_that_does_not_beat_its_baseline(
+    dagster_env, tmp_path
+) -> None:
+    """`tessera demo` trains through these assets; its summary prints the flag in red."""
+    import io
+
+    from rich.console import Console
+
+    from orchestration.demo_runs import materialize_ml_assets
+
+    settings, _ = dagster_env
+    with Warehouse(settings).session() as session:
+        session.execute(
+            "update features.ml_labels set purchase_30d = "
+            "case when hash(person_id || cast(cutoff_date as varchar)) % 5 = 0 then 1 else 0 end"
+        )
+    config = fast_config(bootstrap_rounds=100)
+    config = config.model_copy(update={"models": (config.model("purchase_30d"),)})
+    printed = io.StringIO()
+    console = Console(file=printed, width=250)
+    assert materialize_ml_assets(settings, console, config=config, home=tmp_path / "home") == 0
+    out = printed.getvalue()
+    assert "WARNING: purchase_30d_model: ⚠ DOES NOT BEAT ITS BASELINE (rank by rfm_score" in out

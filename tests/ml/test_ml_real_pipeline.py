@@ -11,7 +11,13 @@ from datetime import date
 
 import pytest
 
-from ml.pipeline import score_registered, train_and_register
+from ml.config import MLConfig
+from ml.pipeline import (
+    cluster_and_publish,
+    publish_lifetime,
+    score_registered,
+    train_and_register,
+)
 from ml.registry import Registry
 from tessera.warehouse import Warehouse
 
@@ -35,6 +41,7 @@ def real_features(tmp_path_factory: pytest.TempPathFactory, settings_factory):
             "--select",
             "+ml_features",
             "+ml_labels",
+            "+customer_profiles",
             "--target-path",
             str(directory / "target"),
         ],
@@ -71,3 +78,44 @@ def test_trains_evaluates_and_scores_on_dbt_features(real_features, config) -> N
     }
     for reason in reasons["reason_1"].head(200):
         assert re.match(r"^([a-z0-9_]+) ", reason)[1] in features, reason
+
+
+def test_lifetime_values_cover_every_buyer_and_clusters_every_person(real_features) -> None:
+    """Counted against the profiles a marketer sees: a BTYD row for every profile with a
+    purchase, a cluster row for every profile.
+
+    Features count every placed order (a cancellation may come after a training cutoff, so
+    point-in-time features cannot know it), profiles drop cancelled ones: the only extra
+    BTYD rows are persons whose every order was cancelled."""
+    config = MLConfig(write_charts=False)
+    lifetime = publish_lifetime(real_features, config)
+    clusters = cluster_and_publish(real_features, config)
+    with Warehouse(real_features).session(read_only=True) as session:
+        profiles = session.scalar("select count(*) from profiles.customer_profiles")
+        buyers = session.scalar(
+            "select count(*) from profiles.customer_profiles where orders_count > 0"
+        )
+        uncovered = session.scalar(
+            "select count(*) from profiles.customer_profiles where orders_count > 0 "
+            "and person_id not in (select person_id from ml.person_lifetime_value)"
+        )
+        values = session.df(
+            "select v.*, p.orders_count, o.placed, o.cancelled from ml.person_lifetime_value v "
+            "left join profiles.customer_profiles p using (person_id) "
+            "left join (select person_id, count(*) as placed, count(case when lower(status) "
+            "in ('cancelled', 'canceled') then 1 end) as cancelled "
+            "from profiles.int_orders_persons group by person_id) o using (person_id)"
+        )
+        clustered = session.df(
+            "select c.person_id, p.person_id as profile from ml.person_clusters c "
+            "left join profiles.customer_profiles p using (person_id)"
+        )
+    assert buyers > 500 and uncovered == 0
+    assert lifetime.buyers == len(values) and values["person_id"].is_unique
+    extra = values[values["orders_count"] == 0]
+    assert len(values) == buyers + len(extra)
+    assert (extra["placed"] == extra["cancelled"]).all() and (extra["placed"] > 0).all()
+    for column in ("p_alive", "expected_purchases_365d", "predicted_clv_365d"):
+        assert values[column].notna().all(), column
+    assert clusters.persons == len(clustered) == profiles > 2000
+    assert clustered["person_id"].is_unique and clustered["profile"].notna().all()

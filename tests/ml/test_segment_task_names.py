@@ -39,3 +39,27 @@ def test_other_model_columns_are_not_checked() -> None:
     validate_sql(
         "select person_id from profiles.customer_profiles where lifecycle_stage = 'new'", "x"
     )
+
+
+def test_a_starter_segment_with_a_misspelt_task_fails_project_validation(tmp_path) -> None:
+    """Through `tessera segments validate`'s project check: the file, line and the names."""
+    import shutil
+
+    from tessera.segments.checks import check_project
+    from tessera.settings import DBT_PROJECT_DIR
+
+    project = tmp_path / "dbt_project"
+    shutil.copytree(
+        DBT_PROJECT_DIR,
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", "*.duckdb"),
+    )
+    segment = project / "models" / "segments" / "likely_buyers_30d.sql"
+    segment.write_text(segment.read_text().replace("'purchase_30d'", "'purchase_30days'"))
+    result = check_project(project, ["likely_buyers_30d"], compile_with_dbt=False)
+    (report,) = result.reports
+    assert not report.ok
+    (issue,) = [i for i in report.issues if i.code == "unknown_task"]
+    assert "model 'purchase_30days' is not a prediction task" in issue.message
+    assert "tasks: purchase_30d, churn_90d" in issue.message
+    assert issue.file == "models/segments/likely_buyers_30d.sql" and issue.line == 11

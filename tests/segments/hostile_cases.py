@@ -828,6 +828,412 @@ HOSTILE: list[Case] = [
 ]
 
 # Valid segments that look suspicious: the checker must accept every one.
+
+
+# ---- Written afresh as an outside tester would: config keys dbt accepts beyond the obvious
+# ones, a snapshot defined in YAML, test configs and arguments that read elsewhere, Jinja
+# context objects, catalog and Snowflake functions, homoglyphs, quoting, chains deep enough
+# to crash a parser, and memory DuckDB's own limit does not count.
+def _many(n: int, piece: str, sep: str) -> str:
+    return sep.join([piece] * n)
+
+
+HOSTILE += [
+    # config
+    Case(
+        "cfg_persist_docs",
+        "config",
+        MARK + "{{ config(persist_docs={'relation': true}) }}\n" + SELECT,
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "cfg_plus_key_hook",
+        "config",
+        MARK + "{{ config(**{'+post-hook': 'select 1'}) }}\n" + SELECT,
+        "jinja",
+        dbt="parse",
+    ),
+    # yaml
+    Case(
+        "yml_persist_docs",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml=config_yml("      " + MARK + "persist_docs: {relation: true, columns: true}\n"),
+        dbt="parse",
+    ),
+    Case(
+        "yml_on_schema_change",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml=config_yml("      " + MARK + "on_schema_change: sync_all_columns\n"),
+        dbt="parse",
+    ),
+    Case(
+        "yml_versions_alias",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels:\n  - name: __NAME__\n    latest_version: 1\n    "
+        + MARK
+        + "versions:\n      - v: 1\n        defined_in: __NAME__\n        config: {schema: "
+        "ml, alias: person_scores}\n",
+        dbt="parse",
+    ),
+    Case(
+        "yml_snapshot_in_segments",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml=default_yml("__NAME__")
+        + MARK
+        + "snapshots:\n  - name: __NAME___snap\n    relation: ref('customer_profiles')\n    "
+        "config:\n      schema: raw\n      unique_key: person_id\n      strategy: "
+        'check\n      check_cols: all\n      post_hook: "create table raw.pwned as '
+        'select 1"\n',
+        dbt="parse",
+    ),
+    Case(
+        "yml_test_fail_calc",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels:\n  - name: __NAME__\n    columns:\n      - name: "
+        "person_id\n        data_tests:\n          - not_null:\n              config:\n  "
+        "              " + MARK + 'fail_calc: "(select count(*) from raw.crm_contacts)"\n',
+        dbt="parse",
+    ),
+    Case(
+        "yml_test_error_if",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels:\n  - name: __NAME__\n    columns:\n      - name: "
+        "person_id\n        data_tests:\n          - unique:\n              config:\n    "
+        "            " + MARK + 'error_if: "> (select count(*) from raw.crm_contacts)"\n',
+        dbt="parse",
+    ),
+    Case(
+        "yml_relationships_to_staging",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels:\n  - name: __NAME__\n    columns:\n      - name: email\n    "
+        "    data_tests:\n          - relationships:\n              to: "
+        + MARK
+        + "ref('stg_crm__contacts')\n              field: email\n",
+    ),
+    Case(
+        "yml_column_name_injection",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels:\n  - name: __NAME__\n    columns:\n      - name: "
+        + MARK
+        + '"person_id from raw.crm_contacts --"\n        data_tests: [not_null]\n',
+        dbt="parse",
+    ),
+    Case(
+        "yml_deep_nesting",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml=default_yml("__NAME__")
+        + "      meta: {x: "
+        + "[" * 19
+        + MARK
+        + "[" * 4981
+        + "]" * 5000
+        + "}\n",
+        dbt="parse",
+        dbt_says="Cycle detected",
+    ),
+    Case(
+        "yml_dot_yaml_post_hook",
+        "yaml",
+        SELECT,
+        "yaml_not_allowed",
+        yml="version: 2\nmodels: []\n",
+        files={
+            "__NAME__.props.yaml": config_yml(
+                "      "
+                + MARK
+                + "post_hook: \"copy (select * from raw.crm_contacts) to 'leak.csv'\"\n"
+            )
+        },
+        dbt="parse",
+    ),
+    # jinja
+    Case(
+        "jinja_call_statement",
+        "jinja",
+        MARK + "{% call statement('x', fetch_result=True) %}select email from raw.crm_contacts{% "
+        "endcall %}\n" + SELECT,
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "jinja_load_result",
+        "jinja",
+        "select person_id, '" + MARK + "{{ load_result('x') }}' as r from " + P,
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "jinja_adapter_columns",
+        "jinja",
+        "select person_id, '"
+        + MARK
+        + "{{ adapter.get_columns_in_relation(api.Relation.create(schema='raw', "
+        "identifier='crm_contacts')) }}' as c from " + P,
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "jinja_comment_does_not_nest",
+        "jinja",
+        "{# a {# b #}" + MARK + "{{ env_var('TESSERA_CANARY') }} #}\n" + SELECT,
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "jinja_ref_homoglyph",
+        "jinja",
+        "select person_id from " + MARK + "{{ ref('customer_pr\u043efiles') }}",
+        "jinja",
+        dbt="parse",
+    ),
+    Case(
+        "jinja_modules_os",
+        "jinja",
+        "select person_id, '" + MARK + "{{ modules.datetime.datetime.now() }}' as t from " + P,
+        "jinja",
+        dbt="parse",
+    ),
+    # relations
+    Case(
+        "rel_quoted_raw",
+        "relations",
+        "select email from " + MARK + '"raw"."crm_contacts"',
+        "relation_not_allowed",
+    ),
+    Case(
+        "rel_upper_raw",
+        "relations",
+        "select EMAIL from " + MARK + "RAW.CRM_CONTACTS",
+        "relation_not_allowed",
+    ),
+    Case(
+        "rel_dotted_identifier",
+        "relations",
+        "select person_id from " + MARK + '"profiles.customer_profiles"',
+        "file_access",
+    ),
+    Case(
+        "rel_from_first",
+        "relations",
+        "from " + MARK + "raw.crm_contacts select email",
+        "relation_not_allowed",
+    ),
+    Case(
+        "rel_pragma_table_info",
+        "relations",
+        "select p.person_id, t.name from "
+        + P
+        + " p, "
+        + MARK
+        + "pragma_table_info('raw.crm_contacts') t",
+        "function_not_allowed",
+    ),
+    Case(
+        "rel_duckdb_secrets",
+        "relations",
+        "select person_id, (select count(*) from " + MARK + "duckdb_secrets()) as n from " + P,
+        "function_not_allowed",
+    ),
+    Case(
+        "rel_getvariable",
+        "relations",
+        "select person_id, " + MARK + "getvariable('secret') as v from " + P,
+        "function_not_allowed",
+    ),
+    Case(
+        "rel_nextval",
+        "relations",
+        "select person_id, " + MARK + "nextval('identity.person_seq') as n from " + P,
+        "function_not_allowed",
+    ),
+    Case(
+        "rel_http_string",
+        "relations",
+        "select * from " + MARK + "'http://127.0.0.1:9/leak.csv'",
+        "file_access",
+    ),
+    Case(
+        "rel_read_parquet_https",
+        "relations",
+        "select * from " + MARK + "read_parquet('https://example.com/x.parquet')",
+        "file_access",
+    ),
+    Case(
+        "rel_glob_etc",
+        "relations",
+        "select file as person_id from " + MARK + "glob('/etc/*')",
+        "file_access",
+    ),
+    Case(
+        "rel_sf_query_history",
+        "relations",
+        "select query_text as person_id from " + MARK + "table(information_schema.query_history())",
+        "parse_error",
+    ),
+    Case(
+        "rel_sf_identifier",
+        "relations",
+        "select email as person_id from " + MARK + "identifier('raw.crm_contacts')",
+        "function_not_allowed",
+    ),
+    Case(
+        "rel_sf_stage",
+        "relations",
+        "select " + MARK + "$1 as person_id from @raw_stage/contacts.csv",
+        "parameter",
+    ),
+    Case(
+        "rel_sf_result_scan",
+        "relations",
+        "select * from " + MARK + "table(result_scan(last_query_id()))",
+        "parse_error",
+    ),
+    Case(
+        "rel_membership_alias_homoglyph",
+        "relations",
+        "select person_id from " + MARK + "raw.crm_contact\u0455",
+        "bad_relation_name",
+    ),
+    Case("stmt_load_httpfs", "relations", MARK + "load httpfs", "not_select"),
+    Case(
+        "stmt_pivot",
+        "relations",
+        MARK + "pivot raw.crm_contacts on email using count(*)",
+        "not_select",
+    ),
+    # dialect
+    Case(
+        "dialect_nbsp",
+        "dialect",
+        "select person_id from\u00a0" + MARK + "raw.crm_contacts",
+        "relation_not_allowed",
+    ),
+    # resources
+    Case(
+        "res_join_on_inequality",
+        "resources",
+        "select a.person_id from " + P + " a join " + MARK + P + " b on a.person_id < b.person_id",
+        "cartesian_product",
+    ),
+    Case(
+        "res_join_on_or_true",
+        "resources",
+        "select a.person_id from "
+        + P
+        + " a join "
+        + MARK
+        + P
+        + " b on a.person_id = b.person_id or true",
+        "cartesian_product",
+    ),
+    Case(
+        "res_union_3000",
+        "resources",
+        MARK + "select person_id from " + P + "\n" + _many(3000, "union all select 'x'", "\n"),
+        "too_complex",
+    ),
+    Case(
+        "res_and_chain_5000",
+        "resources",
+        MARK + "select person_id from " + P + " where " + _many(5000, "1 = 1", " and "),
+        "too_large",
+    ),
+    Case(
+        "res_nested_functions_900",
+        "resources",
+        "select person_id, "
+        + "abs(" * 40
+        + "abs"
+        + MARK
+        + "("
+        + "abs(" * 859
+        + "1"
+        + ")" * 900
+        + " as x from "
+        + P,
+        "too_deep",
+    ),
+    Case(
+        "res_concat_chain_6000",
+        "resources",
+        MARK + "select person_id, " + _many(6000, "'a'", " || ") + " as x from " + P,
+        "parse_error",
+    ),
+    Case(
+        "res_repeat_2e9",
+        "resources",
+        "select person_id, " + MARK + "repeat(email, 2000000000) as e from " + P,
+        "function_not_allowed",
+    ),
+    Case(
+        "res_range_list",
+        "resources",
+        "select person_id, " + MARK + "unnest(range(1, 2000000000)) as n from " + P,
+        "function_not_allowed",
+    ),
+    # files
+    Case(
+        "file_macro_override",
+        "files",
+        SELECT,
+        "jinja",
+        files={
+            "zz_helpers.sql": MARK
+            + "{% macro ref(name) %}raw.crm_contacts{% endmacro %}\nselect 1 as person_id\n",
+            "zz_helpers.yml": default_yml("zz_helpers"),
+        },
+        dbt="parse",
+    ),
+    Case(
+        "file_uppercase_yml",
+        "files",
+        SELECT,
+        "file_not_allowed",
+        files={"__NAME__.YML": MARK + "version: 2\n"},
+    ),
+]
+
+HOSTILE += [
+    Case(
+        "file_named_segment_membership",
+        "files",
+        SELECT,
+        "catalog",
+        files={
+            "segment_membership.sql": MARK + SELECT,
+            "segment_membership.yml": default_yml("segment_membership"),
+        },
+        dbt="parse",
+    ),
+    Case(
+        "file_name_case_twin",  # DuckDB folds case: segments.Lapsed_Vips is lapsed_vips
+        "files",
+        SELECT,
+        "catalog",
+        files={"Lapsed_Vips.sql": MARK + SELECT, "Lapsed_Vips.yml": default_yml("Lapsed_Vips")},
+        dbt="parse",
+    ),
+]
+
 VALID: list[Case] = [
     Case(
         "ok_window_qualify",
@@ -1028,6 +1434,30 @@ VALID: list[Case] = [
         "ok_distinct_graph",
         "valid",
         ("select distinct person_id from identity.identity_graph where id_type = 'email'"),
+    ),
+    Case(
+        "ok_ml_lifetime_value_and_clusters",
+        "valid",
+        "with lifetime as (\n"
+        "    select person_id, p_alive, predicted_clv_365d\n"
+        "    from {{ source('ml', 'person_lifetime_value') }}\n"
+        "),\n\n"
+        "clusters as (\n"
+        "    select person_id, cluster_label from {{ source('ml', 'person_clusters') }}\n"
+        ")\n\n"
+        "select p.person_id, p.email, lifetime.predicted_clv_365d, clusters.cluster_label\n"
+        f"from {P} p\n"
+        "join lifetime on lifetime.person_id = p.person_id\n"
+        "left join clusters on clusters.person_id = p.person_id\n"
+        "where lifetime.p_alive > 0.3 and lifetime.predicted_clv_365d > 10",
+    ),
+    Case(
+        "ok_meta_named_like_hooks",
+        "valid",
+        SELECT,
+        yml=config_yml("      tags: [segment]\n").replace(
+            "refresh: daily}", "refresh: daily, post_hook: none, sql_header: none}"
+        ),
     ),
     Case(
         "ok_yaml_with_tests",

@@ -117,6 +117,22 @@ def build_pipeline(root: Path, persons: int, timeout_seconds: int = 30) -> Pipel
             " 'recency' as reason_1, 'frequency' as reason_2, 'monetary' as reason_3"
             " from identity.persons p cross join (values ('purchase_30d'), ('churn_90d')) m(model)"
         )
+        # The shapes ml/lifetime.py and ml/clusters.py publish (their columns, not their fits).
+        session.execute(
+            "create table ml.person_lifetime_value as select person_id,"
+            " 1 + hash(person_id) % 5 as purchase_days,"
+            " (hash(person_id || 'alive') % 1000) / 1000.0 as p_alive,"
+            " 20 + hash(person_id) % 80 as expected_order_value,"
+            " (hash(person_id || 'clv') % 5000) / 10.0 as predicted_clv_365d"
+            " from identity.persons"
+        )
+        session.execute(
+            "create table ml.person_clusters as select person_id,"
+            " 1 + hash(person_id) % 4 as cluster_id,"
+            " ['loyal regulars', 'one-time buyers', 'browsers', 'lapsed']"
+            "[(1 + hash(person_id) % 4)::integer]"
+            " as cluster_label from identity.persons"
+        )
     starters = pipeline.dbt("build", "--select", "path:models/segments")
     if starters.returncode != 0:
         raise RuntimeError(starters.stdout[-3000:])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from hostile_cases import HOSTILE, VALID
+from hostile_cases import CANARY_ENV, HOSTILE, VALID, Case
 from hostile_harness import (
     REPO_PROJECT,
     Pipeline,
@@ -62,6 +62,16 @@ BUILDS_HARMLESSLY = {
     "rel_cte_scope_pg_settings": "the sandbox's settings",
     "rel_duckdb_settings": "the sandbox's settings",
     "rel_information_schema": "the sandbox's catalog: copies of the readable relations",
+    # written afresh (the second half of the battery)
+    "yml_relationships_to_staging": "its SQL is plain; the test reading staging is refused",
+    "rel_duckdb_secrets": "the sandbox lists no secret (persistent secrets are off there)",
+    "rel_getvariable": "the sandbox has no variables: null",
+    "res_join_on_inequality": "a product of readable relations in its own table",
+    "res_join_on_or_true": "a product of readable relations in its own table",
+    "res_union_3000": "3000 constant rows and readable data",
+    "res_and_chain_5000": "DuckDB evaluates 5000 true conditions",
+    "res_nested_functions_900": "DuckDB evaluates abs() 900 deep",
+    "file_uppercase_yml": "dbt reads only .yml and .yaml: the .YML file is ignored",
 }
 
 
@@ -70,6 +80,9 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
     yield build_pipeline(tmp_path_factory.mktemp("hostile_build"), PERSONS)
 
 
+# A whole-project build with every case beside it, and each segment starts a sandbox worker
+# (importing DuckDB and pyarrow took 2.6 s at a load average of 20 on 2 cores).
+@pytest.mark.timeout(2400)
 @pytest.mark.parametrize(
     "selection", [[], ["--select", "path:models/segments"]], ids=["plain", "segments"]
 )
@@ -96,6 +109,9 @@ def test_every_parsed_hostile_case_changes_nothing_outside_its_table(
     refused = [c.id for c in RUN_CASES if statuses.get(c.name) in ("error", "skipped")]
     assert len(refused) + len(built) == len(RUN_CASES), statuses
     assert statuses.get("leak") == "error"  # yml_unit_test_sql_fixture's unit test
+    results = json.loads((pipeline.project / "target" / "run_results.json").read_text())
+    probes = [r["status"] for r in results["results"] if "to_staging_email" in r["unique_id"]]
+    assert probes == ["error"]  # the relationships test that would read staging
     # the rest of the project builds around them: this was a real build
     assert statuses.get("lapsed_vips") == "success"
     if not selection:
@@ -168,4 +184,32 @@ def test_valid_tricky_segments_pass_every_check_and_build_in_the_sandbox(
     with duckdb.connect(str(pipeline.settings.warehouse_path), read_only=True) as con:
         scores = con.execute("select count(*) from segments.seg_ok_person_scores").fetchone()[0]
         other = con.execute("select count(*) from segments.seg_ok_reads_other_segment").fetchone()
+        ml = con.execute(
+            "select count(*), count(distinct cluster_label), min(predicted_clv_365d) "
+            "from segments.seg_ok_ml_lifetime_value_and_clusters"
+        ).fetchone()
     assert scores > 0 and other[0] > 0
+    assert ml[0] > 0 and ml[1] > 1 and ml[2] > 10  # predicted LTV and clusters, as filtered
+
+
+def test_a_secret_named_for_dbt_cannot_be_printed_by_a_segment(pipeline: Pipeline) -> None:
+    """dbt renders a segment's Jinja at parse, before the guard: `log(env_var(...))` would
+    print any variable of dbt's environment. Secrets named DBT_ENV_SECRET_* (profiles.yml
+    reads the Snowflake ones so) are refused there by dbt itself and scrubbed from its logs."""
+    [case] = [c for c in HOSTILE if c.id == "jinja_log_secret"]
+    secret = Case(
+        "jinja_log_dbt_secret",
+        "jinja",
+        case.sql.replace("env_var('HOME')", "env_var('DBT_ENV_SECRET_TESSERA_CANARY')"),
+    )
+    put_cases(pipeline.project, [secret])
+    pipeline.env["DBT_ENV_SECRET_TESSERA_CANARY"] = CANARY_ENV
+    try:
+        proc = pipeline.dbt("build", "--select", secret.name)
+    finally:
+        del pipeline.env["DBT_ENV_SECRET_TESSERA_CANARY"]
+        put_cases(pipeline.project, [])
+    assert proc.returncode != 0
+    assert "Secret env vars are allowed only in profiles.yml" in proc.stdout, proc.stdout[-2000:]
+    logs = "".join(f.read_text() for f in (pipeline.project / "logs").glob("*.log"))
+    assert CANARY_ENV not in proc.stdout + proc.stderr + logs

@@ -114,3 +114,24 @@ def test_extra_checks_report_in_the_authors_file(
     [issue] = [e for e in result.errors if e.segment == case.name]
     assert issue.code == "unknown_model" and "purchase_30d" in issue.message
     assert (issue.file, issue.line, issue.column) == (f"models/segments/{case.name}.sql", 4, 15)
+
+
+@pytest.mark.parametrize("suffix", [".sql", ".yml"])
+def test_a_file_that_is_not_utf8_is_refused_at_its_byte(project: Path, suffix: str) -> None:
+    """A file saved as Latin-1 crashed the catalog with UnicodeDecodeError."""
+    [case] = [c for c in VALID if c.id == "ok_small_pad"]
+    put_cases(project, [case])
+    path = project / "models" / "segments" / f"{case.name}{suffix}"
+    first, _, rest = path.read_text().partition("\n")
+    comment = "--" if suffix == ".sql" else "##"
+    text = f"{first}\n{comment} caf\xe9\n{rest}"
+    path.write_bytes(text.encode("latin-1"))
+    result = check_project(project, compile_with_dbt=False)
+    [issue] = result.errors
+    assert (issue.code, issue.file, issue.line, issue.column) == (
+        "not_utf8",
+        f"models/segments/{case.name}{suffix}",
+        2,
+        7,
+    )
+    assert "0xe9" in issue.message

@@ -223,7 +223,11 @@ def test_reverse_etl_sync_from_snowflake_sends_only_changes(sf_run: PipelineRun)
         assert len(destinations.hubspot.app.contacts) == first.stats.sent_ok
         assert sync().stats.sent_ok == 0
         with Warehouse(settings).session() as session:
-            person = session.scalar(f"select min(person_id) from {segment} where email is not null")
+            person = session.scalar(  # a person the sync sends (issue 18: not a holdout)
+                f"select min(person_id) from {segment} where email is not null and person_id "
+                "not in (select person_id from experiments.sync_holdouts where sync_name = %s)",
+                [name],
+            )
             session.execute(
                 f"update {segment} set first_name = 'Renamed' where person_id = %s", [person]
             )

@@ -114,7 +114,7 @@
             'domain_aliases': {'googlemail.com': 'gmail.com'},
             'max_variants': 5,
         },
-        'lookback_days': 14,
+        'lookback_days': 30,
         'max_iterations': 30,
         'max_agglomeration_rounds': 40,
         'max_cluster_size': 1000,

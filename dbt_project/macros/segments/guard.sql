@@ -58,8 +58,9 @@
         {%- do tessera_guard_segment_model(node, custom_schema_name, custom_alias_name, custom_database_name) -%}
     {%- elif node.resource_type == 'test' and tessera_in_segments(node.original_file_path) -%}
         {%- do tessera_guard_segment_test(node, custom_schema_name, custom_alias_name, custom_database_name) -%}
-    {%- elif tessera_in_segments(node.patch_path) -%}
-        {%- do tessera_segment_error(node, "a YAML file in models/segments describes "
+    {%- elif tessera_in_segments(node.patch_path) or tessera_in_segments(node.original_file_path) -%}
+        {#- e.g. a snapshot defined in YAML there, with its own schema and hooks -#}
+        {%- do tessera_segment_error(node, "a file in models/segments defines or describes "
             ~ node.resource_type ~ " " ~ node.name ~ ", which is not a segment") -%}
     {%- endif -%}
 {%- endmacro %}
@@ -68,6 +69,9 @@
     {%- set schema = var('segments_schema', 'segments') -%}
     {%- if node.language != 'sql' -%}
         {%- do tessera_segment_error(node, "segments are SQL; a " ~ node.language ~ " model is not allowed") -%}
+    {%- endif -%}
+    {%- if not modules.re.match('^[a-z][a-z0-9_]{0,62}$', node.name) or node.name in ['segment_membership', 'segment_sizes'] -%}
+        {%- do tessera_segment_error(node, "'" ~ node.name ~ "' cannot be a segment: names are lower-case letters, digits and _ (at most 63), and segment_membership / segment_sizes are Tessera's own tables") -%}
     {%- endif -%}
     {%- if node.config_call_dict -%}
         {%- do tessera_segment_error(node, "config() in the .sql sets "

@@ -57,6 +57,10 @@
 {% materialization segment, adapter='snowflake' %}
     {%- do tessera_guard_segment_run(model) -%}
     {%- set role = var('segments_snowflake_role', env_var('TESSERA_SNOWFLAKE_SEGMENTS_ROLE', '')) -%}
+    {%- if not role and target.name == 'snowflake_segments' -%}
+        {#- the segments target always names its role (profiles.yml): hold the session to it -#}
+        {%- set role = target.role or 'TESSERA_SEGMENTS' -%}
+    {%- endif -%}
     {%- if role -%}
         {%- set current = run_query('select current_role()').columns[0].values()[0] -%}
         {%- if (current or '') | upper != role | upper -%}
@@ -130,6 +134,25 @@
 {% materialization dynamic_table, adapter='snowflake' %}
     {%- do tessera_refuse_segment('dynamic_table') -%}
     {{ return(dbt.materialization_dynamic_table_snowflake()) }}
+{% endmaterialization %}
+
+{#- A data test of a segment runs in the warehouse with the project's rights, so what it reads
+    is held to what the segment itself may read (a relationships test `to` a staging model
+    would otherwise probe it). -#}
+{% macro tessera_guard_segment_test_run() -%}
+    {%- if tessera_in_segments(model.original_file_path) -%}
+        {%- do tessera_guard_dependencies(model) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{% materialization test, default %}
+    {%- do tessera_guard_segment_test_run() -%}
+    {{ return(dbt.materialization_test_default()) }}
+{% endmaterialization %}
+
+{% materialization test, adapter='snowflake' %}
+    {%- do tessera_guard_segment_test_run() -%}
+    {{ return(dbt.materialization_test_snowflake()) }}
 {% endmaterialization %}
 
 {#- A unit test runs the tested model's SQL outside the sandbox: none may test a segment. -#}
