@@ -225,7 +225,7 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
     if table.row_count:
         console.print(table)
     for line in _baseline_warnings(result):  # issue 17: flagged loudly in the demo too
-        console.print(f"[bold red]WARNING: {line}[/bold red]")
+        console.print(f"[bold red]WARNING: {line}[/bold red]", soft_wrap=True)
     for line in scored:
         console.print(line, soft_wrap=True)
     if charts:
