@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable
 
 from dagster import (
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
     RunsFilter,
@@ -22,11 +23,18 @@ from dagster import (
     SkipReason,
     sensor,
 )
-from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
 
 from orchestration.resources import WarehouseResource
 from tessera.sources.resolve import PhysicalTable, resolve_all
 from tessera.warehouse import Session, Warehouse, WarehouseError
+
+# Dagster's own in-progress set, from public names (its constant lives in dagster._core).
+IN_PROGRESS_RUN_STATUSES = [
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+    DagsterRunStatus.SUSPENDED,
+]
 
 NEW_RAW_DATA_SENSOR = "new_raw_data_sensor"
 
