@@ -28,7 +28,7 @@ from orchestration.resources import WarehouseResource
 from tessera.sources.resolve import PhysicalTable, resolve_all
 from tessera.warehouse import Session, Warehouse, WarehouseError
 
-# Dagster's own in-progress set, from public names (its constant lives in dagster._core).
+# Dagster's in-progress run statuses, spelled with public names (its own constant is private).
 IN_PROGRESS_RUN_STATUSES = [
     DagsterRunStatus.STARTING,
     DagsterRunStatus.STARTED,

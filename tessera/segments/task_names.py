@@ -3,8 +3,8 @@
 ml.person_scores holds one row per person and model, the model named after its prediction
 task (dbt_project.yml, vars prediction_tasks). `where model = 'purchase_30d'` with a renamed
 or misspelt task would silently select nobody; this check names the tasks that exist.
-Hooked into validate.find_issues with one line; reads the tasks from the project file, not
-from ml/ (tessera/ imports no ml/).
+Hooked into validate.find_issues with one line; reads the tasks from the project file
+(tessera.prediction_tasks), so the core never depends on the ML package.
 """
 
 from __future__ import annotations
