@@ -29,8 +29,8 @@ reached identity (`not_seen`), was dropped by a validity rule (`dropped_invalid`
 shared by a cap (`dropped_shared`), or is in the graph but its group's links ran through a
 dropped identifier (`cut_off_by_dropped`); `resolver_split` (in the graph, no dropped
 identifier in its group, still split) is charged to `cut_by_rules` when its group holds an
-edge a rule cut (identity_audit: recycled, person_limit, weak_join, uncorroborated), else to
-`resolver_split`, which would be a bug in the resolver.
+edge a rule cut (identity_audit: recycled, person_limit, weak_join, uncorroborated,
+contested), else to `resolver_split`, which would be a bug in the resolver.
 
 What the guards did (hubs found, edges cut, whether truth agrees with each cut, and where the
 remaining wrongly joined pairs come from): `tessera.identity.guards`.

@@ -4,7 +4,7 @@ wrongly joined pairs that remain come from.
 - hubs_by_type: identifiers identity_nodes marked shared_identifier (kept as nodes, never
   bridges), per id type.
 - edges_cut_by_reason: edges not used, per reason (edge_to_shared_identifier, recycled,
-  person_limit, weak_join, uncorroborated, unresolved), from identity_audit.
+  person_limit, weak_join, uncorroborated, contested, unresolved), from identity_audit.
 - cuts_vs_truth: per reason, whether each cut edge joined two different true persons (a good
   cut: `<reason>:different_persons`), one person (a link lost: `<reason>:same_person`) or an
   identifier truth gives to no single person (`<reason>:unscored`).

@@ -182,6 +182,34 @@ def mess_records(session) -> None:
             pos("pc_mix", 84, loyalty_id="L_partner", email="wife@mail.com"),
         ],
     )
+    # a store's house card scanned for three customers without a card of their own, once
+    # each, under every link cap: a regular with an account (two orders), a walk-in who typed
+    # her email, another who gave his phone; no record ever pairs the card with anyone twice
+    insert(
+        session,
+        "orders",
+        [order(f"hq{i}", 86 + i, user_id="u_hq", customer_email="hq@mail.com") for i in range(2)],
+    )
+    insert(
+        session,
+        "pos_purchases",
+        [
+            pos("hq_1", 88, loyalty_id="HC-STORE-12", email="hq@mail.com"),
+            pos("hq_2", 89, loyalty_id="HC-STORE-12", email="walkin@mail.com"),
+            pos("hq_3", 90, loyalty_id="HC-STORE-12", phone="+1 617 555 2290"),
+        ],
+    )
+    # and a customer's own card seen once with her email, once with a typo of it, once with
+    # her phone: three one-off links, but a typo is not another person
+    insert(
+        session,
+        "pos_purchases",
+        [
+            pos("ty_1", 91, loyalty_id="L_typo", email="roberta.k@mail.com"),
+            pos("ty_2", 92, loyalty_id="L_typo", email="robreta.k@mail.com"),
+            pos("ty_3", 93, loyalty_id="L_typo", phone="+1 206 555 3344"),
+        ],
+    )
     # a household landline on two members' accounts
     insert(
         session,
@@ -421,6 +449,39 @@ def test_a_partners_card_once_does_not_merge_two_customers_with_histories(
     assert "uncorroborated" in reasons
 
 
+def test_a_house_card_seen_once_with_each_of_three_customers_joins_none(
+    warehouse: Path,
+) -> None:
+    # under the old rules the card joined the regular's person and took the walk-ins with it
+    found = persons(
+        warehouse,
+        "user_id:u_hq",
+        "email:walkin@mail.com",
+        "phone:+16175552290",
+        "loyalty_id:HC-STORE-12",
+    )
+    assert None not in found and len(set(found)) == 4
+    assert person(warehouse, "email:hq@mail.com") == found[0]
+    cuts = audit(warehouse, "loyalty_id", "HC-STORE-12")
+    contested = cuts[cuts.reason == "contested"]
+    assert sorted(contested.linked_id_value) == ["+16175552290", "hq@mail.com", "walkin@mail.com"]
+    assert "3 persons" in contested.detail.iloc[0]
+
+
+def test_a_card_seen_once_with_an_email_its_typo_and_a_phone_stays_one_person(
+    warehouse: Path,
+) -> None:
+    found = persons(
+        warehouse,
+        "loyalty_id:L_typo",
+        "email:roberta.k@mail.com",
+        "email:robreta.k@mail.com",
+        "phone:+12065553344",
+    )
+    assert None not in found and len(set(found)) == 1
+    assert "contested" not in set(audit(warehouse, "loyalty_id", "L_typo").reason)
+
+
 def test_a_household_landline_does_not_merge_its_members(warehouse: Path) -> None:
     ann, bob = persons(warehouse, "user_id:u_ann", "user_id:u_bob")
     assert ann and bob and ann != bob
@@ -472,6 +533,8 @@ def test_no_person_breaks_a_limit_and_stats_report_hubs_and_cuts(warehouse: Path
     assert over.empty
     stats = frame(warehouse, "select metric, dimension, value from identity.identity_stats")
     cut = stats[stats.metric == "edges_cut"].set_index("dimension").value
-    assert {"recycled", "person_limit", "uncorroborated", "shared_identifier"} <= set(cut.index)
+    assert {"recycled", "person_limit", "uncorroborated", "contested", "shared_identifier"} <= set(
+        cut.index
+    )
     hubs = stats[stats.metric == "hubs"].set_index("dimension").value
     assert hubs["device_id"] >= 1 and hubs["phone"] >= 1 and hubs["loyalty_id"] >= 1

@@ -10,7 +10,9 @@
     Persons grow along their strongest edges, in parallel rounds, as the best identity
     products do it (Segment Unify's limits and priority): edges are ranked by class (one
     mailbox, then strong-strong, then device/cookie-strong, then device-cookie), then by
-    evidence (number of sources, records), then by age, then by key. Every cluster starts as
+    evidence (number of sources, records), then by age, then by key. First, contested
+    identifiers lose their one-off links (_identity_cut_contested: a house card seen once
+    each with three persons joins none of them). Every cluster starts as
     a node, or as its strong group where that group keeps every limit. Each round every
     cluster picks its best edge; a cluster joins the other end when that cluster ranks above
     it (highest-priority identifier type, then more strong identifiers, then size, then key)
@@ -65,6 +67,7 @@
             n.node_key,
             n.id_type,
             n.component_key,
+            n.group_key,
             n.limit_weight,
             case when n.id_type in (" ~ strong_list ~ ") then s.strength else 0 end
                 as group_strength,
@@ -98,6 +101,7 @@
         select dst_key, src_key, edge_class, record_count, source_count, exclusive, edge_rank
         from tessera_agg_ranked") -%}
     {%- do run_query("drop table if exists tessera_agg_ranked") -%}
+    {%- do _identity_cut_contested(config) -%}
 
     {%- set state = {'rounds': 0, 'done': false} -%}
     {%- set max_rounds = config.max_agglomeration_rounds | int -%}
@@ -287,9 +291,81 @@
     {#- accepted joins -#}
     {%- do run_query(create ~ "tessera_agg_nodes as
         select
-            n.node_key, n.id_type, n.component_key, n.limit_weight, n.group_strength,
+            n.node_key, n.id_type, n.component_key, n.group_key, n.limit_weight,
+            n.group_strength,
             n.priority, n.is_strong,
             coalesce(d.b, n.cluster_key) as cluster_key
         from tessera_agg_nodes n
         left join tessera_agg_decisions d on d.a = n.cluster_key and d.accepted") -%}
+{%- endmacro -%}
+
+
+{%- macro _identity_cut_contested(config) -%}
+    {#- A strong identifier with no corroborated link of its own (its strong group is itself)
+        whose one-off links (one record, one source, no account identifier) reach the strong
+        groups of var identity_contested_min_persons or more persons is contested: a store's
+        house card scanned for customers without one, a card passed around a family, a
+        number typed for strangers. It is attached to none of them: every such link is cut
+        and audited (reason contested). Before any join, from the component's own edges, so
+        full and incremental builds decide alike. -#}
+    {%- set min_persons = config.contested_min_persons -%}
+    {%- if min_persons is none -%}
+        {{ return('') }}
+    {%- endif -%}
+    {%- set one_off = "e.edge_class = 1 and e.record_count < 2 and e.source_count < 2
+        and e.exclusive = 0" -%}
+    {#- a reached identifier a typo away from another reached one (robert@ / robret@, one
+        digit of a phone) is the same person's, not another person: its group is not counted -#}
+    {%- do run_query("create or replace temporary table tessera_agg_contested as
+        with one_off as (
+            select e.a_key, e.b_key, nb.group_key as b_group
+            from tessera_agg_edges e
+            join tessera_agg_nodes na on na.node_key = e.a_key
+            join tessera_agg_nodes nb on nb.node_key = e.b_key
+            where " ~ one_off ~ "
+                and na.group_strength <= 1
+                and nb.group_key <> na.group_key
+        ),
+        near as (
+            select distinct x.a_key, x.b_group
+            from one_off x
+            join one_off y
+                on y.a_key = x.a_key
+                and y.b_group < x.b_group
+                and split_part(y.b_key, ':', 1) = split_part(x.b_key, ':', 1)
+                and " ~ identity_edit_distance('x.b_key', 'y.b_key') ~ " <= 2
+        ),
+        persons as (
+            select o.a_key, count(distinct o.b_group) as persons
+            from one_off o
+            left join near n on n.a_key = o.a_key and n.b_group = o.b_group
+            where n.b_group is null
+            group by o.a_key
+        )
+        select a_key, persons
+        from persons
+        where persons >= " ~ min_persons) -%}
+    {%- do run_query("insert into tessera_agg_cuts
+        select
+            e.a_key,
+            e.b_key,
+            'contested',
+            e.a_key || ' is seen once each with the strong identifiers of '
+                || cast(c.persons as varchar) || ' persons and never twice with any '
+                || '(var identity_contested_min_persons: " ~ min_persons ~ "): a shared '
+                || 'identifier, attached to none of them',
+            na.component_key
+        from tessera_agg_edges e
+        join tessera_agg_contested c on c.a_key = e.a_key
+        join tessera_agg_nodes na on na.node_key = e.a_key
+        left join tessera_agg_contested other on other.a_key = e.b_key
+        where " ~ one_off ~ "
+            and (other.a_key is null or e.a_key < e.b_key)") -%}
+    {%- do run_query("create or replace temporary table tessera_agg_edges as
+        select e.*
+        from tessera_agg_edges e
+        where not (" ~ one_off ~ "
+            and (e.a_key in (select a_key from tessera_agg_contested)
+                or e.b_key in (select a_key from tessera_agg_contested)))") -%}
+    {%- do run_query("drop table if exists tessera_agg_contested") -%}
 {%- endmacro -%}

@@ -38,6 +38,11 @@
                        cashier's slip does not merge two customers with their own histories;
                        an edge to an account_id_types identifier (an account or CRM record
                        asserting an email or phone) is evidence enough on its own
+      contested_min_persons  a strong identifier with no corroborated link of its own, seen
+                       once each with the strong identifiers of this many persons or more
+                       and never twice with any, is attached to none of them (a store's
+                       house card, a card passed around a family); its links are cut and
+                       audited (contested); null = off
       mailbox_rules    addresses of one mailbox ('john.smith+x@gmail.com', 'johnsmith@
                        googlemail.com') are linked, not rewritten; enabled: false turns it off
       lookback_days    incremental runs re-read every source this many days before its
@@ -104,6 +109,7 @@
                           'device_id': 10, 'anonymous_id': none},
         'weak_ids_join_persons': false,
         'corroborate_joins': true,
+        'contested_min_persons': 3,
         'account_id_types': ['user_id', 'crm_id'],
         'mailbox_rules': {
             'enabled': true,
@@ -184,6 +190,12 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
+    {%- if config.contested_min_persons is not none and (config.contested_min_persons
+           is not number or config.contested_min_persons < 2) -%}
+        {{ exceptions.raise_compiler_error(
+            "var identity_contested_min_persons must be an integer >= 2 (or null for off), got "
+            ~ config.contested_min_persons) }}
+    {%- endif -%}
     {%- for name in ['hub_max_strong_groups', 'person_limits'] -%}
         {%- for id_type, max in config[name].items() -%}
             {%- if id_type not in known or (max is not none

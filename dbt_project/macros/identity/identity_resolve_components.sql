@@ -192,7 +192,9 @@
     {{ return(local_md5(tojson({
         'id_priority': config.id_priority, 'strong_id_types': config.strong_id_types,
         'person_limits': config.person_limits,
-        'weak_ids_join_persons': config.weak_ids_join_persons}))) }}
+        'weak_ids_join_persons': config.weak_ids_join_persons,
+        'corroborate_joins': config.corroborate_joins,
+        'contested_min_persons': config.contested_min_persons}))) }}
 {%- endmacro -%}
 
 

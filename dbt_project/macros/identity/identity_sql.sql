@@ -28,6 +28,20 @@
 {%- endmacro -%}
 
 
+{#- edit distance between two strings (typos: 'robert' and 'robret' are 2 apart) -#}
+{%- macro identity_edit_distance(a, b) -%}
+    {{ return(adapter.dispatch('identity_edit_distance', 'tessera')(a, b)) }}
+{%- endmacro -%}
+
+{%- macro duckdb__identity_edit_distance(a, b) -%}
+    levenshtein({{ a }}, {{ b }})
+{%- endmacro -%}
+
+{%- macro default__identity_edit_distance(a, b) -%}
+    editdistance({{ a }}, {{ b }})
+{%- endmacro -%}
+
+
 {%- macro identity_literal(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro -%}

@@ -7,7 +7,9 @@
                   phone or device that passed from one person to another: when each was last
                   and first seen with it), person_limit (joining would break var
                   identity_person_limits: how many of which type), weak_join (a device or
-                  cookie would have joined two persons), unresolved
+                  cookie would have joined two persons), uncorroborated (one record would
+                  have joined two established persons), contested (a strong identifier seen
+                  once each with several persons: a house card), unresolved
 -#}
 {{ config(materialized='table') }}
 
