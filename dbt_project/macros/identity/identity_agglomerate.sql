@@ -316,28 +316,43 @@
         and e.exclusive = 0" -%}
     {#- a reached identifier a typo away from another reached one (robert@ / robret@, one
         digit of a phone) is the same person's, not another person: its group is not counted -#}
+    {#- the one-off links of candidates only (reaching enough groups before typos are
+        discounted): the typo comparison below is pairwise per candidate -#}
+    {%- do run_query("create or replace temporary table tessera_agg_one_off as
+        select e.a_key, e.b_key, nb.group_key as b_group
+        from tessera_agg_edges e
+        join tessera_agg_nodes na on na.node_key = e.a_key
+        join tessera_agg_nodes nb on nb.node_key = e.b_key
+        where " ~ one_off ~ "
+            and na.group_strength <= 1
+            and nb.group_key <> na.group_key
+            and e.a_key in (
+                select x.a_key
+                from tessera_agg_edges x
+                join tessera_agg_nodes xa on xa.node_key = x.a_key
+                join tessera_agg_nodes xb on xb.node_key = x.b_key
+                where " ~ one_off | replace('e.', 'x.') ~ "
+                    and xa.group_strength <= 1
+                    and xb.group_key <> xa.group_key
+                group by x.a_key
+                having count(distinct xb.group_key) >= " ~ min_persons ~ "
+            )") -%}
+    {#- a reached identifier a typo away from another reached one (robert@ / robret@, one
+        digit of a phone) is the same person's, not another person: its group is not counted -#}
     {%- do run_query("create or replace temporary table tessera_agg_contested as
-        with one_off as (
-            select e.a_key, e.b_key, nb.group_key as b_group
-            from tessera_agg_edges e
-            join tessera_agg_nodes na on na.node_key = e.a_key
-            join tessera_agg_nodes nb on nb.node_key = e.b_key
-            where " ~ one_off ~ "
-                and na.group_strength <= 1
-                and nb.group_key <> na.group_key
-        ),
-        near as (
+        with near as (
             select distinct x.a_key, x.b_group
-            from one_off x
-            join one_off y
+            from tessera_agg_one_off x
+            join tessera_agg_one_off y
                 on y.a_key = x.a_key
                 and y.b_group < x.b_group
                 and split_part(y.b_key, ':', 1) = split_part(x.b_key, ':', 1)
-                and " ~ identity_edit_distance('x.b_key', 'y.b_key') ~ " <= 2
+                and abs(length(y.b_key) - length(x.b_key)) <= 2
+            where " ~ identity_edit_distance('x.b_key', 'y.b_key') ~ " <= 2
         ),
         persons as (
             select o.a_key, count(distinct o.b_group) as persons
-            from one_off o
+            from tessera_agg_one_off o
             left join near n on n.a_key = o.a_key and n.b_group = o.b_group
             where n.b_group is null
             group by o.a_key
@@ -345,6 +360,7 @@
         select a_key, persons
         from persons
         where persons >= " ~ min_persons) -%}
+    {%- do run_query("drop table if exists tessera_agg_one_off") -%}
     {%- do run_query("insert into tessera_agg_cuts
         select
             e.a_key,
