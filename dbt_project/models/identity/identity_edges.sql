@@ -195,7 +195,7 @@ strong_components_or_self as (
 
 ),
 
-tenures as (
+tenures as {{ materialized_cte() }} (
 
     select
         e.recycled_key,
@@ -209,7 +209,7 @@ tenures as (
 
 ),
 
-group_types as (
+group_types as {{ materialized_cte() }} (
 
     select distinct s.group_key, split_part(s.node_key, ':', 1) as id_type
     from strong_components_or_self s
@@ -223,14 +223,17 @@ group_types as (
 {#- a later owner: first seen with the identifier more than the gap after an earlier
     owner's last sighting, and holding an identifier of a type the earlier one holds too
     (another email, another account: a different person, not the same one's next record) -#}
-passed_on as (
+tenure_pairs as {{ materialized_cte() }} (
 
-    {#- joins, not a correlated EXISTS: DuckDB decorrelated that into group_types joined with
-        itself on id_type alone, billions of rows at 100k persons (34 GB spilled) -#}
-    select distinct
+    {#- owners of one identifier in time order first (a few per phone or device), and only
+        then their identifier types: joined the other way round, DuckDB may pair every group
+        with every group of the same type (billions of rows at 100k persons, tens of GB
+        spilled) -#}
+    select
         t_old.recycled_key,
         t_old.group_key,
         t_old.last_seen_at,
+        t_new.group_key as next_group_key,
         t_new.first_seen_at as next_first_seen_at
 
     from tenures t_old
@@ -239,8 +242,37 @@ passed_on as (
         and t_new.group_key <> t_old.group_key
         and {{ dbt.dateadd('day', config.recycle_gap_days, 't_old.last_seen_at') }}
             < t_new.first_seen_at
-    join group_types a on a.group_key = t_old.group_key
-    join group_types b on b.group_key = t_new.group_key and b.id_type = a.id_type
+
+),
+
+old_types as {{ materialized_cte() }} (
+
+    select distinct p.recycled_key, p.group_key, p.next_group_key, a.id_type
+    from tenure_pairs p
+    join group_types a on a.group_key = p.group_key
+
+),
+
+{#- a later owner: first seen with the identifier more than the gap after an earlier
+    owner's last sighting, and holding an identifier of a type the earlier one holds too
+    (another email, another account: a different person, not the same one's next record) -#}
+passed_on as (
+
+    select distinct
+        p.recycled_key,
+        p.group_key,
+        p.last_seen_at,
+        p.next_first_seen_at
+
+    from tenure_pairs p
+    join (
+        select distinct o.recycled_key, o.group_key, o.next_group_key
+        from old_types o
+        join group_types b on b.group_key = o.next_group_key and b.id_type = o.id_type
+    ) shared
+        on shared.recycled_key = p.recycled_key
+        and shared.group_key = p.group_key
+        and shared.next_group_key = p.next_group_key
 
 ),
 
