@@ -174,6 +174,7 @@ def dbt_invocations(events: list[dict], command_started: float) -> list[DbtInvoc
         found = names.get("FoundStats") or names.get("ConcurrencyLine")
         parsed = _ts(found) if found else last
         args = names.get("MainReportArgs", {}).get("data", {}).get("args", {})
+        words = str(args.get("invocation_command", "dbt ?")).split()
         if "UnableToPartialParse" in names or "PartialParsingNotEnabled" in names:
             why = names.get("UnableToPartialParse", names.get("PartialParsingNotEnabled"))
             reparse = "full: " + why["info"]["msg"][:80]
@@ -185,7 +186,7 @@ def dbt_invocations(events: list[dict], command_started: float) -> list[DbtInvoc
             reparse = "full (no cache)"
         out.append(
             DbtInvocation(
-                command=str(args.get("which", "?")),
+                command=words[1] if len(words) > 1 else "?",
                 startup_s=max(first - previous_end, 0.0),
                 parse_s=parsed - first,
                 execute_s=last - parsed,
@@ -270,18 +271,33 @@ def describe(steps: list[Step]) -> str:
     return "; ".join(parts)
 
 
+def _row(code: str, data: str, customers: int, orders: int, sequence: str, steps: list) -> str:
+    total = sum(s.wall_s for s in steps)
+    return (
+        f"| {code} | {data}: {customers:,} customers, {orders:,} orders | {sequence} | "
+        f"{total:.1f} | {sum(s.cpu_s for s in steps):.1f} | {describe(steps)} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_first_pipeline")
     parser.add_argument("--cdnow", type=Path, help="the lifetimes wheel or CDNOW_master.txt")
     parser.add_argument("--synthetic", type=int, default=0, help="also N synthetic customers")
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--steps", action="store_true", help="also the four separate commands")
-    parser.add_argument("--checkout", type=Path, default=ROOT, help="code to measure")
-    parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--checkout",
+        type=Path,
+        nargs="+",
+        default=[ROOT],
+        help="code to measure; several are run alternately (before/after in one window)",
+    )
+    parser.add_argument("--label", nargs="+", default=[], help="a name per checkout")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/tessera-first-pipeline"))
     parser.add_argument("--write", action="store_true", help="append to BENCHMARKS.md")
     args = parser.parse_args(argv)
-    checkout = args.checkout.resolve()
+    checkouts = [c.resolve() for c in args.checkout]
+    labels = args.label + [c.name for c in checkouts[len(args.label) :]]
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     data: dict[str, pd.DataFrame] = {}
@@ -301,16 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         write_raw_orders(raw, orders)
         customers = orders["user_id"].nunique()
         for _ in range(args.runs):
-            for seq_name, sequence in sequences:
-                steps = run_sequence(raw, sequence, args.workdir, checkout, "run")
-                total = sum(s.wall_s for s in steps)
-                row = (
-                    f"| {args.label or checkout.name} | {label}: {customers:,} customers, "
-                    f"{len(orders):,} orders | {seq_name} | {total:.1f} | "
-                    f"{sum(s.cpu_s for s in steps):.1f} | {describe(steps)} |"
-                )
-                print(row, flush=True)
-                rows.append(row)
+            for checkout, code in zip(checkouts, labels, strict=True):
+                for seq_name, sequence in sequences:
+                    steps = run_sequence(raw, sequence, args.workdir, checkout, "run")
+                    rows.append(_row(code, label, customers, len(orders), seq_name, steps))
+                    print(rows[-1], flush=True)
     if args.write:
         from bench.harness import BENCHMARKS_MD, git_sha, machine_description
 
