@@ -16,7 +16,7 @@ from packaging.version import Version
 from packaging.version import parse as parse_version
 
 from tessera.dbt import dbt_executable
-from tessera.settings import Settings
+from tessera.settings import Settings, secrets_named_for_dbt
 from tessera.warehouse import Warehouse
 
 
@@ -62,17 +62,19 @@ class TesseraDbtCliResource(DbtCliResource):
 
 @contextmanager
 def _environment(extra: dict[str, str]) -> Iterator[None]:
-    """`extra` in os.environ while dagster-dbt starts dbt (it copies os.environ then)."""
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
+    """os.environ as dbt should see it while dagster-dbt starts dbt (it copies os.environ
+    then): `extra` added, secrets under dbt's secret names or left out (tessera.settings)."""
+    saved = dict(os.environ)
+    wanted = secrets_named_for_dbt({**saved, **extra})
+    for name in set(saved) - set(wanted):
+        del os.environ[name]
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        os.environ.update(saved)
 
 
 def build_resources(settings: Settings, project: DbtProject) -> dict[str, object]:

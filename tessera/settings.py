@@ -12,10 +12,23 @@ form (`Settings.environment()`), so a command means the same files from any dire
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
+
+# Variables that hold credentials by their name. dbt needs only the Snowflake ones, and reads
+# them from profiles.yml under DBT_ENV_SECRET_* names, which dbt refuses to hand to any model
+# and scrubs from its logs; the others (destination tokens ...) are not passed to dbt at all.
+DBT_SECRET_PREFIX = "DBT_ENV_SECRET_"
+_DBT_SECRETS = (
+    "SNOWFLAKE_PASSWORD",
+    "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+    "SNOWFLAKE_SEGMENTS_PASSWORD",
+)
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_KEY$)")
+
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -69,7 +82,10 @@ class SnowflakeSettings:
             for name in ("SNOWFLAKE_ACCOUNT", "SNOWFLAKE_USER", "SNOWFLAKE_DATABASE")
             if not env.get(name)
         ]
-        if not env.get("SNOWFLAKE_PASSWORD") and not env.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
+        password = env.get(DBT_SECRET_PREFIX + "SNOWFLAKE_PASSWORD") or env.get(
+            "SNOWFLAKE_PASSWORD"
+        )
+        if not password and not env.get("SNOWFLAKE_PRIVATE_KEY_PATH"):
             missing.append("SNOWFLAKE_PASSWORD (or SNOWFLAKE_PRIVATE_KEY_PATH)")
         if missing:
             raise SettingsError(
@@ -79,7 +95,7 @@ class SnowflakeSettings:
         return cls(
             account=env["SNOWFLAKE_ACCOUNT"],
             user=env["SNOWFLAKE_USER"],
-            password=SecretStr(env.get("SNOWFLAKE_PASSWORD", "")),
+            password=SecretStr(password or ""),
             database=env["SNOWFLAKE_DATABASE"],
             schema=env.get("SNOWFLAKE_SCHEMA", "analytics"),
             warehouse=env.get("SNOWFLAKE_WAREHOUSE"),
@@ -162,4 +178,18 @@ class Settings:
         """Environment for a dbt subprocess: profiles.yml reads these with env_var()."""
         env = {**os.environ, **self.environment()}
         env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        return env
+        return secrets_named_for_dbt(env)
+
+
+def secrets_named_for_dbt(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a dbt process: the Snowflake secrets under dbt's secret names, and no other
+    variable whose name says it holds a credential, so a model cannot read one."""
+    out = dict(env)
+    for name in _DBT_SECRETS:
+        value = out.pop(name, None)
+        if value:
+            out.setdefault(DBT_SECRET_PREFIX + name, value)
+    for name in list(out):
+        if not name.startswith(DBT_SECRET_PREFIX) and _SECRET_NAME.search(name.upper()):
+            del out[name]
+    return out

@@ -47,6 +47,34 @@ def test_snowflake_password_never_renders() -> None:
     assert settings.snowflake.password.get_secret_value() == "hunter2-secret"
 
 
+def test_snowflake_password_under_dbts_secret_name_is_accepted() -> None:
+    settings = Settings.from_env(
+        {
+            "TESSERA_TARGET": "snowflake",
+            "SNOWFLAKE_ACCOUNT": "acme",
+            "SNOWFLAKE_USER": "svc",
+            "DBT_ENV_SECRET_SNOWFLAKE_PASSWORD": "hunter2-secret",
+            "SNOWFLAKE_DATABASE": "analytics",
+        }
+    )
+    assert settings.snowflake is not None
+    assert settings.snowflake.password.get_secret_value() == "hunter2-secret"
+
+
+def test_dbt_sees_secrets_only_under_dbts_secret_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dbt refuses DBT_ENV_SECRET_* in models and scrubs them from its logs; a credential
+    dbt does not need (a destination's token) is not handed to dbt at all."""
+    monkeypatch.setenv("SNOWFLAKE_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("HUBSPOT_ACCESS_TOKEN", "pat-na1-canary")
+    monkeypatch.setenv("META_APP_SECRET", "meta-canary")
+    monkeypatch.setenv("SNOWFLAKE_PRIVATE_KEY_PATH", "/keys/rsa.p8")
+    env = Settings().dbt_env()
+    assert env["DBT_ENV_SECRET_SNOWFLAKE_PASSWORD"] == "hunter2-secret"
+    assert "SNOWFLAKE_PASSWORD" not in env
+    assert "pat-na1-canary" not in env.values() and "meta-canary" not in env.values()
+    assert env["SNOWFLAKE_PRIVATE_KEY_PATH"] == "/keys/rsa.p8"  # a path, which profiles.yml reads
+
+
 def test_read_only_session_on_missing_file_explains_what_to_do(tmp_path: Path) -> None:
     wh = Warehouse(settings_for(tmp_path / "missing.duckdb"))
     with (

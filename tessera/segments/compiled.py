@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tessera.segments.issues import Issue, line_col
+from tessera.settings import secrets_named_for_dbt
 
 COMPILE_TIMEOUT_SECONDS = 300
 CACHE_FILE = "tessera_segments_compiled.json"
@@ -80,7 +81,7 @@ def _compile(
 ) -> tuple[dict | None, str | None]:
     from tessera.dbt import dbt_executable
 
-    run_env = dict(env if env is not None else os.environ)
+    run_env = secrets_named_for_dbt(dict(env if env is not None else os.environ))
     run_env["TESSERA_TARGET"] = target
     if target == "duckdb":
         run_env["TESSERA_WAREHOUSE"] = ":memory:"  # compile opens no warehouse file

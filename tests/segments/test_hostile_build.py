@@ -192,24 +192,38 @@ def test_valid_tricky_segments_pass_every_check_and_build_in_the_sandbox(
     assert ml[0] > 0 and ml[1] > 1 and ml[2] > 10  # predicted LTV and clusters, as filtered
 
 
-def test_a_secret_named_for_dbt_cannot_be_printed_by_a_segment(pipeline: Pipeline) -> None:
-    """dbt renders a segment's Jinja at parse, before the guard: `log(env_var(...))` would
-    print any variable of dbt's environment. Secrets named DBT_ENV_SECRET_* (profiles.yml
-    reads the Snowflake ones so) are refused there by dbt itself and scrubbed from its logs."""
+@pytest.mark.parametrize(
+    ("call", "variable", "refusal"),
+    [
+        ("env_var", "TESSERA_CANARY_PLAIN", "segments cannot read environment variables"),
+        # around the project's env_var; a secret so named is still refused by dbt itself
+        (
+            "builtins.env_var",
+            "DBT_ENV_SECRET_TESSERA_CANARY",
+            "Secret env vars are allowed only in profiles.yml",
+        ),
+    ],
+    ids=["plain", "dbt_secret"],
+)
+def test_a_segment_cannot_print_an_environment_variable(
+    pipeline: Pipeline, call: str, variable: str, refusal: str
+) -> None:
+    """dbt renders a segment's Jinja at parse, before the guard: with dbt's own env_var,
+    `log(env_var(...))` would print any variable of dbt's environment. The project's env_var
+    refuses in a segment without reading it; DBT_ENV_SECRET_* names (profiles.yml reads the
+    Snowflake ones so) are refused by dbt itself and scrubbed from its logs."""
     [case] = [c for c in HOSTILE if c.id == "jinja_log_secret"]
-    secret = Case(
-        "jinja_log_dbt_secret",
-        "jinja",
-        case.sql.replace("env_var('HOME')", "env_var('DBT_ENV_SECRET_TESSERA_CANARY')"),
+    leak = Case(
+        "jinja_log_env", "jinja", case.sql.replace("env_var('HOME')", f"{call}('{variable}')")
     )
-    put_cases(pipeline.project, [secret])
-    pipeline.env["DBT_ENV_SECRET_TESSERA_CANARY"] = CANARY_ENV
+    put_cases(pipeline.project, [leak])
+    pipeline.env[variable] = CANARY_ENV
     try:
-        proc = pipeline.dbt("build", "--select", secret.name)
+        proc = pipeline.dbt("build", "--select", leak.name)
     finally:
-        del pipeline.env["DBT_ENV_SECRET_TESSERA_CANARY"]
+        del pipeline.env[variable]
         put_cases(pipeline.project, [])
     assert proc.returncode != 0
-    assert "Secret env vars are allowed only in profiles.yml" in proc.stdout, proc.stdout[-2000:]
+    assert refusal in proc.stdout, proc.stdout[-2000:]
     logs = "".join(f.read_text() for f in (pipeline.project / "logs").glob("*.log"))
     assert CANARY_ENV not in proc.stdout + proc.stderr + logs

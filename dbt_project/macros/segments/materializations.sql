@@ -56,7 +56,7 @@
 
 {% materialization segment, adapter='snowflake' %}
     {%- do tessera_guard_segment_run(model) -%}
-    {%- set role = var('segments_snowflake_role', env_var('TESSERA_SNOWFLAKE_SEGMENTS_ROLE', '')) -%}
+    {%- set role = var('segments_snowflake_role', builtins.env_var('TESSERA_SNOWFLAKE_SEGMENTS_ROLE', '')) -%}
     {%- if not role and target.name == 'snowflake_segments' -%}
         {#- the segments target always names its role (profiles.yml): hold the session to it -#}
         {%- set role = target.role or 'TESSERA_SEGMENTS' -%}
