@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from ml import btyd_features, ensemble, horizon
 from ml.baseline import Baseline
@@ -103,7 +104,8 @@ def train_model(
     fit_started = time.perf_counter()
     dtrain = lgb.Dataset(train.frame, label=train.label, categorical_feature="auto")
     dvalid = lgb.Dataset(valid.frame, label=valid.label, reference=dtrain)
-    bagged = config.lightgbm.models_to_bag(len(train))
+    persons = len(pc.unique(train.person_id))
+    bagged = config.lightgbm.models_to_bag(persons)
     boosters, iterations = [], []
     for member in range(bagged):
         callbacks = [lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)]
@@ -123,8 +125,8 @@ def train_model(
     if bagged > 1:
         progress(
             f"{spec.name}: {bagged} boosters (seeds {params['seed']}..."
-            f"{params['seed'] + bagged - 1}) averaged: {len(train):,} training rows is small "
-            "enough for one seed's luck to show"
+            f"{params['seed'] + bagged - 1}) averaged: {persons:,} persons in training is "
+            "few enough for one seed's luck to show"
         )
     seconds["fit"] = time.perf_counter() - fit_started
 

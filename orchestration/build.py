@@ -46,7 +46,18 @@ class BuildRequest:
             args.append("--full-refresh")
         if self.vars is not None:
             args += ["--vars", self.vars]
-        return [*args, *self.dbt_args]
+        if self.runs_unit_tests:
+            return [*args, *self.dbt_args]
+        return [*args, "--exclude-resource-type", "unit_test", *self.dbt_args]
+
+    @property
+    def runs_unit_tests(self) -> bool:
+        """dbt unit tests check SQL logic on fixed inputs, the same on every warehouse: CI runs
+        them (`make test`) and, as dbt advises and the Dagster dbt asset does, a build of the
+        customer's data skips them (~25 nodes, several seconds of a small first build), unless
+        the user asks for them by selection or resource type."""
+        asked = " ".join([*self.select, *self.dbt_args])
+        return "unit" in asked or "resource-type" in asked or "resource_type" in asked
 
     @property
     def selects_everything(self) -> bool:

@@ -93,9 +93,17 @@ def test_build_passes_dbt_flags_through_without_double_dash() -> None:
         "--full-refresh",
         "--vars",
         "{as_of: '2026-01-01'}",
+        "--exclude-resource-type",
+        "unit_test",
         "--threads",
         "1",
         "--fail-fast",
+    ]
+    # unit tests (SQL logic on fixed inputs, run by CI) only when asked for
+    assert BuildRequest(select=("test_type:unit",)).args() == [
+        "build",
+        "--select",
+        "test_type:unit",
     ]
     # the score readers of that selection: dbt's intersection of each selector with them
     assert request.score_readers() == ["tag:x,source:ml+"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -24,6 +23,7 @@ from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import Token, TokenType
 
 from tessera.segments.issues import Issue, first_position, line_col
+from tessera.segments.joins import Cartesian
 from tessera.segments.policy import (
     FILE_READING_FUNCTIONS,
     FORBIDDEN_STATEMENTS,
@@ -31,15 +31,13 @@ from tessera.segments.policy import (
     SOURCE_DIALECT,
     ValidationPolicy,
 )
+from tessera.segments.scopes import MAX_SCANS, Scopes
+from tessera.segments.sql_nodes import PLAIN_NAME, function_name, small_number
 
 MAX_SQL_CHARS = 100_000
 MAX_TOKENS = 20_000
 MAX_DEPTH = 40  # parentheses, brackets and braces
-MAX_SCANS = 500  # table scans once every CTE reference is expanded
 MAX_PAD = 10_000
-SMALL_ROWS = 1_000  # VALUES / LIMIT at most this many rows: joining it cannot explode
-MAX_SMALL_PRODUCT = 1_000_000
-_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Names DuckDB reads as files when no table has them (`from segments.csv`).
 FILE_SUFFIXES = frozenset(
     [
@@ -131,7 +129,7 @@ class _Safety:
         earliest = min(starts) if starts else None
         word = None
         if isinstance(node, exp.Func):
-            word = _function_name(node).lower()
+            word = function_name(node).lower()
         elif isinstance(node, exp.With):
             word = "with"
         if word:
@@ -165,7 +163,7 @@ class _Safety:
         snow = self.parse("snowflake")
         if snow is None:
             return
-        snow_relations = _Scopes(self, report=False).relations(snow)
+        snow_relations = Scopes(self, report=False).relations(snow)
         if snow_relations != relations:
             self.add(
                 "dialects_disagree",
@@ -179,7 +177,7 @@ class _Safety:
             if not isinstance(node, exp.Connector) and not self.function_allowed(node):
                 self.add(
                     "function_not_allowed",
-                    f"{_function_name(node)}() means something else, or nothing, on Snowflake; "
+                    f"{function_name(node)}() means something else, or nothing, on Snowflake; "
                     "segments use functions both warehouses share",
                     node,
                 )
@@ -388,7 +386,7 @@ class _Safety:
                 )
             if isinstance(node, exp.Func) and not isinstance(node, exp.Connector):
                 self.check_function(node)
-        scopes = _Scopes(self, report=True)
+        scopes = Scopes(self, report=True)
         relations = scopes.relations(tree)
         if scopes.scans > MAX_SCANS:
             self.add(
@@ -397,7 +395,7 @@ class _Safety:
                 f"(limit {MAX_SCANS}): a CTE read twice doubles its scans",
                 scopes.first_expensive or tree,
             )
-        _Cartesian(self).check(tree)
+        Cartesian(self).check(tree)
         return relations
 
     def function_allowed(self, node: exp.Func) -> bool:
@@ -412,7 +410,7 @@ class _Safety:
                 if not (
                     isinstance(length, exp.Literal)
                     and not length.is_string
-                    and _small_number(length.this, MAX_PAD)
+                    and small_number(length.this, MAX_PAD)
                 ):
                     self.add(
                         "resource_limit",
@@ -420,7 +418,7 @@ class _Safety:
                         node,
                     )
             return
-        fname = _function_name(node)
+        fname = function_name(node)
         if fname in FILE_READING_FUNCTIONS or fname.startswith(("read_", "st_read")):
             self.add(
                 "file_access",
@@ -451,7 +449,7 @@ class _Safety:
             )
             return None
         db = table.text("db")
-        if not (_PLAIN.match(name) and (not db or _PLAIN.match(db))):
+        if not (PLAIN_NAME.match(name) and (not db or PLAIN_NAME.match(db))):
             looks_like_file = any(c in name for c in "/.:\\") or "'" in table.sql(SOURCE_DIALECT)
             self.add(
                 "file_access" if looks_like_file else "bad_relation_name",
@@ -502,254 +500,6 @@ class _Safety:
             )
             return None
         return relation
-
-
-class _Scopes:
-    """Walks a query with SQL's CTE scoping, collecting the warehouse relations it reads."""
-
-    def __init__(self, safety: _Safety, report: bool) -> None:
-        self.safety = safety
-        self.report = report
-        self.found: set[str] = set()
-        self.scans = 0
-        self.first_expensive: exp.Table | None = None
-
-    def relations(self, tree: exp.Expression) -> set[str]:
-        self.scans = self._walk(tree, {})
-        return self.found
-
-    def _walk(self, node: exp.Expression, visible: dict[str, int]) -> int:
-        """Returns the table scans under `node` with CTE references expanded."""
-        scans = 0
-        with_ = _with_of(node)
-        if with_ is not None:
-            if with_.args.get("recursive") and self.report:
-                self.safety.add(
-                    "recursive_cte",
-                    "WITH RECURSIVE is not allowed in segments (unbounded work per refresh)",
-                    with_,
-                )
-            visible = dict(visible)
-            for cte in with_.expressions:
-                body = self._walk(cte.this, visible)  # sees only the CTEs before it
-                alias = cte.alias_or_name
-                if not _PLAIN.match(alias or ""):
-                    if self.report:
-                        self.safety.add(
-                            "bad_cte_name",
-                            f"CTE name {alias!r} must be a plain name (letters, digits, _)",
-                            cte,
-                        )
-                    continue
-                visible[alias.lower()] = body
-        for child in _children(node):
-            if child is with_:
-                continue
-            if isinstance(child, exp.Table):
-                scans += self._table(child, visible)
-            scans += self._walk(child, visible)
-        return scans
-
-    def _table(self, table: exp.Table, visible: dict[str, int]) -> int:
-        if not isinstance(table.this, exp.Identifier):
-            if self.report and not isinstance(table.this, exp.Func):
-                self.safety.add(
-                    "table_function",
-                    f"{table.sql(SOURCE_DIALECT)} is not a relation; read a warehouse relation",
-                    table,
-                )
-            elif self.report and self.safety.function_allowed(table.this):
-                self.safety.add(
-                    "table_function",
-                    f"table function {_function_name(table.this)}() is not allowed; read a "
-                    "warehouse relation",
-                    table,
-                )
-            return 1
-        name = table.name.lower()
-        if not table.text("db") and not table.args.get("catalog") and name in visible:
-            if visible[name] > MAX_SCANS and self.first_expensive is None:
-                self.first_expensive = table
-            return visible[name]
-        if self.report:
-            relation = self.safety.check_relation(table)
-        else:
-            db = table.text("db")
-            relation = f"{db}.{table.name}".lower() if db else None
-        if relation:
-            self.found.add(relation)
-        return 1
-
-
-class _Cartesian:
-    """Refuses joins that multiply two unbounded inputs without an equality between them."""
-
-    def __init__(self, safety: _Safety) -> None:
-        self.safety = safety
-
-    def check(self, tree: exp.Expression) -> None:
-        sizes: dict[str, int | None] = {}
-        for cte in tree.find_all(exp.CTE):
-            sizes[cte.alias_or_name.lower()] = _rows_bound(cte.this)
-        for select in tree.find_all(exp.Select):
-            self._check_select(select, sizes)
-
-    def _check_select(self, select: exp.Select, sizes: dict[str, int | None]) -> None:
-        from_ = select.args.get("from_") or select.args.get("from")
-        if from_ is None:
-            return
-        items = [(from_.this, None)] + [(j.this, j) for j in select.args.get("joins") or []]
-        if len(items) < 2:
-            return
-        aliases = [_alias(item) for item, _ in items]
-        bounds = [_source_bound(item, sizes) for item, _ in items]
-        edges = _equalities(select.args.get("where"))
-        for (_, join), alias in zip(items[1:], aliases[1:], strict=True):
-            if join is not None:
-                if (
-                    join.args.get("using")
-                    or join.args.get("method")
-                    or join.args.get("kind")
-                    in (
-                        "SEMI",
-                        "ANTI",
-                    )
-                ):
-                    edges |= {frozenset({alias, other}) for other in aliases}
-                edges |= _equalities(join.args.get("on"))
-        big = [a for a, b in zip(aliases, bounds, strict=True) if b is None]
-        small_product = 1
-        for bound in bounds:
-            if bound is not None:
-                small_product *= max(bound, 1)
-        if small_product > MAX_SMALL_PRODUCT and len(items) > 1:
-            self.safety.add(
-                "cartesian_product",
-                f"the joined inputs can multiply to over {MAX_SMALL_PRODUCT:,} rows",
-                select,
-            )
-            return
-        if len(big) < 2:
-            return
-        linked = {big[0]}
-        changed = True
-        while changed:
-            changed = False
-            for edge in edges:
-                if edge & linked and not edge <= linked:
-                    linked |= edge
-                    changed = True
-        unlinked = [a for a in big if a not in linked]
-        if unlinked:
-            item = items[aliases.index(unlinked[0])][0]
-            self.safety.add(
-                "cartesian_product",
-                f"{big[0]} and {unlinked[0]} are joined without an equality between them: a "
-                "cartesian product of two unbounded inputs. Join on a key (e.g. person_id)",
-                item,
-            )
-
-
-def _rows_bound(query: exp.Expression) -> int | None:
-    """An upper bound on the rows a query returns, or None when it is unbounded."""
-    if isinstance(query, exp.Subquery):
-        return _rows_bound(query.this)
-    if isinstance(query, exp.Values):
-        return len(query.expressions)
-    if isinstance(query, exp.Select):
-        limit = query.args.get("limit")
-        if limit is not None:
-            value = limit.args.get("expression")
-            if isinstance(value, exp.Literal) and _small_number(value.this, SMALL_ROWS):
-                return int(float(value.this))
-        grouped = query.args.get("group") is not None
-        aggregated = any(
-            isinstance(p.unalias(), exp.AggFunc) for p in query.expressions
-        ) and not any(p.find(exp.Window) for p in query.expressions)
-        if aggregated and not grouped:
-            return 1
-        if query.args.get("from_") is None and query.args.get("from") is None:
-            return 1
-    return None
-
-
-def _source_bound(item: exp.Expression, sizes: dict[str, int | None]) -> int | None:
-    if isinstance(item, exp.Table):
-        if isinstance(item.this, exp.Identifier) and not item.text("db"):
-            return sizes.get(item.name.lower())
-        return None
-    if isinstance(item, exp.Subquery | exp.Values):
-        return _rows_bound(item)
-    if isinstance(item, exp.Lateral | exp.Unnest):
-        return SMALL_ROWS  # one row's list or a correlated lookup
-    return None
-
-
-def _alias(item: exp.Expression) -> str:
-    return (item.alias_or_name or "").lower()
-
-
-def _equalities(condition: exp.Expression | None) -> set[frozenset[str]]:
-    """Pairs of table aliases that an equality in `condition` must link for a row to pass:
-    equalities among its AND-ed terms, and under an OR only the links every branch makes
-    (`a.id = b.id or true` links nothing)."""
-    if condition is None:
-        return set()
-    node = condition.unnest()
-    if isinstance(node, exp.And | exp.Or):
-        parts = [_equalities(part) for part in _operands(node, type(node))]
-        if isinstance(node, exp.And):
-            return set().union(*parts)
-        return set.intersection(*parts)
-    edges: set[frozenset[str]] = set()
-    if isinstance(node, exp.EQ | exp.NullSafeEQ):
-        left = {c.table.lower() for c in node.left.find_all(exp.Column) if c.table}
-        right = {c.table.lower() for c in node.right.find_all(exp.Column) if c.table}
-        edges |= {frozenset({a, b}) for a in left for b in right if a != b}
-    return edges
-
-
-def _operands(node: exp.Expression, kind: type[exp.Expression]) -> list[exp.Expression]:
-    """The terms of a chain of one operator (`a and b and c`), without recursion."""
-    found, stack = [], [node]
-    while stack:
-        item = stack.pop()
-        unwrapped = item.unnest()
-        if isinstance(unwrapped, kind):
-            stack += [unwrapped.right, unwrapped.left]
-        else:
-            found.append(unwrapped)
-    return found
-
-
-def _with_of(node: exp.Expression) -> exp.With | None:
-    value = node.args.get("with_") if "with_" in node.args else node.args.get("with")
-    return value if isinstance(value, exp.With) else None
-
-
-def _children(node: exp.Expression) -> Iterable[exp.Expression]:
-    for value in node.args.values():
-        if isinstance(value, exp.Expression):
-            yield value
-        elif isinstance(value, list):
-            yield from (v for v in value if isinstance(v, exp.Expression))
-
-
-def _function_name(node: exp.Expression) -> str:
-    if isinstance(node, exp.Anonymous):
-        return str(node.name).lower()
-    if isinstance(node, exp.Func):
-        return {"ReadCSV": "read_csv", "ReadParquet": "read_parquet", "ReadJSON": "read_json"}.get(
-            type(node).__name__, node.sql_name().lower()
-        )
-    return node.sql(SOURCE_DIALECT)
-
-
-def _small_number(text: object, limit: int) -> bool:
-    try:
-        return 0 <= float(str(text)) <= limit
-    except ValueError:
-        return False
 
 
 def _first_line(text: str) -> str:

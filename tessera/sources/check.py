@@ -10,13 +10,14 @@ note. The SQL is written for DuckDB and transpiled by sqlglot for Snowflake.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import sqlglot
 
 from tessera.sources.contract import ContractColumn, ContractTable, load_contract
-from tessera.sources.identifiers import IdentifierRules
+from tessera.sources.identifiers import INVALID_VERDICT, PLACEHOLDER_VERDICTS, IdentifierRules
 from tessera.sources.resolve import PhysicalTable, Resolution, resolve_all
 from tessera.warehouse import Session
 
@@ -71,12 +72,18 @@ class CheckReport:
         return [f for f in self.findings if f.level == "error"]
 
 
+PLACEHOLDER_LIST = ", ".join(f"'{v}'" for v in PLACEHOLDER_VERDICTS)
+
+
 def run_check(
-    session: Session, now: datetime | None = None, raw_vars: dict | None = None
+    session: Session,
+    rules: IdentifierRules,
+    now: datetime | None = None,
+    raw_vars: dict | None = None,
 ) -> CheckReport:
-    """raw_vars: the tessera_sources settings to check with (default: dbt_project.yml's)."""
+    """rules: identity's, compiled by dbt (IdentifierRules.compile); raw_vars: the
+    tessera_sources settings to check with (default: dbt_project.yml's)."""
     contract = load_contract()
-    rules = IdentifierRules.from_project()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     reports = []
     for resolution in resolve_all(session, contract, raw_vars):
@@ -148,6 +155,7 @@ def _check_table(
         )
 
     selects = ["count(*) as n_rows"]
+    verdicts: dict[str, str] = {}
     probes: list[tuple[str, str, ContractColumn, str | None]] = []
     for column in present:
         have = table.columns[column.name.lower()]
@@ -178,13 +186,14 @@ def _check_table(
             value = f"cast({quoted} as varchar)"
             selects.append(f"count(*) filter (where {value} is null) as idnull_{column.name}")
             if len(id_types) == 1:
+                # identity's verdict, in the target's dialect: put in after transpiling
+                token = f"tessera_verdict_{len(verdicts)}"
+                verdicts[token] = rules.verdict_sql(id_types[0], quoted)
                 selects.append(
-                    f"count(*) filter (where {rules.placeholder_sql(id_types[0], value)})"
-                    f" as idph_{column.name}"
+                    f"count(*) filter (where {token} in ({PLACEHOLDER_LIST})) as idph_{column.name}"
                 )
                 selects.append(
-                    f"count(*) filter (where not {rules.placeholder_sql(id_types[0], value)} "
-                    f"and {rules.invalid_sql(id_types[0], value)}) as idbad_{column.name}"
+                    f"count(*) filter (where {token} = '{INVALID_VERDICT}') as idbad_{column.name}"
                 )
             probes.append(("identifier", column.name, column, None))
         values = _accepted_values(spec, column)
@@ -216,7 +225,9 @@ def _check_table(
             "incremental runs re-read by event time and the sensor sees only row counts",
         )
 
-    row = _one_row(session, f"select {', '.join(selects)} from {table.sql(session.dialect)}")
+    row = _one_row(
+        session, f"select {', '.join(selects)} from {table.sql(session.dialect)}", verdicts
+    )
     rows = int(row["n_rows"])
     table_report.rows = rows
     if rows == 0:
@@ -322,10 +333,14 @@ def _stored(table: PhysicalTable, name: str) -> str:
     return table.column_names.get(name.lower(), name)
 
 
-def _one_row(session: Session, duckdb_sql: str) -> dict:
+def _one_row(session: Session, duckdb_sql: str, target_sql: dict[str, str] | None = None) -> dict:
+    """The one row of `duckdb_sql`, transpiled for the session; each token of `target_sql`
+    is then replaced by its expression, already in the session's dialect."""
     sql = duckdb_sql
     if session.dialect != "duckdb":
         sql = sqlglot.transpile(duckdb_sql, read="duckdb", write="snowflake")[0]
+    for token, expression in (target_sql or {}).items():
+        sql = re.sub(rf"\b{token}\b", lambda _m, e=expression: e, sql)
     frame = session.df(sql)
     frame.columns = [c.lower() for c in frame.columns]
     record = frame.iloc[0].to_dict()

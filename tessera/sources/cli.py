@@ -40,10 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.sources.check import run_check
+    from tessera.sources.identifiers import IdentifierRules
 
     raw_vars = _vars_override(args.vars)
+    rules = IdentifierRules.compile(settings, args.vars)  # before the session: dbt opens it
     with Warehouse(settings).session(read_only=True, create=False) as session:
-        report = run_check(session, raw_vars=raw_vars)
+        report = run_check(session, rules, raw_vars=raw_vars)
     if args.json:
         print(json.dumps(_as_json(report), indent=2, default=str))
         return 1 if report.errors else 0

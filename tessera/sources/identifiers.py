@@ -1,77 +1,83 @@
-"""What `tessera sources check` counts as a placeholder or an invalid identifier.
+"""What `tessera sources check` counts as a placeholder or a malformed identifier: what the build
+does, asked of dbt.
 
-The defaults are identity's (dbt_project/macros/identity/identity_config.sql): the same
-placeholder list and patterns, the same shapes of a valid email and phone. A dbt var
-`identity_placeholder_values` or `identity_blocked_values` in dbt_project.yml overrides them
-here as it does there. The check measures raw values, before staging normalises them: an email
-is trimmed and lower-cased first, a phone is judged by its digits.
+There is no copy of identity's rules here. dbt compiles `tessera_identifier_verdict` (macros/
+sources/identifier_verdict.sql) for every identifier type: staging's normalisation macros,
+then identity's own `identity_invalid_reason` with `identity_config()` and any `identity_*`
+var (dbt_project.yml, or the check's `--vars`). The compiled CASE expressions are applied to
+the raw columns, so a rule identity adds, drops or changes is the check's at once. The
+expressions are in the target's dialect (staging's macros dispatch), so the check puts them
+into its SQL after transpiling the rest (tessera/sources/check.py).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from tessera.settings import Settings
 
-from tessera.settings import DBT_PROJECT_DIR
+ID_TYPES = ("email", "phone", "user_id", "crm_id", "loyalty_id", "device_id", "anonymous_id")
+# the column a compiled verdict reads; replaced by the raw column's SQL
+VALUE = "tessera_raw_identifier_value"
+_MARKED = re.compile(r"/\*tessera:(\w+)\*/(.*?)/\*end\*/", re.DOTALL)
+PLACEHOLDER_VERDICTS = ("placeholder", "blocked_value")
+INVALID_VERDICT = "invalid_format"
 
-PLACEHOLDER_VALUES = (
-    "", "unknown", "null", "none", "nil", "nan", "undefined", "[object object]", "0", "-1",
-    "anonymous", "anon", "guest", "n/a", "na", "test", "default", "not set", "not available",
-    "00000000-0000-0000-0000-000000000000",
-)  # fmt: skip
-PLACEHOLDER_PATTERNS = ("^[0-]+$", "^[f-]{32,}$")
-BLOCKED_VALUES = {
-    "email": (
-        "test@test.com", "test@example.com", "email@example.com", "noemail@noemail.com",
-        "none@none.com", "no@email.com", "a@a.com", "noreply@noreply.com", "null@null.com",
-        "unknown@unknown.com",
-    ),
-}  # fmt: skip
+
+class IdentifierRulesError(RuntimeError):
+    """dbt could not compile identity's rules (a bad identity_* var, a broken macro)."""
 
 
 @dataclass(frozen=True)
 class IdentifierRules:
-    placeholders: tuple[str, ...]
-    patterns: tuple[str, ...]
-    blocked: dict[str, tuple[str, ...]]
+    verdicts: dict[str, str]  # id_type -> SQL over VALUE: null, or why identity drops it
 
     @classmethod
-    def from_project(cls, project_dir: Path = DBT_PROJECT_DIR) -> IdentifierRules:
-        project = yaml.safe_load((project_dir / "dbt_project.yml").read_text()) or {}
-        variables = project.get("vars") or {}
-        blocked = variables.get("identity_blocked_values") or BLOCKED_VALUES
-        return cls(
-            placeholders=tuple(
-                str(v).lower()
-                for v in variables.get("identity_placeholder_values") or PLACEHOLDER_VALUES
-            ),
-            patterns=tuple(variables.get("identity_placeholder_patterns") or PLACEHOLDER_PATTERNS),
-            blocked={k: tuple(str(x).lower() for x in v) for k, v in blocked.items()},
-        )
+    def compile(cls, settings: Settings, vars_text: str | None = None) -> IdentifierRules:
+        """Identity's rules for every identifier type, compiled by dbt for the settings'
+        target (DuckDB's or Snowflake's dialect: the macros dispatch)."""
+        from tessera.dbt import DbtError, run_dbt
 
-    def placeholder_sql(self, id_type: str, value: str) -> str:
-        """DuckDB SQL: the trimmed, lower-cased value is a placeholder or blocked."""
-        listed = [*self.placeholders, *self.blocked.get(id_type, ())]
-        in_list = ", ".join("'" + v.replace("'", "''") + "'" for v in listed)
-        norm = f"lower(trim({value}))"
-        patterns = " or ".join(f"regexp_matches({norm}, '{p}')" for p in self.patterns)
-        return f"({norm} in ({in_list}){' or ' + patterns if patterns else ''})"
-
-    @staticmethod
-    def invalid_sql(id_type: str, value: str) -> str | None:
-        """DuckDB SQL: the value cannot become a valid identifier of its type (None: any
-        non-empty value without whitespace is valid)."""
-        norm = f"lower(trim({value}))"
-        if id_type == "email":
-            space = "[:space:]"
-            return f"not regexp_matches({norm}, '^[^@{space}]+@[^@{space}]+[.][a-z]{{2,}}$')"
-        if id_type == "phone":
-            # digits: the length without them, taken from the length (translate works alike in
-            # DuckDB and Snowflake; regexp_replace's flags do not)
-            digits = f"(length({value}) - length(translate({value}, '0123456789', '')))"
-            return f"(regexp_matches({value}, '^.*[a-zA-Z].*$') or {digits} < 8 or {digits} > 15)"
-        return (
-            f"(regexp_matches(trim({value}), '^.*[[:space:]].*$') or length(trim({value})) > 128)"
+        inline = "select " + ", ".join(
+            f"/*tessera:{t}*/ {{{{ tessera_identifier_verdict('{t}', '{VALUE}') }}}} /*end*/"
+            for t in ID_TYPES
         )
+        args = ["compile", "--inline", inline, "--output", "json", "--quiet"]
+        if vars_text is not None:
+            args += ["--vars", vars_text]
+        try:
+            if settings.target == "duckdb":
+                # the project's own target: the parse cache stays valid for the next build
+                output = run_dbt(settings, args, stream=False).output
+            else:
+                with tempfile.TemporaryDirectory(prefix="tessera-check-") as scratch:
+                    target = ["--target-path", str(Path(scratch) / "target")]
+                    output = run_dbt(settings, [*args, *target], stream=False).output
+        except DbtError as exc:
+            raise IdentifierRulesError(f"dbt could not compile identity's rules: {exc}") from exc
+        return cls(parse_compiled(output))
+
+    def verdict_sql(self, id_type: str, value: str) -> str:
+        """In the target's dialect: null when identity keeps `value` (or it is null), else
+        'placeholder', 'blocked_value' or 'invalid_format'."""
+        return f"({self.verdicts[id_type].replace(VALUE, value)})"
+
+
+def parse_compiled(output: str) -> dict[str, str]:
+    """The per-type expressions from `dbt compile --inline --output json`."""
+    start = output.find("{")
+    try:
+        compiled = json.loads(output[start:])["compiled"] if start >= 0 else ""
+    except (ValueError, KeyError):
+        compiled = ""
+    verdicts = {m.group(1): m.group(2).strip() for m in _MARKED.finditer(compiled)}
+    missing = [t for t in ID_TYPES if t not in verdicts]
+    if missing:
+        raise IdentifierRulesError(
+            f"dbt compiled no identity rule for {', '.join(missing)}: {output[-2000:]}"
+        )
+    return verdicts

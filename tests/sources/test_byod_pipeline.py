@@ -102,7 +102,8 @@ def test_segment_and_shopify_go_through_check_build_train_score_and_segments(
 
 def test_orders_only_builds_in_one_command(tmp_path: Path) -> None:
     """A purchase log with nothing but a customer id, a date and an amount: `tessera build`
-    alone builds identity, profiles, features, trains and scores, and the segments."""
+    alone builds identity, profiles, features, trains and scores on the way, and the
+    segments; dbt's selection and --vars reach every dbt run without `--`."""
     project = copy_project(tmp_path / "tessera")
     warehouse = project / "warehouse" / "tessera.duckdb"
     warehouse.parent.mkdir()
@@ -112,9 +113,37 @@ def test_orders_only_builds_in_one_command(tmp_path: Path) -> None:
         con.execute("create schema raw")
         con.register("log", log)
         con.execute("create table raw.orders as select * from log")
+    as_of = pd.Timestamp(log.ordered_at.max()).date().isoformat()
 
-    _ok(run_tessera(project, "build"))
+    output = _ok(
+        run_tessera(
+            project,
+            "build",
+            "--exclude",
+            "email_engaged_non_buyers",
+            "--vars",
+            f"{{as_of: '{as_of}'}}",
+        )
+    )
+    assert "No ml.person_scores yet" in output
     persons = _query(warehouse, "select count(*) from profiles.customer_profiles")[0][0]
     assert persons == log.user_id.nunique()
-    assert _query(warehouse, "select count(*) from ml.person_scores")[0][0] > 0
+    scored = _query(warehouse, "select distinct model from ml.person_scores order by 1")
+    assert scored == [("churn_90d",), ("purchase_30d",)]
     assert _query(warehouse, "select count(*) from segments.recent_buyers_suppression")[0][0] > 0
+    segments = {
+        name
+        for (name,) in _query(
+            warehouse,
+            "select table_name from information_schema.tables where table_schema = 'segments'",
+        )
+    }
+    # the score readers were built after scoring; the excluded segment was not built
+    assert {"likely_buyers_30d", "high_value_churn_risk", "lapsed_vips"} <= segments
+    assert "email_engaged_non_buyers" not in segments
+    as_of_built = _query(warehouse, "select distinct as_of::date from profiles.customer_profiles")
+    assert [d.isoformat() for (d,) in as_of_built] == [as_of]  # --vars reached dbt
+
+    # with scores in place, the next build is one dbt build
+    again = _ok(run_tessera(project, "build", "--select", "path:models/segments"))
+    assert "No ml.person_scores yet" not in again

@@ -18,6 +18,7 @@ from shapes import ShopWorld
 from tessera.settings import Settings
 from tessera.sources.check import run_check
 from tessera.sources.contract import load_contract
+from tessera.sources.identifiers import IdentifierRules
 from tessera.warehouse import Warehouse
 
 
@@ -155,13 +156,29 @@ def test_a_bad_setting_is_an_error_naming_it(shop_world_warehouse) -> None:
 
 
 @pytest.mark.snowflake
-def test_check_on_snowflake(fakesnow_snowflake, shop_world_warehouse) -> None:
-    """The same check, its SQL transpiled to Snowflake's dialect, on a fakesnow account."""
+def test_check_on_snowflake(
+    fakesnow_snowflake, shop_world_warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same check, its SQL transpiled to Snowflake's dialect and identity's rules compiled
+    by dbt for Snowflake, on a fakesnow account."""
     _, world = shop_world_warehouse
+    sf_env = {
+        "ACCOUNT": "fakesnow",
+        "USER": fakesnow_snowflake.user,
+        "PASSWORD": fakesnow_snowflake.password.get_secret_value(),
+        "DATABASE": fakesnow_snowflake.database,
+        "SCHEMA": fakesnow_snowflake.schema,
+        "HOST": fakesnow_snowflake.host,
+        "PORT": str(fakesnow_snowflake.port),
+        "PROTOCOL": fakesnow_snowflake.protocol,
+    }
+    for name, value in sf_env.items():  # what a user exports; dbt's profile reads them
+        monkeypatch.setenv(f"SNOWFLAKE_{name}", value)
     settings = dataclasses.replace(
         Settings.from_env({}), target="snowflake", snowflake=fakesnow_snowflake
     )
     contract = load_contract()
+    rules = IdentifierRules.compile(settings)  # identity's rules, compiled by dbt
     with Warehouse(settings).session() as sf:
         sf.execute("create schema if not exists tessera.raw")
         ddl = contract.table("shop", "orders").ddl("tessera.raw")
@@ -176,12 +193,16 @@ def test_check_on_snowflake(fakesnow_snowflake, shop_world_warehouse) -> None:
             ["id", "anonymous_id", "user_id", "event", "event_text", "timestamp", "received_at"]
         ]
         sf.write_df(tracks, "website", "tracks", mode="replace")
-        report = run_check(sf)
+        report = run_check(sf, rules)
     by_source = {s.resolution.source: s for s in report.sources}
     assert by_source["shop"].resolution.mode == "contract"
     assert by_source["segment"].resolution.adapter.name == "segment"
     assert {t.table.logical: t.rows for t in by_source["segment"].tables}["tracks"] == 25
     errors = [f.message for f in report.errors]
     assert any("duplicate values of the key (order_id)" in m for m in errors)
+    # 'unknown' as the email of one of the two orders: identity's verdict, run on Snowflake
+    assert any(
+        "50% of customer_email values are placeholders" in f.message for f in report.findings
+    )
     orders = by_source["shop"].tables[0]
     assert orders.identifier_stats["customer_email"]["placeholder"] == 0.5
