@@ -79,8 +79,9 @@ def test_assignment_survives_refreshes_and_new_members(built: Settings) -> None:
 
 
 def test_a_real_identity_merge_keeps_the_survivors_arm(built: Settings) -> None:
-    """Identity itself merges two members: a new order carries one person's login and the
-    other's email (the incremental dbt run of identity, profiles and the segment)."""
+    """Identity itself merges two members: two new orders carry one person's login and the
+    other's email (the incremental dbt run of identity, profiles and the segment). One order
+    alone would not merge two established persons (var identity_corroborate_joins)."""
     split = query(built, ASSIGNED + " where experiment = 'exp_split'")
     arm = dict(zip(split.person_id, split.arm, strict=True))
     ids = query(
@@ -101,8 +102,9 @@ def test_a_real_identity_merge_keeps_the_survivors_arm(built: Settings) -> None:
         session.execute(
             "insert into raw.orders (order_id, customer_email, user_id, ordered_at, status, "
             "currency, subtotal, discount, shipping, total, item_count, updated_at) "
-            "select 'merge-1', ?, ?, max(ordered_at) + interval 1 minute, 'completed', 'USD', "
-            "10, 0, 0, 10, 1, max(updated_at) + interval 1 minute from raw.orders",
+            "select 'merge-' || n, ?, ?, max(ordered_at) + n * interval 1 minute, 'completed', "
+            "'USD', 10, 0, 0, 10, 1, max(updated_at) + n * interval 1 minute "
+            "from raw.orders, range(1, 3) as steps(n) group by n",
             [email, user_id],
         )
     run_dbt(built, ["run", "--select", "+exp_audience"], stream=False)
