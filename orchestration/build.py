@@ -94,7 +94,9 @@ def build(settings: Settings, request: BuildRequest, console: Console) -> BuildO
     """Build what the request selects; train and score first when score readers need it."""
     from tessera.segments.checks import require_valid_segments
 
-    require_valid_segments(settings.dbt_project_dir)
+    require_valid_segments(
+        settings.dbt_project_dir, target=settings.dbt_target, env=settings.dbt_env()
+    )
     outcome = BuildOutcome()
     if scores_exist(settings):
         run_dbt(settings, request.args(), console=console, label="build")

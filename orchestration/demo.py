@@ -210,7 +210,10 @@ def build_segments(context: DemoContext) -> None:
     from tessera.dbt import run_dbt
     from tessera.segments.checks import require_valid_segments
 
-    require_valid_segments(context.settings.dbt_project_dir)
+    settings = context.settings
+    require_valid_segments(
+        settings.dbt_project_dir, target=settings.dbt_target, env=settings.dbt_env()
+    )
     run_dbt(
         context.settings,
         ["build", "--select", SEGMENTS_SELECTOR],

@@ -423,15 +423,22 @@ class InvalidSegmentsError(ValueError):
     """Segments that must not be built; the message names each problem, file, line and column."""
 
 
-def require_valid_segments(project_dir: Path, names: list[str] | None = None) -> None:
+def require_valid_segments(
+    project_dir: Path,
+    names: list[str] | None = None,
+    target: str | None = None,
+    env: dict[str, str] | None = None,
+) -> None:
     """Refuse a build that would run a segment the gate rejects.
 
     Run before dbt builds segments (`tessera build`, the demo, the Dagster dbt assets).
     Columns are not checked here: on a first build the tables segments read do not exist
     yet, and dbt names an unknown column itself; `tessera segments validate` checks them
-    against the warehouse. dbt's compile is checked for the target in TESSERA_TARGET.
+    against the warehouse. dbt's compile is checked for `target` (default: TESSERA_TARGET)
+    with `env` (default: this process's); given the build's own, the compile and the build
+    share one parse of the project.
     """
-    result = check_project(project_dir, names)
+    result = check_project(project_dir, names, target=target, env=env)
     if not result.ok:
         problems = [f"  {issue}" for issue in result.errors]
         failed = {i.segment for i in result.errors}

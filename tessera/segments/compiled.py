@@ -3,11 +3,17 @@
 The static checks read the author's files; dbt decides what runs, after merging
 dbt_project.yml, every YAML file and config() calls, and rendering the Jinja with its own
 context. So the gate also asks dbt: `dbt compile --select path:models/segments` for the target
-being built (DuckDB against an in-memory database, so no warehouse file is opened or locked),
-then reads manifest.json and refuses a segment whose compiled SQL differs from what the
-checker rendered, or which carries hooks, a header, grants, another materialization, schema,
-alias or database, tests other than the plain ones, unit tests, or sources declared in its
+being built, with the build's own environment (dbt compiles these without opening or locking
+the warehouse file: no query runs and the relation cache is not populated), then reads
+manifest.json and refuses a segment whose compiled SQL differs from what the checker
+rendered, or which carries hooks, a header, grants, another materialization, schema, alias or
+database, tests other than the plain ones, unit tests, or sources declared in its
 folder. A passing result is cached by the hash of everything that feeds the compile.
+
+The compile writes to a scratch target path (never over the build's manifest or run results)
+but shares dbt's parse cache (`partial_parse.msgpack`) with the project's target: it starts
+from the build's cache and hands its own back, so on a fresh clone the project is parsed once
+for the gate and the build that follows, not twice.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from tessera.settings import secrets_named_for_dbt
 
 COMPILE_TIMEOUT_SECONDS = 300
 CACHE_FILE = "tessera_segments_compiled.json"
+PARSE_CACHE = "partial_parse.msgpack"  # dbt's own parse cache, in its target path
 ALLOWED_CONFIG_KEYS = frozenset(
     {"materialized", "schema", "tags", "meta", "docs", "enabled", "tmp_relation_type"}
 )
@@ -83,11 +90,14 @@ def _compile(
 
     run_env = secrets_named_for_dbt(dict(env if env is not None else os.environ))
     run_env["TESSERA_TARGET"] = target
-    if target == "duckdb":
-        run_env["TESSERA_WAREHOUSE"] = ":memory:"  # compile opens no warehouse file
+    if target.startswith("duckdb") and not run_env.get("TESSERA_WAREHOUSE"):
+        run_env["TESSERA_WAREHOUSE"] = ":memory:"  # the profile requires a path; none is opened
     run_env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     profiles_dir = project_dir if (project_dir / "profiles.yml").exists() else None
     with tempfile.TemporaryDirectory(prefix="tessera-segments-compile-") as scratch:
+        shared_cache = project_dir / "target" / PARSE_CACHE
+        scratch_cache = Path(scratch) / "target" / PARSE_CACHE
+        handed_in = _copy_parse_cache(shared_cache, scratch_cache)
         command = [
             dbt_executable(),
             "compile",
@@ -120,7 +130,23 @@ def _compile(
         manifest_path = Path(scratch) / "target" / "manifest.json"
         if proc.returncode != 0 or not manifest_path.exists():
             return None, (proc.stdout + "\n" + proc.stderr).strip()
+        if scratch_cache.exists() and scratch_cache.read_bytes() != handed_in:
+            _copy_parse_cache(scratch_cache, shared_cache)  # dbt parsed anew: share that
         return json.loads(manifest_path.read_text()), None
+
+
+def _copy_parse_cache(source: Path, destination: Path) -> bytes | None:
+    """Copy dbt's parse cache whole or not at all (a reader never sees half a file); a
+    missing or unreadable cache only means dbt parses in full. Returns the bytes copied."""
+    try:
+        data = source.read_bytes()
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(destination)
+        return data
+    except OSError:
+        return None
 
 
 def _segments_folder(project_dir: Path) -> str:

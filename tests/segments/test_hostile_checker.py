@@ -135,3 +135,48 @@ def test_a_file_that_is_not_utf8_is_refused_at_its_byte(project: Path, suffix: s
         7,
     )
     assert "0xe9" in issue.message
+
+
+def test_the_gate_shares_the_builds_parse_and_never_opens_the_warehouse(
+    tmp_path: Path,
+) -> None:
+    """On a fresh clone the gate's dbt compile parses the project once for the build too: its
+    parse cache lands in the project's target, where the build's dbt finds it valid. It writes
+    no manifest there, and neither creates nor locks the warehouse file."""
+    import dataclasses
+    import subprocess
+
+    import duckdb
+
+    from tessera.dbt import dbt_executable
+    from tessera.segments.compiled import CACHE_FILE
+    from tessera.settings import Settings
+
+    project = copy_project(tmp_path / "project")
+    settings = dataclasses.replace(
+        Settings.from_env({}),
+        dbt_project_dir=project,
+        warehouse_path=tmp_path / "warehouse.duckdb",
+        artifacts_dir=tmp_path / "artifacts",
+    )
+    gate = {"target": settings.dbt_target, "env": settings.dbt_env()}
+    require_valid_segments(project, **gate)
+    assert not settings.warehouse_path.exists()
+    assert (project / "target" / "partial_parse.msgpack").exists()
+    assert not (project / "target" / "manifest.json").exists()  # the build's stays its own
+
+    parse = subprocess.run(
+        [dbt_executable(), "parse", "--project-dir", str(project), "--profiles-dir", str(project)]
+        + ["--target", settings.dbt_target],
+        cwd=project,
+        env=settings.dbt_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert parse.returncode == 0, parse.stdout
+    assert "Unable to do partial parsing" not in parse.stdout, parse.stdout
+
+    (project / "target" / CACHE_FILE).unlink()  # compile again, with the file held for writing
+    with duckdb.connect(str(settings.warehouse_path)) as writer:
+        writer.execute("create table held (x int)")
+        require_valid_segments(project, **gate)
