@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml.baseline import Baseline
-from ml.bootstrap import paired_difference
+from ml.bootstrap import paired_differences
 from ml.metrics import evaluate_scores
 from ml.plots import lift_gains_chart, reliability_chart
 
@@ -33,9 +33,8 @@ class Reference:
 
 
 def _intervals(y: np.ndarray, a: np.ndarray, b: np.ndarray, rounds: int) -> dict:
-    return {
-        m: paired_difference(y, a, b, m, rounds=rounds, seed=17).to_dict() for m in INTERVAL_METRICS
-    }
+    intervals = paired_differences(y, a, b, INTERVAL_METRICS, rounds=rounds, seed=17)
+    return {metric: interval.to_dict() for metric, interval in intervals.items()}
 
 
 def compare_with_baseline(

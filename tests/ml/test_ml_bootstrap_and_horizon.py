@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ml import horizon
-from ml.bootstrap import _Sorted, paired_difference
+from ml.bootstrap import _Sorted, paired_difference, paired_differences
 from ml.metrics import pr_auc, roc_auc
 
 
@@ -48,6 +48,18 @@ def test_large_inputs_resample_a_subset(data) -> None:
     interval = paired_difference(y, strong, weak, "roc_auc", rounds=50, max_rows=1000)
     assert interval.rows == 1000
     assert interval.difference == pytest.approx(roc_auc(y, strong) - roc_auc(y, weak))
+
+
+def test_one_pass_for_both_metrics_gives_each_metrics_own_interval(data) -> None:
+    y, strong, weak, coarse = data
+    for max_rows in (200_000, 1000):  # the subset is drawn from the same stream too
+        both = paired_differences(y, strong, coarse, rounds=60, seed=5, max_rows=max_rows)
+        for metric in ("roc_auc", "pr_auc"):
+            alone = paired_difference(
+                y, strong, coarse, metric, rounds=60, seed=5, max_rows=max_rows
+            )
+            assert both[metric] == alone
+    assert paired_differences(y, strong, weak, rounds=60)["roc_auc"].low > 0
 
 
 @pytest.mark.parametrize("outcome", ["purchase", "churn"])
