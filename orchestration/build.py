@@ -40,6 +40,11 @@ class BuildRequest:
         args = ["build"]
         if select:
             args += ["--select", *select]
+            if not any(a.startswith("--indirect-selection") for a in self.dbt_args):
+                # a test runs when all the models it reads are selected or upstream of them:
+                # dbt's default (eager) also runs `relationships` tests from unselected models,
+                # which on a fresh warehouse read tables that do not exist yet
+                args += ["--indirect-selection", "buildable"]
         if exclude:
             args += ["--exclude", *exclude]
         if self.full_refresh:

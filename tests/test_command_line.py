@@ -87,6 +87,8 @@ def test_build_passes_dbt_flags_through_without_double_dash() -> None:
         "build",
         "--select",
         "tag:x",
+        "--indirect-selection",
+        "buildable",
         "--exclude",
         "a",
         "b",
@@ -104,10 +106,17 @@ def test_build_passes_dbt_flags_through_without_double_dash() -> None:
         "build",
         "--select",
         "test_type:unit",
+        "--indirect-selection",
+        "buildable",
     ]
+    # the user's own choice of indirect selection wins
+    assert (
+        "buildable"
+        not in BuildRequest(select=("x",), dbt_args=("--indirect-selection", "eager")).args()
+    )
     # the score readers of that selection: dbt's intersection of each selector with them
     assert request.score_readers() == ["tag:x,source:ml+"]
-    assert request.args(exclude=["source:ml+"])[4:7] == ["a", "b", "source:ml+"]
+    assert request.args(exclude=["source:ml+"])[6:9] == ["a", "b", "source:ml+"]
     # a lone `--` (the old way) is still accepted and dropped
     assert parse(build_parser(), ["build", "--", "--threads", "1"]).dbt_args == ["--threads", "1"]
 
