@@ -62,6 +62,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.build import BuildRequest, build
+    from tessera.dbt import DbtError
 
     request = BuildRequest(
         select=tuple(args.select),
@@ -70,7 +71,15 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
         vars=args.vars,
         dbt_args=tuple(getattr(args, "dbt_args", ())),
     )
-    outcome = build(settings, request, core.console)
+    try:
+        outcome = build(settings, request, core.console)
+    except DbtError as exc:
+        if request.select and "does not exist" in str(exc):
+            raise DbtError(
+                f"{exc}\n  The selection reads models that are not built yet: select them too "
+                "(dbt: `--select +MODEL`), or run `tessera build` once without a selection."
+            ) from None
+        raise
     if not outcome.ok:
         core.console.print(f"[red]not built:[/red] {outcome.not_built}")
         return 1

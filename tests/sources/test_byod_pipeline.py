@@ -122,6 +122,12 @@ def test_orders_only_builds_in_one_command(tmp_path: Path) -> None:
         con.execute("create table raw.orders as select * from log")
     as_of = pd.Timestamp(log.ordered_at.max()).date().isoformat()
 
+    # a model selected without what it reads, on the fresh warehouse: dbt's error, and the way out
+    alone = run_tessera(project, "build", "--select", "customer_profiles")
+    said = " ".join((alone.stdout + alone.stderr).split())
+    assert alone.returncode == 1 and "Traceback" not in said
+    assert "does not exist" in said and "--select +MODEL" in said
+
     output = _ok(
         run_tessera(
             project,
