@@ -17,7 +17,7 @@ from datetime import date
 from ml.config import MLConfig, ModelSpec
 from ml.data import CutoffStats, LabelSpec, _as_date, labelled_cutoffs
 from ml.errors import MLError, NotEnoughDataError
-from ml.split import TimeSplit, time_split
+from ml.split import TimeSplit, time_split, within_row_budget
 from tessera.warehouse import Session
 
 CUTOFFS_TABLE = "int_feature_cutoffs"
@@ -75,6 +75,14 @@ class TrainingPlan:
             f"train on {', '.join(map(str, split.train_cutoffs))}; validate on "
             f"{split.validation_cutoff}"
             + (f"; purged (outcome window overlaps validation): {purged}" if purged else ""),
+            *(
+                [
+                    f"older cutoffs not used (the training rows are kept within "
+                    f"max_training_rows): {', '.join(map(str, split.unused_cutoffs))}"
+                ]
+                if split.unused_cutoffs
+                else []
+            ),
             *self.notes,
         ]
         return lines
@@ -135,7 +143,12 @@ def _attempt(
     stats = labelled_cutoffs(session, config, spec, label)
     split = time_split(stats, label.horizon_days, spec.name)
     check_counts(config, spec, split, stats)
-    return split, stats
+    within = within_row_budget(split, stats, config.max_training_rows, config.min_training_cutoffs)
+    try:
+        check_counts(config, spec, within, stats)
+    except NotEnoughDataError:
+        return split, stats  # the budget left too few labels: train on every cutoff
+    return within, stats
 
 
 def plan_training(session: Session, config: MLConfig, spec: ModelSpec) -> TrainingPlan:

@@ -9,7 +9,7 @@ before the validation one for longer horizons (e.g. two of them for churn_90d).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from ml.config import MLConfig, ModelSpec
@@ -23,6 +23,8 @@ class TimeSplit:
     train_cutoffs: tuple[date, ...]
     validation_cutoff: date
     purged_cutoffs: tuple[date, ...]  # labelled, but their outcome window overlaps validation
+    # older training cutoffs left out to keep the training rows within max_training_rows
+    unused_cutoffs: tuple[date, ...] = ()
 
     @property
     def used_cutoffs(self) -> tuple[date, ...]:
@@ -48,6 +50,25 @@ def time_split(stats: list[CutoffStats], horizon_days: int, model: str) -> TimeS
             f"(labelled cutoffs: {', '.join(map(str, cutoffs))})"
         )
     return TimeSplit(train_cutoffs=train, validation_cutoff=validation, purged_cutoffs=purged)
+
+
+def within_row_budget(
+    split: TimeSplit, stats: list[CutoffStats], max_rows: int | None, min_cutoffs: int
+) -> TimeSplit:
+    """The most recent training cutoffs, older ones only while their rows fit in `max_rows`
+    (never fewer than `min_cutoffs`); the rest are recorded as unused."""
+    if max_rows is None:
+        return split
+    rows = {s.cutoff: s.rows for s in stats}
+    kept: list[date] = []
+    total = 0
+    for cutoff in sorted(split.train_cutoffs, reverse=True):
+        if len(kept) >= min_cutoffs and total + rows.get(cutoff, 0) > max_rows:
+            break
+        kept.append(cutoff)
+        total += rows.get(cutoff, 0)
+    unused = tuple(c for c in split.train_cutoffs if c not in kept)
+    return replace(split, train_cutoffs=tuple(sorted(kept)), unused_cutoffs=unused)
 
 
 def load_split(

@@ -180,6 +180,7 @@ def train_model(
         "training_cutoff": split.train_cutoffs[-1].isoformat(),
         "validation_cutoff": split.validation_cutoff.isoformat(),
         "purged_cutoffs": [c.isoformat() for c in split.purged_cutoffs],
+        "unused_cutoffs": [c.isoformat() for c in split.unused_cutoffs],
         "rows": {
             "train": len(train),
             "train_positives": int(train.label.sum()),

@@ -9,7 +9,7 @@ import pytest
 
 from ml.data import CutoffStats, labelled_cutoffs, read_feature_schema
 from ml.errors import MLError
-from ml.split import load_split, time_split
+from ml.split import load_split, time_split, within_row_budget
 from tessera.warehouse import Warehouse
 
 
@@ -34,6 +34,20 @@ def test_long_horizon_purges_cutoffs_whose_outcomes_overlap_validation() -> None
     )
     assert split.train_cutoffs == (date(2026, 4, 1), date(2026, 5, 1))
     assert split.purged_cutoffs == (date(2026, 6, 1), date(2026, 7, 1))
+
+
+def test_the_row_budget_keeps_the_most_recent_training_cutoffs() -> None:
+    days = [f"2026-{m:02d}-01" for m in range(1, 13)]  # 100 rows each
+    split = time_split(stats(*days), horizon_days=30, model="m")
+    assert len(split.train_cutoffs) == 11
+    within = within_row_budget(split, stats(*days), max_rows=450, min_cutoffs=3)
+    assert within.train_cutoffs == tuple(date(2026, m, 1) for m in (8, 9, 10, 11))
+    assert within.unused_cutoffs == tuple(date(2026, m, 1) for m in range(1, 8))
+    assert within.validation_cutoff == split.validation_cutoff
+    # never fewer than min_cutoffs, however large they are; no budget: every cutoff
+    few = within_row_budget(split, stats(*days), max_rows=50, min_cutoffs=3)
+    assert few.train_cutoffs == tuple(date(2026, m, 1) for m in (9, 10, 11))
+    assert within_row_budget(split, stats(*days), None, 3) == split
 
 
 def test_no_training_cutoff_far_enough_back_is_a_clear_error() -> None:
