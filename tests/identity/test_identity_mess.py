@@ -113,6 +113,26 @@ def mess_records(session) -> None:
         ],
     )
 
+    # numbers numbering plans reserve for fiction, each typed by two customers with their
+    # own mailboxes: NANP's 555-0100..0199 in any area code, Ofcom's drama mobile range
+    insert(
+        session,
+        "orders",
+        [
+            order(
+                f"fx{i}",
+                900 + i,
+                customer_email=f"fx{i}@mail.com",
+                customer_phone=phone,
+                shipping_country=country,
+            )
+            for i, (phone, country) in enumerate(
+                [("(646) 555-0123", "US"), ("646.555.0123", "US")]
+                + [("+44 7700 900123", "GB"), ("07700 900123", "GB")]
+            )
+        ],
+    )
+
     # a company switchboard typed for five customers of every kind: two email-only orders,
     # two loyalty cards at the till, one app account; no type alone passes its link cap and
     # together they keep every person limit, so only the persons it reaches give it away
@@ -400,9 +420,17 @@ def test_junk_no_list_names_is_caught_by_its_shape(warehouse: Path) -> None:
     ]:
         a, b = persons(warehouse, first, second)
         assert a and b and a != b, (first, second)
+    for first, second in [
+        ("email:fx0@mail.com", "email:fx1@mail.com"),
+        ("email:fx2@mail.com", "email:fx3@mail.com"),
+    ]:
+        a, b = persons(warehouse, first, second)
+        assert a and b and a != b, (first, second)
     for id_type, value in [
         ("email", "aaa@mail.com"),
         ("email", "1234@aol.com"),
+        ("phone", "+16465550123"),
+        ("phone", "+447700900123"),
     ]:
         assert person(warehouse, f"{id_type}:{value}") is None
         assert list(audit(warehouse, id_type, value).reason) == ["placeholder"], value

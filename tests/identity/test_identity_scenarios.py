@@ -71,7 +71,7 @@ def scenario_records(session) -> None:
             {
                 "ticket_id": "t_chain",
                 "requester_email": "B.Chain@Mail.com",
-                "requester_phone": "+1 (212) 555-0199",
+                "requester_phone": "+1 (212) 634-0199",
                 "created_at": pd.Timestamp("2026-01-02"),
                 "updated_at": pd.Timestamp("2026-01-02"),
             }
@@ -82,14 +82,14 @@ def scenario_records(session) -> None:
         session,
         "pos_purchases",
         [
-            pos("pos_chain", 40, loyalty_id="D_chain", phone="212.555.0199"),
-            pos("pos_carol", 41, loyalty_id="L_carol", phone="(415) 555-0134"),
+            pos("pos_chain", 40, loyalty_id="D_chain", phone="212.634.0199"),
+            pos("pos_carol", 41, loyalty_id="L_carol", phone="(415) 634-0134"),
         ],
     )
     insert(
         session,
         "crm_contacts",
-        [crm("c_carol", 42, email="carol@example.com", phone="+1 415 555 0134")],
+        [crm("c_carol", 42, email="carol@example.com", phone="+1 415 634 0134")],
     )
     insert(
         session,
@@ -188,7 +188,7 @@ def test_chain_a_b_c_d_is_stitched_into_one_person(warehouse: Path) -> None:
     chain = [
         "user_id:A_chain",
         "email:b.chain@mail.com",
-        "phone:+12125550199",
+        "phone:+12126340199",
         "loyalty_id:D_chain",
     ]
     persons = {person_of(warehouse, key) for key in chain}
@@ -204,7 +204,7 @@ def test_normalised_variants_are_one_node_and_one_person(warehouse: Path) -> Non
         warehouse,
         "select node_key, person_id, sources from identity.identity_graph "
         "where node_key in ('email:carol@example.com', 'user_id:u_carol', "
-        "'phone:+14155550134', 'loyalty_id:L_carol', 'crm_id:c_carol', "
+        "'phone:+14156340134', 'loyalty_id:L_carol', 'crm_id:c_carol', "
         "'anonymous_id:a_carol', 'anonymous_id:a_carol2')",
     )
     assert len(carol) == 7

@@ -87,7 +87,7 @@ def write_cases(warehouse: Path) -> None:
             {
                 "contact_id": "crm-a",
                 "email": "ann@example.org",
-                "phone": "(415) 555-0100",
+                "phone": "(415) 634-0100",
                 "first_name": "Ann",
                 "last_name": "Crm",
                 "is_email_verified": True,
@@ -118,7 +118,7 @@ def write_cases(warehouse: Path) -> None:
                 "u-b",
                 "2026-03-01T10:00:00",
                 email="b.old@example.org",
-                phone="415-555-0111",
+                phone="415-634-0111",
                 first_name="Bob",
                 last_name="Old",
             ),
@@ -127,7 +127,7 @@ def write_cases(warehouse: Path) -> None:
                 "u-b",
                 "2026-08-01T10:00:00",
                 email="b.new@example.org",
-                phone="415-555-0122",
+                phone="415-634-0122",
                 first_name="Bobby",
                 last_name="New",
             ),
@@ -140,7 +140,7 @@ def write_cases(warehouse: Path) -> None:
                 "u-c1",
                 "2026-01-01T10:00:00",
                 email="c1@example.org",
-                phone="(415) 555-0131",
+                phone="(415) 634-0131",
             ),
             identify("e-c2", "u-c2", "2026-01-01T10:00:00", email="c2@example.org"),
             identify("e-c3", "u-c3", "2026-01-01T10:00:00", email="c3@example.org"),
@@ -156,7 +156,7 @@ def write_cases(warehouse: Path) -> None:
                 "k-c1-1", "email", " C1@example.org", "email", "granted", "2026-01-05T00:00:00"
             ),
             consent("k-c1-2", "user_id", "u-c1", "email", "revoked", "2026-03-01T00:00:00"),
-            consent("k-c1-3", "phone", "415.555.0131", "sms", "granted", "2026-02-01T00:00:00"),
+            consent("k-c1-3", "phone", "415.634.0131", "sms", "granted", "2026-02-01T00:00:00"),
             # C2: revoked then granted -> true; ads granted and revoked at the same instant -> false
             consent("k-c2-1", "email", "c2@example.org", "email", "revoked", "2026-01-01T00:00:00"),
             consent("k-c2-2", "user_id", "u-c2", "email", "granted", "2026-04-01T00:00:00"),
@@ -207,7 +207,7 @@ def test_verified_crm_email_and_crm_name_win_over_newer_web_values(profiles) -> 
     assert ann["email"] == "ann@example.org"
     assert bool(ann["email_is_verified"])
     assert (ann["first_name"], ann["last_name"], ann["name_source"]) == ("Ann", "Crm", "crm")
-    assert ann["phone"] == "+14155550100"
+    assert ann["phone"] == "+14156340100"
     assert ann["crm_id"] == "crm-a"
     assert ann["emails_count"] == 2
 
@@ -216,7 +216,7 @@ def test_most_recent_values_win_without_verification(profiles) -> None:
     bob = person(profiles, "u-b")
     assert bob["email"] == "b.new@example.org"
     assert not bool(bob["email_is_verified"])
-    assert bob["phone"] == "+14155550122"
+    assert bob["phone"] == "+14156340122"
     assert (bob["first_name"], bob["last_name"], bob["name_source"]) == ("Bobby", "New", "web")
     assert (bob["emails_count"], bob["phones_count"]) == (2, 2)
 

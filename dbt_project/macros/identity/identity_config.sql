@@ -7,7 +7,11 @@
 
     The guards, in the order they act (README "Identity resolution" says why each exists):
       placeholder_values, placeholder_patterns, blocked_values, junk_email_local_parts,
-      email_min_local_length, valid_patterns   a first filter on what a value looks like
+      email_min_local_length, fictional_phone_patterns, valid_patterns   a first filter on
+                       what a value looks like (fictional_phone_patterns: the ranges numbering
+                       plans reserve for films and books, which no subscriber ever holds:
+                       NANP's 555-0100..0199 in every area code and its
+                       directory assistance 555-1212, Ofcom's drama numbers)
                        (typed_placeholder_patterns and one character repeated apply to every
                        type but account_id_types: a company's own customer 1111 or 100000
                        is a key its database issued, a device 00:00:.. or phone 1111 is not)
@@ -81,6 +85,11 @@
                                    'no', 'nope', 'nothing', 'blank', 'dontwant', 'donthave',
                                    'noname', 'customer', 'abc', 'abcd', 'sdfsdf', 'asd'],
         'email_min_local_length': {'gmail.com': 6, 'googlemail.com': 6, 'yahoo.com': 4},
+        'fictional_phone_patterns': [
+            '[+]1[2-9][0-9]{2}555(01[0-9]{2}|1212)',
+            '[+]44(2079460|1632960|7700900)[0-9]{3}',
+            '[+]44(113|114|115|116|117|118|121|131|141|151|161)4960[0-9]{3}',
+        ],
         'valid_patterns': {
             'email': '[^@[:space:]]+@[^@[:space:]]+[.][a-z]{2,}',
             'phone': '[+][1-9][0-9]{6,14}',

@@ -118,6 +118,9 @@
         when {{ identity_regex_full_match(value,
             '[+][1-9][0-9]?[0-9]?(0{6,}|1{6,}|2{6,}|3{6,}|4{6,}|5{6,}|6{6,}|7{6,}|8{6,}|9{6,})') }}
             then 'placeholder'
+        {%- for pattern in config.fictional_phone_patterns %}
+        when {{ identity_regex_full_match(value, pattern) }} then 'placeholder'
+        {%- endfor %}
         {%- endif %}
         {%- if blocked %}
         when {{ value }} in (
