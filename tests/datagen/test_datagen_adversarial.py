@@ -410,7 +410,14 @@ def test_identity_evaluate_runs_on_the_adversarial_world(
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["identifiers_scored"] > PERSONS
     assert result["identifiers_shared_in_truth"] > 0  # households, recycled numbers
-    assert 0.0 < result["precision"] <= 1.0 and result["linkable_pairs"] > 0
+    assert result["linkable_pairs"] > 0
+    # Floors under what today's rules score on this world (0.9876 / 0.9692, 103 of 3,724
+    # persons wrongly joined, at most 2 in a cluster), so a rule change that lets strangers
+    # merge fails here; issue 15's targets (0.999 / 0.98) are not met yet (BENCHMARKS.md).
+    assert result["precision"] >= 0.985
+    assert result["recall_of_linkable"] >= 0.965
+    assert result["true_persons_wrongly_joined"] <= 0.03 * result["true_persons"]
+    assert result["most_true_persons_in_a_cluster"] <= 3
 
 
 def test_catalogue_classes_come_at_their_configured_rates(tmp_path: Path) -> None:
