@@ -172,13 +172,16 @@
 -#}
 
 {%- macro identity_source_names(relation) -%}
-    {#- the distinct sources of `relation`, in the database's own order -#}
-    {%- if not execute -%}
-        {{ return(identity_sources() | map(attribute='source') | sort | list) }}
+    {#- the distinct sources of `relation`, in the database's own order; none while parsing,
+        or compiling before `relation` is built (then the plain distinct aggregates are used) -#}
+    {%- if not execute or adapter.get_relation(database=relation.database,
+            schema=relation.schema, identifier=relation.identifier) is none -%}
+        {{ return(none) }}
     {%- endif -%}
     {%- set rows = run_query("select distinct source from " ~ relation
                              ~ " where source is not null order by source") -%}
-    {{ return(rows.columns[0].values() | list) }}
+    {%- set names = rows.columns[0].values() | list -%}
+    {{ return(names if names | length <= 62 else none) }}
 {%- endmacro -%}
 
 {%- macro identity_source_set_agg(expr, relation) -%}
@@ -192,7 +195,7 @@
 
 {%- macro duckdb__identity_source_set_agg(expr, relation) -%}
     {%- set names = identity_source_names(relation) -%}
-    {%- if names | length > 62 -%}
+    {%- if names is none -%}
         {{ default__identity_source_set_agg(expr, relation) }}
     {%- else -%}
     bit_or(case {{ expr }}
@@ -214,7 +217,7 @@
 
 {%- macro duckdb__identity_source_set_columns(relation) -%}
     {%- set names = identity_source_names(relation) -%}
-    {%- if names | length > 62 -%}
+    {%- if names is none -%}
         {{ default__identity_source_set_columns(relation) }}
     {%- else -%}
     case when source_bits is not null then concat_ws(','
