@@ -139,7 +139,7 @@ star_edges as (
 
 ),
 
-aggregated as (
+grouped as (
 
     select
         src_key,
@@ -147,8 +147,7 @@ aggregated as (
         min(src_type) as src_type,
         min(dst_type) as dst_type,
         cut_reason,
-        {{ identity_string_agg('source') }} as sources,
-        count(distinct source) as source_count,
+        {{ identity_source_set_agg('source', ref('identity_records_valid')) }},
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(record_count) as bigint) as record_count,
@@ -156,6 +155,24 @@ aggregated as (
 
     from star_edges
     group by src_key, dst_key, cut_reason
+
+),
+
+aggregated as (
+
+    select
+        src_key,
+        dst_key,
+        src_type,
+        dst_type,
+        cut_reason,
+        {{ identity_source_set_columns(ref('identity_records_valid')) }},
+        first_seen_at,
+        last_seen_at,
+        record_count,
+        loaded_at
+
+    from grouped
 
 ),
 

@@ -86,7 +86,7 @@ occurrences as (
 
 ),
 
-aggregated as (
+grouped as (
 
     select
         id_type,
@@ -94,11 +94,26 @@ aggregated as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(record_count) as bigint) as record_count,
-        {{ identity_string_agg('source') }} as sources,
+        {{ identity_source_set_agg('source', ref('identity_records')) }},
         max(identity_loaded_at) as loaded_at
 
     from occurrences
     group by id_type, id_value
+
+),
+
+aggregated as (
+
+    select
+        id_type,
+        id_value,
+        first_seen_at,
+        last_seen_at,
+        record_count,
+        {{ identity_source_set_columns(ref('identity_records')) }},
+        loaded_at
+
+    from grouped
 
 ),
 
