@@ -5,7 +5,8 @@ Segments that read `ml.person_scores` (descendants of the dbt source `ml`) canno
 a model has scored. When that relation is missing, the build runs in three phases: everything
 else; training for models without a champion and scoring; then the score readers. Otherwise
 it is one `dbt build`. The user's dbt selection, exclusion, `--vars` and other dbt flags
-apply to every phase.
+apply to every phase. Tests of staging that no source feeds are left out, and run after all
+when their models turn out to have rows (orchestration/empty_sources.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 
+from orchestration.empty_sources import SkippedTests, tests_to_skip, tests_with_rows
 from tessera.dbt import run_dbt
 from tessera.settings import Settings
 
@@ -103,9 +105,11 @@ def build(settings: Settings, request: BuildRequest, console: Console) -> BuildO
         settings.dbt_project_dir, target=settings.dbt_target, env=settings.dbt_env()
     )
     outcome = BuildOutcome()
+    skipped = skipped_tests(settings, request, console)
     if scores_exist(settings):
-        run_dbt(settings, request.args(), console=console, label="build")
+        run_dbt(settings, request.args(exclude=skipped.names), console=console, label="build")
         outcome.phases.append("build")
+        test_if_rows(settings, request, skipped, console)
         return outcome
 
     console.print(
@@ -114,11 +118,12 @@ def build(settings: Settings, request: BuildRequest, console: Console) -> BuildO
     )
     run_dbt(
         settings,
-        request.args(exclude=[SCORE_READERS]),
+        request.args(exclude=[SCORE_READERS, *skipped.names]),
         console=console,
         label="build_before_scores",
     )
     outcome.phases.append("build_before_scores")
+    test_if_rows(settings, request, skipped, console)
     readers = selected_score_readers(settings, request)
     if not readers:
         return outcome
@@ -137,6 +142,33 @@ def build(settings: Settings, request: BuildRequest, console: Console) -> BuildO
     )
     outcome.phases.append("build_score_readers")
     return outcome
+
+
+def skipped_tests(settings: Settings, request: BuildRequest, console: Console) -> SkippedTests:
+    """Tests of staging no source feeds on this warehouse, which the build leaves out."""
+    if "--target-path" in request.dbt_args or request.runs_unit_tests:
+        return SkippedTests()  # another manifest, or the user asks for tests by type
+    skipped = tests_to_skip(settings, request.vars)
+    if skipped:
+        console.print(
+            f"Leaving out {len(skipped.names)} tests of staging built empty (no data for "
+            f"{', '.join(skipped.sources)}); they run if those models have rows after the build."
+        )
+    return skipped
+
+
+def test_if_rows(
+    settings: Settings, request: BuildRequest, skipped: SkippedTests, console: Console
+) -> None:
+    """Run the left-out tests of any model that has rows after all (a source appeared)."""
+    names = tests_with_rows(settings, skipped)
+    if not names:
+        return
+    console.print(f"{len(names)} left-out tests read models that have rows: running them.")
+    args = ["test", "--select", *names]
+    if request.vars is not None:
+        args += ["--vars", request.vars]
+    run_dbt(settings, args, console=console, label="test_sources_with_rows")
 
 
 def selected_score_readers(settings: Settings, request: BuildRequest) -> list[str]:

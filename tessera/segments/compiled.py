@@ -13,7 +13,8 @@ folder. A passing result is cached by the hash of everything that feeds the comp
 The compile writes to a scratch target path (never over the build's manifest or run results)
 but shares dbt's parse cache (`partial_parse.msgpack`) with the project's target: it starts
 from the build's cache and hands its own back, so on a fresh clone the project is parsed once
-for the gate and the build that follows, not twice.
+for the gate and the build that follows, not twice. Where the target has no manifest yet (a
+fresh clone), the compile's is handed back too (the whole graph; the build overwrites it).
 """
 
 from __future__ import annotations
@@ -132,6 +133,11 @@ def _compile(
             return None, (proc.stdout + "\n" + proc.stderr).strip()
         if scratch_cache.exists() and scratch_cache.read_bytes() != handed_in:
             _copy_parse_cache(scratch_cache, shared_cache)  # dbt parsed anew: share that
+        shared_manifest = project_dir / "target" / "manifest.json"
+        if not shared_manifest.exists():
+            # a fresh clone: the graph, for `tessera build` to see which tests read only
+            # staging no source feeds; the build writes its own over it
+            _copy_parse_cache(manifest_path, shared_manifest)
         return json.loads(manifest_path.read_text()), None
 
 
