@@ -14,9 +14,9 @@ Nothing rests on that reasoning alone: after the build, each model those tests r
 for a row, and the tests of any model that has one run then (`dbt test`). So a source that
 appears later, even while the build runs, is tested on the first build that reads it.
 
-The graph comes from the manifest in the project's target path (the last build's, or on a
-fresh clone the segment gate's compile), used only when no file dbt parses is newer; without
-one nothing is left out.
+The graph comes from the project's target path: the last build's manifest, or on a fresh
+clone the graph the segment gate's compile leaves there, used only when no file dbt parses is
+newer; without one nothing is left out.
 """
 
 from __future__ import annotations
@@ -119,15 +119,19 @@ def tests_on_empty_models(
 
 
 def manifest_if_fresh(project_dir: Path) -> dict | None:
+    """The last build's manifest, else the segment gate's graph, whichever is no older than
+    every file dbt parses."""
     from tessera.dbt_manifest import manifest_is_stale
+    from tessera.segments.compiled import GRAPH_FILE
 
-    path = project_dir / "target" / "manifest.json"
-    try:
-        if not path.exists() or manifest_is_stale(path, project_dir):
-            return None
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
+    for name in ("manifest.json", GRAPH_FILE):
+        path = project_dir / "target" / name
+        try:
+            if path.exists() and not manifest_is_stale(path, project_dir):
+                return json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def tests_to_skip(settings: Settings, vars: str | None) -> SkippedTests:
