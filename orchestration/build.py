@@ -12,6 +12,7 @@ when their models turn out to have rows (orchestration/empty_sources.py).
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -136,6 +137,7 @@ def _build(
         f"No {SCORES_SCHEMA}.{SCORES_TABLE} yet: building everything else first, then training "
         "and scoring, then the segments that read scores."
     )
+    import_training_meanwhile()
     run_dbt(
         settings,
         request.args(exclude=[SCORE_READERS, *skipped.names]),
@@ -165,6 +167,22 @@ def _build(
     )
     outcome.phases.append("build_score_readers")
     return outcome
+
+
+def import_training_meanwhile() -> None:
+    """Training imports LightGBM, scikit-learn, SciPy and matplotlib (~2 s of one core) after
+    the first dbt build, which leaves this process waiting on dbt's output for longer: import
+    them meanwhile, in a thread. An import that fails here fails again, with its message,
+    where training imports it (Python keeps no half-imported module)."""
+
+    def load() -> None:
+        try:
+            import ml.cli  # noqa: F401
+            import ml.pipeline  # noqa: F401
+        except Exception:  # noqa: BLE001 - raised again by the import that needs it
+            pass
+
+    threading.Thread(target=load, name="tessera-import-training", daemon=True).start()
 
 
 def skipped_tests(settings: Settings, request: BuildRequest, console: Console) -> SkippedTests:
