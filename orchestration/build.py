@@ -130,7 +130,7 @@ def _build(
             prestarted=prestarted,
         )
         outcome.phases.append("build")
-        test_if_rows(settings, request, skipped, console)
+        run_left_out_tests_with_rows(settings, request, skipped, console)
         return outcome
 
     console.print(
@@ -146,7 +146,7 @@ def _build(
         prestarted=prestarted,
     )
     outcome.phases.append("build_before_scores")
-    test_if_rows(settings, request, skipped, console)
+    run_left_out_tests_with_rows(settings, request, skipped, console)
     readers = selected_score_readers(settings, request)
     if not readers:
         return outcome
@@ -198,7 +198,7 @@ def skipped_tests(settings: Settings, request: BuildRequest, console: Console) -
     return skipped
 
 
-def test_if_rows(
+def run_left_out_tests_with_rows(
     settings: Settings, request: BuildRequest, skipped: SkippedTests, console: Console
 ) -> None:
     """Run the left-out tests of any model that has rows after all (a source appeared)."""
