@@ -168,66 +168,47 @@
     distinct aggregates were most of identity_nodes' and identity_edges' time at 1M persons
     (a distinct aggregate hashes every (group, source) pair again): there the aggregate keeps
     one bit per source (bit_or) and the list is spelled out from the bits afterwards, in the
-    same order. The sources are read from the relation at run time, so the list is complete.
+    same order. The sources are identity_sources()' names, the only values `source` takes.
 
-    identity_source_set_agg(expr, relation)  in the GROUP BY select: the aggregate column(s)
-    identity_source_set_columns(relation)    in a select over it: sources, source_count
+    identity_source_set_agg(expr)   in the GROUP BY select: the aggregate column(s)
+    identity_source_set_columns()   in a select over it: sources, source_count
 -#}
 
-{%- macro identity_source_names(relation) -%}
-    {#- the distinct sources of `relation`, in the database's own order; none while parsing,
-        or compiling before `relation` is built (then the plain distinct aggregates are used) -#}
-    {%- if not execute or adapter.get_relation(database=relation.database,
-            schema=relation.schema, identifier=relation.identifier) is none -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set rows = run_query("select distinct source from " ~ relation
-                             ~ " where source is not null order by source") -%}
-    {%- set names = rows.columns[0].values() | list -%}
-    {{ return(names if names | length <= 62 else none) }}
+{%- macro identity_source_names() -%}
+    {{ return(identity_sources() | map(attribute='source') | unique | sort | list) }}
 {%- endmacro -%}
 
-{%- macro identity_source_set_agg(expr, relation) -%}
-    {{ return(adapter.dispatch('identity_source_set_agg', 'tessera')(expr, relation)) }}
+{%- macro identity_source_set_agg(expr) -%}
+    {{ return(adapter.dispatch('identity_source_set_agg', 'tessera')(expr)) }}
 {%- endmacro -%}
 
-{%- macro default__identity_source_set_agg(expr, relation) -%}
+{%- macro default__identity_source_set_agg(expr) -%}
     {{ identity_string_agg(expr) }} as sources,
     count(distinct {{ expr }}) as source_count
 {%- endmacro -%}
 
-{%- macro duckdb__identity_source_set_agg(expr, relation) -%}
-    {%- set names = identity_source_names(relation) -%}
-    {%- if names is none -%}
-        {{ default__identity_source_set_agg(expr, relation) }}
-    {%- else -%}
+{%- macro duckdb__identity_source_set_agg(expr) -%}
     bit_or(case {{ expr }}
-        {%- for name in names %}
+        {%- for name in identity_source_names() %}
         when {{ identity_literal(name) }} then cast({{ 2 ** loop.index0 }} as bigint)
         {%- endfor %}
     end) as source_bits
-    {%- endif -%}
 {%- endmacro -%}
 
-{%- macro identity_source_set_columns(relation) -%}
-    {{ return(adapter.dispatch('identity_source_set_columns', 'tessera')(relation)) }}
+{%- macro identity_source_set_columns() -%}
+    {{ return(adapter.dispatch('identity_source_set_columns', 'tessera')()) }}
 {%- endmacro -%}
 
-{%- macro default__identity_source_set_columns(relation) -%}
+{%- macro default__identity_source_set_columns() -%}
     sources,
     source_count
 {%- endmacro -%}
 
-{%- macro duckdb__identity_source_set_columns(relation) -%}
-    {%- set names = identity_source_names(relation) -%}
-    {%- if names is none -%}
-        {{ default__identity_source_set_columns(relation) }}
-    {%- else -%}
+{%- macro duckdb__identity_source_set_columns() -%}
     case when source_bits is not null then concat_ws(','
-        {%- for name in names %},
+        {%- for name in identity_source_names() %},
         case when source_bits & {{ 2 ** loop.index0 }} <> 0 then {{ identity_literal(name) }} end
         {%- endfor %}
     ) end as sources,
     cast(coalesce(bit_count(source_bits), 0) as bigint) as source_count
-    {%- endif -%}
 {%- endmacro -%}

@@ -94,7 +94,7 @@ grouped as (
         min(first_seen_at) as first_seen_at,
         max(last_seen_at) as last_seen_at,
         cast(sum(record_count) as bigint) as record_count,
-        {{ identity_source_set_agg('source', ref('identity_records')) }},
+        {{ identity_source_set_agg('source') }},
         max(identity_loaded_at) as loaded_at
 
     from occurrences
@@ -110,7 +110,7 @@ aggregated as (
         first_seen_at,
         last_seen_at,
         record_count,
-        {{ identity_source_set_columns(ref('identity_records')) }},
+        {{ identity_source_set_columns() }},
         loaded_at
 
     from grouped
