@@ -5,18 +5,21 @@ Segments that read `ml.person_scores` (descendants of the dbt source `ml`) canno
 a model has scored. When that relation is missing, the build runs in three phases: everything
 else; training for models without a champion and scoring; then the score readers. Otherwise
 it is one `dbt build`. The user's dbt selection, exclusion, `--vars` and other dbt flags
-apply to every phase.
+apply to every phase. Tests of staging that no source feeds are left out, and run after all
+when their models turn out to have rows (orchestration/empty_sources.py).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rich.console import Console
 
-from tessera.dbt import run_dbt
+from orchestration.empty_sources import SkippedTests, tests_to_skip, tests_with_rows
+from tessera.dbt import PrestartedDbt, run_dbt
 from tessera.settings import Settings
 
 # Models downstream of what ml/ writes back (dbt source `ml`): they need scores to exist.
@@ -96,32 +99,58 @@ def scores_exist(settings: Settings) -> bool:
 
 
 def build(settings: Settings, request: BuildRequest, console: Console) -> BuildOutcome:
-    """Build what the request selects; train and score first when score readers need it."""
+    """Build what the request selects; train and score first when score readers need it.
+
+    The first dbt process starts before the segment gate's compile, and the score readers'
+    before training, so that each imports dbt (~2 s) on the other core meanwhile; one not
+    used (the gate refuses the build, training fails) exits without running anything."""
+    prestarted = PrestartedDbt(settings)
+    try:
+        return _build(settings, request, console, prestarted)
+    finally:
+        prestarted.discard()
+
+
+def _build(
+    settings: Settings, request: BuildRequest, console: Console, prestarted: PrestartedDbt
+) -> BuildOutcome:
     from tessera.segments.checks import require_valid_segments
 
     require_valid_segments(
         settings.dbt_project_dir, target=settings.dbt_target, env=settings.dbt_env()
     )
     outcome = BuildOutcome()
+    skipped = skipped_tests(settings, request, console)
     if scores_exist(settings):
-        run_dbt(settings, request.args(), console=console, label="build")
+        run_dbt(
+            settings,
+            request.args(exclude=skipped.names),
+            console=console,
+            label="build",
+            prestarted=prestarted,
+        )
         outcome.phases.append("build")
+        run_left_out_tests_with_rows(settings, request, skipped, console)
         return outcome
 
     console.print(
         f"No {SCORES_SCHEMA}.{SCORES_TABLE} yet: building everything else first, then training "
         "and scoring, then the segments that read scores."
     )
+    import_training_meanwhile()
     run_dbt(
         settings,
-        request.args(exclude=[SCORE_READERS]),
+        request.args(exclude=[SCORE_READERS, *skipped.names]),
         console=console,
         label="build_before_scores",
+        prestarted=prestarted,
     )
     outcome.phases.append("build_before_scores")
+    run_left_out_tests_with_rows(settings, request, skipped, console)
     readers = selected_score_readers(settings, request)
     if not readers:
         return outcome
+    prestarted.start()  # the score readers' dbt imports dbt while the models train
     failed = train_and_score(settings, console, outcome)
     if failed or not scores_exist(settings):
         outcome.not_built = (
@@ -134,9 +163,53 @@ def build(settings: Settings, request: BuildRequest, console: Console) -> BuildO
         request.args(select=request.score_readers()),
         console=console,
         label="build_score_readers",
+        prestarted=prestarted,
     )
     outcome.phases.append("build_score_readers")
     return outcome
+
+
+def import_training_meanwhile() -> None:
+    """Training imports LightGBM, scikit-learn, SciPy and matplotlib (~2 s of one core) after
+    the first dbt build, which leaves this process waiting on dbt's output for longer: import
+    them meanwhile, in a thread. An import that fails here fails again, with its message,
+    where training imports it (Python keeps no half-imported module)."""
+
+    def load() -> None:
+        try:
+            import ml.cli  # noqa: F401
+            import ml.pipeline  # noqa: F401
+        except Exception:  # noqa: BLE001 - raised again by the import that needs it
+            pass
+
+    threading.Thread(target=load, name="tessera-import-training", daemon=True).start()
+
+
+def skipped_tests(settings: Settings, request: BuildRequest, console: Console) -> SkippedTests:
+    """Tests of staging no source feeds on this warehouse, which the build leaves out."""
+    if "--target-path" in request.dbt_args or request.runs_unit_tests:
+        return SkippedTests()  # another manifest, or the user asks for tests by type
+    skipped = tests_to_skip(settings, request.vars)
+    if skipped:
+        console.print(
+            f"Leaving out {len(skipped.names)} tests of staging built empty (no data for "
+            f"{', '.join(skipped.sources)}); they run if those models have rows after the build."
+        )
+    return skipped
+
+
+def run_left_out_tests_with_rows(
+    settings: Settings, request: BuildRequest, skipped: SkippedTests, console: Console
+) -> None:
+    """Run the left-out tests of any model that has rows after all (a source appeared)."""
+    names = tests_with_rows(settings, skipped)
+    if not names:
+        return
+    console.print(f"{len(names)} left-out tests read models that have rows: running them.")
+    args = ["test", "--select", *names]
+    if request.vars is not None:
+        args += ["--vars", request.vars]
+    run_dbt(settings, args, console=console, label="test_sources_with_rows")
 
 
 def selected_score_readers(settings: Settings, request: BuildRequest) -> list[str]:

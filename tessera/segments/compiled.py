@@ -13,7 +13,8 @@ folder. A passing result is cached by the hash of everything that feeds the comp
 The compile writes to a scratch target path (never over the build's manifest or run results)
 but shares dbt's parse cache (`partial_parse.msgpack`) with the project's target: it starts
 from the build's cache and hands its own back, so on a fresh clone the project is parsed once
-for the gate and the build that follows, not twice.
+for the gate and the build that follows, not twice. The compile's graph (nodes, their
+parents and relations) is handed back too, as target/tessera_graph.json.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from tessera.settings import secrets_named_for_dbt
 COMPILE_TIMEOUT_SECONDS = 300
 CACHE_FILE = "tessera_segments_compiled.json"
 PARSE_CACHE = "partial_parse.msgpack"  # dbt's own parse cache, in its target path
+GRAPH_FILE = "tessera_graph.json"  # the compile's graph, for the build (never manifest.json)
 ALLOWED_CONFIG_KEYS = frozenset(
     {"materialized", "schema", "tags", "meta", "docs", "enabled", "tmp_relation_type"}
 )
@@ -132,7 +134,32 @@ def _compile(
             return None, (proc.stdout + "\n" + proc.stderr).strip()
         if scratch_cache.exists() and scratch_cache.read_bytes() != handed_in:
             _copy_parse_cache(scratch_cache, shared_cache)  # dbt parsed anew: share that
-        return json.loads(manifest_path.read_text()), None
+        manifest = json.loads(manifest_path.read_text())
+        _write_graph(manifest, project_dir / "target" / GRAPH_FILE)
+        return manifest, None
+
+
+def _write_graph(manifest: dict, path: Path) -> None:
+    """The project's graph from the compile's manifest, for `tessera build` to see which
+    tests read only staging that no source feeds before the build has a manifest of its own
+    (orchestration/empty_sources.py). Written whole or not at all; only a convenience."""
+    keep = ("resource_type", "name", "schema", "alias", "relation_name", "depends_on")
+    graph = {
+        "nodes": {
+            uid: {k: node.get(k) for k in keep} for uid, node in manifest.get("nodes", {}).items()
+        },
+        "sources": {
+            uid: {"source_name": s.get("source_name"), "name": s.get("name")}
+            for uid, s in manifest.get("sources", {}).items()
+        },
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(json.dumps(graph))
+        partial.replace(path)
+    except OSError:
+        pass
 
 
 def _copy_parse_cache(source: Path, destination: Path) -> bytes | None:
