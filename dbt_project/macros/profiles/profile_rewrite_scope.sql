@@ -12,7 +12,8 @@
         combine exactly (uncombinable_persons): an event on or before the day of their last
         stored event (sessions would join), a CRM record with an email or, when the stored
         email is verified, a sighting of another email, spend in a category they bought before
-        that is not their favourite, and a consent record not after every stored one.
+        that is not their favourite, and a consent record not after every stored one (consents
+        are in the index too, under their subject's id type).
       - delta (delta_persons): the person's stored row (previous) combined with the facts of
         its new records only (candidate_records; see profile_combine).
 

@@ -15,7 +15,8 @@
         candidate_fingerprints, changed_identities
                               those of them whose identity fingerprint differs from their stored
                               one, or who have no row yet
-        merged_persons        persons that absorbed a merge whose merged-away id still has a row
+        merged_persons        persons that absorbed a merge (identity.person_merges) whose
+                              merged-away id still has a row
         touched_persons       the union: every person the run rewrites (profile_rewrite_scope
                               says how)
 -#}

@@ -13,26 +13,25 @@
         and sums add, first/last timestamps take the min/max, survivorship winners: the stored
         winner competes with the new candidates; see profile_combine). Used when that is exact:
         the person's identifiers are unchanged and nothing but new records arrived.
-      - full: the person's whole history, found through their identifiers
-        (int_identifier_records, then the index) and read from staging by source_record_id
-        (see resolve_person). Used for persons whose identifier set changed (merges, splits,
-        newly linked identifiers: among the persons identity assigned an identifier to or
-        took one from since the last run, per identity_graph.resolved_at and
-        previous_person_id, those whose identity fingerprint differs or who have no row
-        yet), persons that absorbed a merge (identity.person_merges rows
-        whose old_person_id still has a row here), persons with a changed (not new) record or a
-        return recorded within var profile_lookback_days of the latest processed one, and
-        persons whose new records a delta cannot combine exactly: an event on or before the day
-        of their last stored event (sessions would join), a CRM record with an email or, when
-        the stored email is verified, a sighting of another email, spend in a category they
-        bought before that is not their favourite, and a consent record not after every stored
-        one (consents are in the index too, under their subject's id type).
+      - full: the person's whole history, found through their identifiers and read from
+        staging by source_record_id. Used for persons whose identifier set changed, that
+        absorbed a merge, with a changed (not new) record or a return recorded within var
+        profile_lookback_days of the latest processed one, and for persons whose new records a
+        delta cannot combine exactly (profile_rewrite_scope lists which).
     The rows of persons that no longer exist in identity.persons (merged away) are deleted by
     the post-hook. If the index was rebuilt after this table (its oldest first_indexed_at is
     after watermark_indexed), every record looks new: every person is then recomputed in full.
     The index must be current when this table is built (dbt runs it first when both are
     selected): a record a full build read from staging but the index had not yet seen would
     later look new and be counted twice by a delta.
+
+    The model is a spine; each job is a macro in macros/profiles, called in this order:
+    profile_refresh_since (the stored watermarks a run starts from), profile_touched_persons
+    (which persons a run rewrites), profile_rewrite_scope (delta or full, and the records read
+    for them), profile_read_records (those records, per source), then the facts:
+    profile_identifier_facts, profile_survivorship, profile_web_facts, profile_commerce_facts,
+    profile_engagement_facts, profile_consent_facts, profile_activity_facts,
+    profile_record_watermarks, and profile_computed and profile_final (the row written).
 -#}
 {{ config(
     materialized='incremental',
