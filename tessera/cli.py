@@ -159,6 +159,7 @@ def run(
     traceback; Ctrl-C prints one line and exits 130.
     """
     args = parse(parser, argv) if parse else parser.parse_args(argv)
+    _children_stop_on_sigterm()
     interrupted: list[int] = []
     try:
         with _recording_interrupts(interrupted):
@@ -181,6 +182,18 @@ def run(
             console.print(f"[red]{type(exc).__name__}:[/red] {exc}", soft_wrap=True)
             return 1
         raise
+
+
+def _children_stop_on_sigterm() -> None:
+    """Undo an inherited SIGTERM ignore (a supervisor or a shell's background job can start
+    this process so). Every child would inherit it, Dagster's compute-log `tail -F` processes
+    included, which Dagster stops with SIGTERM: they would outlive the command and hold its
+    output pipe open, so `tessera demo | tee demo.log` would never end."""
+    try:
+        if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
 
 
 @contextmanager

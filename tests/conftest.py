@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import shutil
+import signal
 import socket
 import threading
 import time
@@ -14,6 +15,18 @@ import pytest
 from pydantic import SecretStr
 
 from tessera.settings import SnowflakeSettings
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Signals as a terminal gives them, however the suite was started. A background job of a
+    non-interactive shell (how a CI runner may start `make test`) ignores SIGINT; Dagster maps
+    SIGTERM to SIGINT's handler, so after the first in-process run SIGTERM is ignored too, and
+    every process a test starts inherits both: Ctrl-C tests would test nothing, and Dagster's
+    compute-log `tail -F` children could not be stopped (they held a test's pipe open forever)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @pytest.fixture(scope="session")

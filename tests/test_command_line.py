@@ -4,7 +4,12 @@ replacing only a warehouse it created, and dbt's structured log read into a summ
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import duckdb
@@ -355,3 +360,39 @@ def test_ctrl_c_while_generating_prints_one_line_and_the_rerun_recovers(tmp_path
     assert again.returncode == 0, again.stdout + again.stderr
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
         assert conn.execute("select count(*) from truth.persons").fetchone()[0] == 50
+
+
+# A command that reports whether the process it starts ignores SIGTERM (bit 15 of SigIgn).
+_CHILD_SIGTERM = textwrap.dedent(
+    """
+    import argparse, subprocess, sys
+    from tessera.cli import run
+
+    def report(args, settings):
+        status = subprocess.run(["cat", "/proc/self/status"], capture_output=True, text=True)
+        ignored = next(l for l in status.stdout.splitlines() if l.startswith("SigIgn:"))
+        print("child ignores SIGTERM:", bool(int(ignored.split()[1], 16) & (1 << 14)))
+        return 0
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(func=report)
+    sys.exit(run(parser, []))
+    """
+)
+
+
+def test_processes_a_command_starts_stop_on_sigterm_even_when_it_was_started_ignoring_it(
+    tmp_path: Path,
+) -> None:
+    """Dagster stops its compute-log `tail -F` children with SIGTERM; inherited as ignored
+    (a supervisor, a background job) they outlived the demo and held its output pipe open."""
+    run = subprocess.run(
+        [sys.executable, "-c", _CHILD_SIGTERM],
+        preexec_fn=lambda: signal.signal(signal.SIGTERM, signal.SIG_IGN),
+        env={**os.environ, "TESSERA_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "child ignores SIGTERM: False" in run.stdout
