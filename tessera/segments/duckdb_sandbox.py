@@ -139,8 +139,13 @@ def build_segment(
         )
     if not SEGMENT_NAME.match(name) or name in RESERVED_TABLES:
         raise SegmentSandboxError(f"{name!r} is not a segment name a sandbox may write")
-    if not PLAIN_NAME.match(database):
-        raise SegmentSandboxError(f"unexpected warehouse database name {database!r}")
+    # The catalog is named after the warehouse file ('my warehouse-1.duckdb') and is always
+    # written double-quoted, here and in the worker: only a quote or a NUL could break out.
+    if not database or '"' in database or "\x00" in database:
+        raise SegmentSandboxError(
+            f"the warehouse's catalog name {database!r} (from its file name) holds a double "
+            "quote; rename the DuckDB file"
+        )
     reader = warehouse.cursor()
     try:
         sources = _readable_relations(reader, database, readable, segments_schema, sql)

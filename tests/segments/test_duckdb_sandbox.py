@@ -122,3 +122,17 @@ def test_memory_limits_read_like_duckdbs() -> None:
     assert memory_bytes("512 MiB") == 512 * 1024**2
     with pytest.raises(SegmentSandboxError, match="80%"):
         memory_bytes("80%")
+
+
+def test_a_warehouse_file_of_any_name_builds_its_segments(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The catalog is the file's name: a space or a hyphen once refused every segment."""
+    path = tmp_path_factory.mktemp("names") / "my warehouse-1.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema profiles")
+        con.execute("create table profiles.customer_profiles as select 'p1' as person_id")
+        con.execute("create schema segments")
+        assert con.execute("select current_database()").fetchone()[0] == "my warehouse-1"
+        assert build(con, 'select person_id from "my warehouse-1".profiles.customer_profiles')
+        assert rows(con) == [("p1",)]
