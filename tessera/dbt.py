@@ -96,16 +96,8 @@ class PrestartedDbt:
         """Start a process for the next command, unless one is waiting already."""
         if self.proc is not None or not Path(sys.executable).with_name("dbt").exists():
             return
-        settings = self.settings
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _PRESTART_DRIVER],
-            cwd=settings.dbt_project_dir,
-            env=settings.dbt_env(),
-            text=True,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            bufsize=1,
+        self.proc = _start_dbt_process(
+            [sys.executable, "-c", _PRESTART_DRIVER], self.settings, stdin=subprocess.PIPE
         )
 
     def take(self, cmd: Sequence[str]) -> subprocess.Popen | None:
@@ -223,15 +215,7 @@ def _run_with_progress(
     log = DbtLog(log_path)
     proc = prestarted.take(cmd[1:]) if prestarted is not None else None
     if proc is None:
-        proc = subprocess.Popen(
-            cmd,
-            cwd=settings.dbt_project_dir,
-            env=settings.dbt_env(),
-            text=True,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            bufsize=1,
-        )
+        proc = _start_dbt_process(cmd, settings)
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -263,6 +247,22 @@ def _run_with_progress(
         raise
     finally:
         log.close()
+
+
+def _start_dbt_process(
+    cmd: list[str], settings: Settings, stdin: int | None = None
+) -> subprocess.Popen:
+    """dbt (or the prestart driver) in the project, its output as lines on one pipe."""
+    return subprocess.Popen(
+        cmd,
+        cwd=settings.dbt_project_dir,
+        env=settings.dbt_env(),
+        text=True,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        bufsize=1,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
