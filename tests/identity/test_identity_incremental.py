@@ -10,7 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 from identity_dbt import run_identity, settings_for
-from identity_raw import create_raw_tables, event, insert, order
+from identity_raw import at, create_raw_tables, days, event, insert, order
 
 from tessera.warehouse import Warehouse
 
@@ -45,6 +45,31 @@ def full_rebuild_partition(path: Path, tmp: Path) -> set[frozenset[str]]:
     shutil.copyfile(path, copy)
     run_identity(settings_for(copy), tmp / "target_rebuild", "--full-refresh")
     return partition(copy)
+
+
+RECORD_COLUMNS = (
+    "source, user_id, crm_id, email, phone, loyalty_id, device_id, anonymous_id, "
+    "first_seen_at, last_seen_at, source_loaded_at, record_count"
+)
+
+
+def records(path: Path) -> set[tuple]:
+    """identity_records without its run stamp: what a full build must reproduce."""
+    df = frame(path, f"select {RECORD_COLUMNS} from identity.identity_records")
+    return set(df.astype(object).where(df.notna(), None).itertuples(index=False, name=None))
+
+
+def consent(consent_id: str, minute: int, subject_type: str, subject_id: str) -> dict:
+    """A consent choice: the consent platform has no load time, recorded_at is its clock."""
+    return {
+        "consent_id": consent_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "purpose": "email",
+        "status": "granted",
+        "recorded_at": at(minute),
+        "source": "banner",
+    }
 
 
 def test_several_incremental_steps_equal_a_full_build(tmp_path: Path) -> None:
@@ -161,6 +186,96 @@ def test_device_that_becomes_shared_joins_no_one_like_a_full_rebuild(tmp_path: P
         frozenset(("device_id:D_tab", "user_id:u_2"))
     }
     assert partition(path) == full_rebuild_partition(path, tmp_path)
+
+
+def test_late_consent_older_than_the_lookback_is_folded_in_like_a_full_build(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    target = tmp_path / "target"
+    with Warehouse(settings).session() as session:
+        create_raw_tables(session)
+        insert(session, "events", [event("e1", 0, user_id="u_1", traits_email="one@mail.com")])
+        # the consent platform's watermark is day 100
+        insert(
+            session,
+            "consents",
+            [
+                consent("c1", days(5), "email", "one@mail.com"),
+                consent("c2", days(100), "user_id", "u_1"),
+            ],
+        )
+    run_identity(settings, target)
+    assert "email:late@mail.com" not in graph(path)
+
+    # A backfill of consents recorded long before the watermark (day 100 - 30 lookback days):
+    # a subject nobody has seen yet, a second choice of a known one, one inside the lookback.
+    with Warehouse(settings).session() as session:
+        insert(
+            session,
+            "consents",
+            [
+                consent("c3", days(10), "email", "late@mail.com"),
+                consent("c4", days(20), "email", "one@mail.com"),
+                consent("c5", days(90), "user_id", "u_9"),
+            ],
+        )
+    run_identity(settings, target)
+    after = graph(path)
+    assert {"email:late@mail.com", "user_id:u_9"} <= set(after)
+    cmp_counts = frame(
+        path,
+        "select email, record_count from identity.identity_records "
+        "where source = 'cmp' and email is not null",
+    )
+    assert dict(zip(cmp_counts.email, cmp_counts.record_count, strict=True)) == {
+        "one@mail.com": 2,
+        "late@mail.com": 1,
+    }
+
+    # A run with nothing new counts nothing twice, and all of it is what a full build makes.
+    run_identity(settings, target)
+    assert graph(path) == after
+    incremental_records = records(path)
+    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert incremental_records == records(tmp_path / "rebuilt.duckdb")
+
+
+def test_keys_kept_by_an_older_run_only_for_the_window_count_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wh.duckdb"
+    settings = settings_for(path)
+    target = tmp_path / "target"
+    with Warehouse(settings).session() as session:
+        create_raw_tables(session)
+        insert(
+            session,
+            "consents",
+            [
+                consent("c1", days(5), "email", "one@mail.com"),
+                consent("c2", days(100), "user_id", "u_1"),
+            ],
+        )
+    run_identity(settings, target)
+    # identity_records_seen as a run before full re-reads wrote it: no kept column, and of
+    # cmp only the keys inside the lookback window (day 100 - 30)
+    with Warehouse(settings).session() as session:
+        session.execute(
+            "delete from identity.identity_records_seen where source = 'cmp' and loaded_at <= ?",
+            [at(days(70))],
+        )
+        session.execute("alter table identity.identity_records_seen drop column kept")
+        insert(session, "consents", [consent("c3", days(95), "email", "one@mail.com")])
+    # the first run reads cmp from the lookback (c1 is not read again) and keeps all its keys
+    run_identity(settings, target)
+    with Warehouse(settings).session() as session:
+        insert(session, "consents", [consent("c4", days(10), "email", "late@mail.com")])
+    run_identity(settings, target)
+    incremental_records = records(path)
+    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert incremental_records == records(tmp_path / "rebuilt.duckdb")
 
 
 @pytest.mark.parametrize("cap", [0])

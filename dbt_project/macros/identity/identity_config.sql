@@ -51,6 +51,11 @@
                        googlemail.com') are linked, not rewritten; enabled: false turns it off
       lookback_days    incremental runs re-read every source this many days before its
                        watermark, so late-arriving rows (a store's offline POS upload) are folded in
+      full_reread_sources  sources (identity_sources() names) read in full by every incremental
+                       run instead, skipping the records already counted: a late row however
+                       old is folded in as a full build would. For sources without a load time
+                       that are small (a consent log); each run costs a scan of all their
+                       records and keeps one key per record (identity_sources() says more)
 -#}
 {%- macro identity_config() -%}
     {%- set defaults = {
@@ -130,6 +135,7 @@
             'max_variants': 5,
         },
         'lookback_days': 30,
+        'full_reread_sources': ['cmp'],
         'max_iterations': 30,
         'max_agglomeration_rounds': 40,
         'max_cluster_size': 1000,
@@ -239,6 +245,20 @@
             {{ exceptions.raise_compiler_error(
                 "var identity_" ~ name ~ " must be an integer >= 0 (days), got "
                 ~ config[name]) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set source_names = identity_sources() | map(attribute='source') | list -%}
+    {%- if config.full_reread_sources is string or config.full_reread_sources is mapping
+           or config.full_reread_sources is not iterable -%}
+        {{ exceptions.raise_compiler_error(
+            "var identity_full_reread_sources must be a list of sources among "
+            ~ source_names | join(', ') ~ ", got " ~ config.full_reread_sources) }}
+    {%- endif -%}
+    {%- for name in config.full_reread_sources -%}
+        {%- if name not in source_names -%}
+            {{ exceptions.raise_compiler_error(
+                "var identity_full_reread_sources: unknown source '" ~ name
+                ~ "'; choose among " ~ source_names | join(', ')) }}
         {%- endif -%}
     {%- endfor -%}
     {%- for name in ['weak_ids_join_persons', 'corroborate_joins'] -%}

@@ -10,7 +10,11 @@
     Records already counted are not counted twice: the post-hook keeps the keys (source,
     source_record_id, loaded time) of every record inside the current lookback window in
     identity.identity_records_seen, and the next run skips those. A record later than the
-    lookback is only picked up by --full-refresh.
+    lookback is only picked up by --full-refresh, except in the sources of var
+    identity_full_reread_sources (default [cmp], sources without a load time that are small):
+    those are read in full every run, skipping every record already counted, so a consent
+    recorded long before it reached the warehouse is folded in as a full build would
+    (identity_sources() says what that costs).
 -#}
 {{
     config(
@@ -26,6 +30,8 @@
 {%- set id_types = config.id_priority -%}
 {%- set sep = "chr(31)" -%}
 {%- set seen = identity_records_seen_relation() if is_incremental() else none -%}
+{#- sources whose every counted key is remembered: read in full, not from the lookback -#}
+{%- set read_in_full = identity_records_seen_all_keys(seen) -%}
 
 with
 
@@ -49,7 +55,9 @@ with
         {%- endfor %}
     )
     {%- if is_incremental() %}
+        {%- if src.source not in read_in_full %}
         and {{ loaded }} > {{ identity_lookback_start(src.source) }}
+        {%- endif %}
         {%- if seen is not none %}
         and not exists (
             select 1 from {{ seen }} s
