@@ -30,18 +30,15 @@ from tessera.settings import Settings
 
 @dataclass(frozen=True)
 class SkippedTests:
-    """Tests left out of a build, and the models they read (relation names)."""
+    """Tests left out of a build, and the models they read."""
 
     names: tuple[str, ...] = ()
-    # test name -> the models it reads, as (schema, identifier, relation name)
-    relations: dict[str, list[tuple[str, str, str]]] = field(default_factory=dict)
+    # test name -> the models it reads, as (schema, identifier)
+    relations: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()  # the absent sources or tables, for the console line
 
     def __bool__(self) -> bool:
         return bool(self.names)
-
-    def exclude_args(self) -> list[str]:
-        return list(self.names)
 
 
 def empty_source_ids(settings: Settings, manifest: dict) -> tuple[set[str], list[str]]:
@@ -82,7 +79,7 @@ def empty_source_ids(settings: Settings, manifest: dict) -> tuple[set[str], list
 
 def tests_on_empty_models(
     manifest: dict, empty_sources: set[str]
-) -> dict[str, list[tuple[str, str, str]]]:
+) -> dict[str, list[tuple[str, str]]]:
     """Tests (name -> relations read) whose every model descends from empty sources only."""
     nodes = manifest.get("nodes", {})
     verdict: dict[str, bool] = {}
@@ -101,19 +98,14 @@ def tests_on_empty_models(
         verdict[uid] = bool(parents) and all(only_empty(p) for p in parents)
         return verdict[uid]
 
-    out: dict[str, list[tuple[str, str, str]]] = {}
+    out: dict[str, list[tuple[str, str]]] = {}
     for node in nodes.values():
         if node.get("resource_type") != "test":
             continue
         parents = node.get("depends_on", {}).get("nodes", [])
         if parents and all(p.startswith("model.") and only_empty(p) for p in parents):
             out[node["name"]] = [
-                (
-                    nodes[p]["schema"],
-                    nodes[p].get("alias") or nodes[p]["name"],
-                    nodes[p]["relation_name"],
-                )
-                for p in parents
+                (nodes[p]["schema"], nodes[p].get("alias") or nodes[p]["name"]) for p in parents
             ]
     return out
 
@@ -157,16 +149,16 @@ def tests_with_rows(settings: Settings, skipped: SkippedTests) -> list[str]:
         return []
     has_rows = set()
     with Warehouse(settings).session(read_only=True) as session:
-        for schema, identifier, relation in relations:
+        for schema, identifier in relations:
             # not built (deselected, or the build stopped before it): nothing to test.
             # schema.identifier, not dbt's relation name: that names the catalog as dbt
             # attached the file, and DuckDB calls a file named main.duckdb `main_db`.
             if session.table_exists(schema, identifier) and session.scalar(
                 f"select count(*) from (select 1 from {schema}.{identifier} limit 1)"
             ):
-                has_rows.add(relation)
+                has_rows.add((schema, identifier))
     return sorted(
         name
         for name, rels in skipped.relations.items()
-        if any(relation in has_rows for _, _, relation in rels)
+        if any(relation in has_rows for relation in rels)
     )

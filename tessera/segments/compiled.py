@@ -14,7 +14,7 @@ The compile writes to a scratch target path (never over the build's manifest or 
 but shares dbt's parse cache (`partial_parse.msgpack`) with the project's target: it starts
 from the build's cache and hands its own back, so on a fresh clone the project is parsed once
 for the gate and the build that follows, not twice. The compile's graph (nodes, their
-parents and relations) is handed back too, as target/tessera_graph.json.
+parents, schemas and names) is handed back too, as target/tessera_graph.json.
 """
 
 from __future__ import annotations
@@ -143,7 +143,7 @@ def _write_graph(manifest: dict, path: Path) -> None:
     """The project's graph from the compile's manifest, for `tessera build` to see which
     tests read only staging that no source feeds before the build has a manifest of its own
     (orchestration/empty_sources.py). Written whole or not at all; only a convenience."""
-    keep = ("resource_type", "name", "schema", "alias", "relation_name", "depends_on")
+    keep = ("resource_type", "name", "schema", "alias", "depends_on")
     graph = {
         "nodes": {
             uid: {k: node.get(k) for k in keep} for uid, node in manifest.get("nodes", {}).items()

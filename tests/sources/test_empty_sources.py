@@ -105,7 +105,6 @@ def test_only_tests_whose_every_model_descends_from_empty_sources_are_left_out()
             "resource_type": "model",
             "name": name,
             "schema": "s",
-            "relation_name": f"s.{name}",
             "depends_on": {"nodes": list(parents)},
         }
 
@@ -126,4 +125,4 @@ def test_only_tests_whose_every_model_descends_from_empty_sources_are_left_out()
     }
     skipped = empty_sources.tests_on_empty_models({"nodes": nodes}, {"source.p.ads.clicks"})
     assert sorted(skipped) == ["t1", "t5"]
-    assert skipped["t1"] == [("s", "stg_ads", "s.stg_ads")]
+    assert skipped["t1"] == [("s", "stg_ads")]
