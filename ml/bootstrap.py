@@ -111,27 +111,58 @@ def paired_differences(
 ) -> dict[str, DifferenceInterval]:
     """`paired_difference` for several metrics from the same resampled rows: one pass of
     rounds for all of them, each interval the one its own call with this seed would give."""
+    return paired_differences_to(
+        y, score_a, {"b": score_b}, metrics, rounds, confidence, seed, max_rows
+    )["b"]
+
+
+def paired_differences_to(
+    y: np.ndarray,
+    score_a: np.ndarray,
+    references: dict[str, np.ndarray],
+    metrics: tuple[str, ...] = ("roc_auc", "pr_auc"),
+    rounds: int = 400,
+    confidence: float = 0.95,
+    seed: int = 0,
+    max_rows: int = 200_000,
+) -> dict[str, dict[str, DifferenceInterval]]:
+    """`paired_differences` of one ranker against several references (name -> scores) in one
+    pass: `a` is sorted and measured once per round, not once per reference, and each
+    reference's intervals are the ones its own call with this seed would give."""
     y = np.asarray(y, dtype=np.float64)
-    score_a, score_b = np.asarray(score_a), np.asarray(score_b)
-    a, b = _Sorted(y, score_a), _Sorted(y, score_b)
+    score_a = np.asarray(score_a)
+    scores_b = {name: np.asarray(score) for name, score in references.items()}
+    a = _Sorted(y, score_a)
     ones = np.ones(len(y))
-    on_all = a.metrics(ones), b.metrics(ones)
+    a_on_all = a.metrics(ones)
+    on_all = {name: _Sorted(y, score).metrics(ones) for name, score in scores_b.items()}
     rng = np.random.default_rng(seed)
     if len(y) > max_rows:
         subset = rng.choice(len(y), max_rows, replace=False)
-        y, score_a, score_b = y[subset], score_a[subset], score_b[subset]
-        a, b = _Sorted(y, score_a), _Sorted(y, score_b)
-    diffs = {metric: np.empty(rounds) for metric in metrics}
+        y, score_a = y[subset], score_a[subset]
+        scores_b = {name: score[subset] for name, score in scores_b.items()}
+        a = _Sorted(y, score_a)
+    sorted_b = {name: _Sorted(y, score) for name, score in scores_b.items()}
+    diffs = {name: {metric: np.empty(rounds) for metric in metrics} for name in sorted_b}
     for i in range(rounds):
         w = rng.poisson(1.0, len(y)).astype(np.float64)
-        of_a, of_b = a.metrics(w), b.metrics(w)
-        for metric in metrics:
-            diffs[metric][i] = of_a[metric] - of_b[metric]
+        of_a = a.metrics(w)
+        for name, b in sorted_b.items():
+            of_b = b.metrics(w)
+            for metric in metrics:
+                diffs[name][metric][i] = of_a[metric] - of_b[metric]
     return {
-        metric: _interval(
-            metric, on_all[0][metric] - on_all[1][metric], diffs[metric], confidence, len(y)
-        )
-        for metric in metrics
+        name: {
+            metric: _interval(
+                metric,
+                a_on_all[metric] - on_all[name][metric],
+                diffs[name][metric],
+                confidence,
+                len(y),
+            )
+            for metric in metrics
+        }
+        for name in sorted_b
     }
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ml.baseline import Baseline
-from ml.bootstrap import paired_differences
+from ml.bootstrap import paired_differences_to
 from ml.metrics import evaluate_scores
 from ml.plots import lift_gains_chart, reliability_chart
 
@@ -32,9 +32,15 @@ class Reference:
     probability: np.ndarray
 
 
-def _intervals(y: np.ndarray, a: np.ndarray, b: np.ndarray, rounds: int) -> dict:
-    intervals = paired_differences(y, a, b, INTERVAL_METRICS, rounds=rounds, seed=17)
-    return {metric: interval.to_dict() for metric, interval in intervals.items()}
+def _intervals(
+    y: np.ndarray, model: np.ndarray, references: dict[str, np.ndarray], rounds: int
+) -> dict:
+    """model - reference for each reference, from one pass of bootstrap rounds."""
+    intervals = paired_differences_to(y, model, references, INTERVAL_METRICS, rounds, seed=17)
+    return {
+        f"model_vs_{name}": {metric: iv.to_dict() for metric, iv in by_metric.items()}
+        for name, by_metric in intervals.items()
+    }
 
 
 def compare_with_baseline(
@@ -66,15 +72,14 @@ def compare_with_baseline(
         evaluation["btyd"] = btyd
         evaluation["model_minus_btyd"] = {k: model[k] - btyd[k] for k in HEADLINE}
     if bootstrap_rounds:
+        references = {"baseline": base_rank}
+        if reference is not None:
+            references["btyd"] = reference.rank
         evaluation["intervals"] = {
             "metric": metric,
             "rounds": bootstrap_rounds,
-            "model_vs_baseline": _intervals(y, probability, base_rank, bootstrap_rounds),
+            **_intervals(y, probability, references, bootstrap_rounds),
         }
-        if reference is not None:
-            evaluation["intervals"]["model_vs_btyd"] = _intervals(
-                y, probability, reference.rank, bootstrap_rounds
-            )
         verdict = evaluation["intervals"]["model_vs_baseline"][metric]
         evaluation["beats_baseline"] = bool(verdict["low"] > 0)
     else:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ml import horizon
-from ml.bootstrap import _Sorted, paired_difference, paired_differences
+from ml.bootstrap import _Sorted, paired_difference, paired_differences, paired_differences_to
 from ml.metrics import pr_auc, roc_auc
 
 
@@ -60,6 +60,20 @@ def test_one_pass_for_both_metrics_gives_each_metrics_own_interval(data) -> None
             )
             assert both[metric] == alone
     assert paired_differences(y, strong, weak, rounds=60)["roc_auc"].low > 0
+
+
+def test_one_pass_against_several_references_gives_each_its_own_intervals(data) -> None:
+    y, strong, weak, coarse = data
+    for max_rows in (200_000, 1000):
+        together = paired_differences_to(
+            y, strong, {"weak": weak, "coarse": coarse}, rounds=60, seed=5, max_rows=max_rows
+        )
+        assert together["weak"] == paired_differences(
+            y, strong, weak, rounds=60, seed=5, max_rows=max_rows
+        )
+        assert together["coarse"] == paired_differences(
+            y, strong, coarse, rounds=60, seed=5, max_rows=max_rows
+        )
 
 
 @pytest.mark.parametrize("outcome", ["purchase", "churn"])
