@@ -174,7 +174,11 @@ def dbt_invocations(events: list[dict], command_started: float) -> list[DbtInvoc
         found = names.get("FoundStats") or names.get("ConcurrencyLine")
         parsed = _ts(found) if found else last
         args = names.get("MainReportArgs", {}).get("data", {}).get("args", {})
+        # the command from its completion (`cli parse`): a prestarted dbt's invocation_command
+        # is its driver's arguments
+        completed = names.get("CommandCompleted", {}).get("data", {}).get("command", "")
         words = str(args.get("invocation_command", "dbt ?")).split()
+        command = completed.split()[-1] if completed else words[1] if len(words) > 1 else "?"
         if "UnableToPartialParse" in names or "PartialParsingNotEnabled" in names:
             why = names.get("UnableToPartialParse", names.get("PartialParsingNotEnabled"))
             reparse = "full: " + why["info"]["msg"][:80]
@@ -186,7 +190,7 @@ def dbt_invocations(events: list[dict], command_started: float) -> list[DbtInvoc
             reparse = "full (no cache)"
         out.append(
             DbtInvocation(
-                command=words[1] if len(words) > 1 else "?",
+                command=command,
                 startup_s=max(first - previous_end, 0.0),
                 parse_s=parsed - first,
                 execute_s=last - parsed,

@@ -150,7 +150,9 @@ def _build(
     readers = selected_score_readers(settings, request)
     if not readers:
         return outcome
-    prestarted.start()  # the score readers' dbt imports dbt while the models train
+    # the score readers' dbt imports dbt and loads the project while the models train (not
+    # with other dbt flags of the user's: they may change what a parse makes)
+    prestarted.start(vars=request.vars, parse=not request.dbt_args)
     failed = train_and_score(settings, console, outcome)
     if failed or not scores_exist(settings):
         outcome.not_built = (
