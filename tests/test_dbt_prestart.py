@@ -50,9 +50,12 @@ def invocations_since(log: Path, offset: int) -> list[tuple[str, set[str]]]:
     return out
 
 
-def list_models(settings: Settings, prestarted: PrestartedDbt, *extra: str):
+def list_models(settings: Settings, *extra: str) -> list[tuple[str, set[str]]]:
+    """`dbt ls` (with `extra` flags) through a dbt prestarted to parse without vars; the dbt
+    invocations it logged."""
     log = settings.dbt_project_dir / "logs" / "dbt.log"
     offset = log.stat().st_size
+    prestarted = PrestartedDbt(settings, parse=True)
     run_dbt(
         settings,
         [*LIST_MODELS, *extra],
@@ -69,8 +72,7 @@ def listed(settings: Settings) -> list[str]:
 
 
 def test_the_command_runs_on_the_project_parsed_while_it_waited(settings: Settings) -> None:
-    prestarted = PrestartedDbt(settings, parse=True)
-    (parse, parse_events), (command, events) = list_models(settings, prestarted)
+    (parse, parse_events), (command, events) = list_models(settings)
     assert (parse, command) == ("parse", "ls")
     assert "PartialParsingSkipParsing" in parse_events  # the cache, read while it waited
     assert not events & PARSE_EVENTS  # the command parsed nothing itself
@@ -78,8 +80,7 @@ def test_the_command_runs_on_the_project_parsed_while_it_waited(settings: Settin
 
 
 def test_a_command_with_other_vars_parses_for_itself(settings: Settings) -> None:
-    prestarted = PrestartedDbt(settings, parse=True)  # parsed without vars
-    invocations = list_models(settings, prestarted, "--vars", '{"lookback_days": 3}')
+    invocations = list_models(settings, "--vars", '{"lookback_days": 3}')
     command, events = invocations[-1]
     assert command == "ls" and "UnableToPartialParse" in events  # vars changed: reparsed
     assert "customer_profiles" in listed(settings)
