@@ -80,7 +80,7 @@ def test_the_command_runs_on_the_project_parsed_while_it_waited(settings: Settin
 
 
 def test_a_command_with_other_vars_parses_for_itself(settings: Settings) -> None:
-    invocations = list_models(settings, "--vars", '{"lookback_days": 3}')
+    invocations = list_models(settings, "--vars", '{"profile_lookback_days": 5}')
     command, events = invocations[-1]
     assert command == "ls" and "UnableToPartialParse" in events  # vars changed: reparsed
     assert "customer_profiles" in listed(settings)
