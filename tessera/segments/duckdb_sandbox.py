@@ -72,6 +72,16 @@ class SandboxLimits:
     timeout_seconds: float = 600.0
     max_rows: int = 50_000_000
 
+    def worker_limits(self) -> dict[str, Any]:
+        """The worker's first line: its kernel limits, set before it imports DuckDB, and
+        its DuckDB instance's limits."""
+        return {
+            "address_space_bytes": self.address_space_bytes(),
+            "cpu_seconds": int(self.timeout_seconds * max(1, self.threads)) + 30,
+            "memory_limit": self.memory_limit,
+            "threads": self.threads,
+        }
+
     def address_space_bytes(self) -> int:
         """The worker's kernel address-space limit: twice DuckDB's memory limit (for what
         DuckDB allocates outside its buffer manager and the copies of the readable
@@ -96,6 +106,7 @@ class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
 
     def initialize(self, plugin_config: dict[str, Any]) -> None:
         self.limits = SandboxLimits.from_config(plugin_config)
+        self.workers = Workers(self.limits)
         self._conn: duckdb.DuckDBPyConnection | None = None
 
     def configure_connection(self, conn: duckdb.DuckDBPyConnection) -> None:
@@ -116,7 +127,37 @@ class Plugin(BasePlugin):  # type: ignore[misc,valid-type]
             segments_schema=str(request["segments_schema"]),
             readable=[str(r) for r in request["readable"]],
             limits=self.limits,
+            workers=self.workers,
         )
+
+
+class Workers:
+    """Sandbox workers for one dbt run, each used for one segment, one started ahead: the
+    next segment's worker starts Python and imports DuckDB and Arrow (~0.3-0.5 s) while this
+    one's segment runs. A spare left at the end reads end of input when dbt exits, and exits."""
+
+    def __init__(self, limits: SandboxLimits) -> None:
+        self.limits = limits
+        self.spare: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # dbt builds models on several threads
+
+    def take(self) -> subprocess.Popen[bytes]:
+        with self._lock:
+            worker, self.spare = self.spare, None
+            if worker is None or worker.poll() is not None:
+                if worker is not None:
+                    _close_streams(worker)
+                worker = start_worker(self.limits)
+            self.spare = start_worker(self.limits)
+        return worker
+
+    def close(self) -> None:
+        """Let the spare exit unused (end of input), for callers that outlive the build."""
+        with self._lock:
+            spare, self.spare = self.spare, None
+        if spare is not None:
+            _close_streams(spare)
+            spare.wait()
 
 
 def build_segment(
@@ -130,8 +171,12 @@ def build_segment(
     segments_schema: str,
     readable: Iterable[str],
     limits: SandboxLimits,
+    workers: Workers | None = None,
 ) -> int:
-    """Run `sql` in a fresh sandbox and replace `<database>.<schema>.<name>` with its rows."""
+    """Run `sql` in a fresh sandbox (a worker of `workers`, under their limits, else one
+    started for it under `limits`) and replace `<database>.<schema>.<name>` with its rows."""
+    if workers is not None:
+        limits = workers.limits
     if schema != segments_schema or name != model_name:
         raise SegmentSandboxError(
             f"segment {model_name} may only build {segments_schema}.{model_name}, "
@@ -149,7 +194,10 @@ def build_segment(
     reader = warehouse.cursor()
     try:
         sources = _readable_relations(reader, database, readable, segments_schema, sql)
-        return _run_and_write(warehouse, reader, database, schema, name, sql, sources, limits)
+        worker = workers.take() if workers is not None else start_worker(limits)
+        return _run_and_write(
+            worker, warehouse, reader, database, schema, name, sql, sources, limits
+        )
     finally:
         reader.close()
 
@@ -182,6 +230,7 @@ def _readable_relations(
 
 
 def _run_and_write(
+    worker: subprocess.Popen[bytes],
     warehouse: duckdb.DuckDBPyConnection,
     reader: duckdb.DuckDBPyConnection,
     database: str,
@@ -191,8 +240,7 @@ def _run_and_write(
     sources: list[tuple[str, str]],
     limits: SandboxLimits,
 ) -> int:
-    """Stream the chosen relations into a worker process, its rows into the target table."""
-    worker = _start_worker()
+    """Stream the chosen relations into the worker, its rows into the target table."""
     timed_out = threading.Event()
 
     def stop() -> None:
@@ -231,23 +279,21 @@ def _run_and_write(
         if worker.poll() is None:
             worker.kill()
             worker.wait()
-        for stream in (worker.stdin, worker.stdout, worker.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        _close_streams(worker)
         writer.close()
 
 
-def _start_worker() -> subprocess.Popen[bytes]:
-    """The worker: this Python in isolated mode (no PYTHON* variables, no user site, not the
-    working directory on sys.path), with an empty environment, so no secret reaches it. The
+def start_worker(limits: SandboxLimits) -> subprocess.Popen[bytes]:
+    """A worker: this Python in isolated mode (no PYTHON* variables, no user site, not the
+    working directory on sys.path), with an empty environment, so no secret reaches it, given
+    its limits at once (it sets them, then imports DuckDB and waits for its segment). The
     tessera package is found where this module was loaded from, installed or not."""
     package_root = str(Path(__file__).resolve().parents[2])
     bootstrap = (
         f"import runpy, sys; sys.path.insert(0, {package_root!r}); "
         "runpy.run_module('tessera.segments.sandbox_worker', run_name='__main__')"
     )
-    return subprocess.Popen(
+    worker = subprocess.Popen(
         [sys.executable, "-I", "-c", bootstrap],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -255,6 +301,20 @@ def _start_worker() -> subprocess.Popen[bytes]:
         env={},
         close_fds=True,
     )
+    assert worker.stdin is not None
+    try:
+        worker.stdin.write(json.dumps(limits.worker_limits()).encode() + b"\n")
+        worker.stdin.flush()
+    except OSError:
+        pass  # it died at once: the segment's request fails with its status and stderr
+    return worker
+
+
+def _close_streams(worker: subprocess.Popen[bytes]) -> None:
+    for stream in (worker.stdin, worker.stdout, worker.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _send_request(
@@ -266,16 +326,7 @@ def _send_request(
     limits: SandboxLimits,
 ) -> None:
     assert worker.stdin is not None
-    request = {
-        "sql": sql,
-        "database": database,
-        "relations": sources,
-        "memory_limit": limits.memory_limit,
-        "threads": limits.threads,
-        "max_rows": limits.max_rows,
-        "address_space_bytes": limits.address_space_bytes(),
-        "cpu_seconds": int(limits.timeout_seconds * max(1, limits.threads)) + 30,
-    }
+    request = {"sql": sql, "database": database, "relations": sources, "max_rows": limits.max_rows}
     worker.stdin.write(json.dumps(request).encode() + b"\n")
     for schema, table in sources:
         rows = reader.sql(f'select * from "{database}"."{schema}"."{table}"')

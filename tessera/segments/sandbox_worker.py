@@ -5,9 +5,11 @@ DuckDB's memory_limit bounds only the memory its buffer manager hands out: a lis
 such a segment grew to 18 GB and was killed by the kernel together with the whole build. So
 the segment runs here, in a child process whose own kernel limits (address space, file size,
 CPU time) are set before DuckDB is even imported, with an empty environment. Protocol:
-stdin carries one JSON line (the SQL, the relations, the limits), then one Arrow IPC stream
-per relation; stdout carries one Arrow IPC stream with the segment's rows; a failure exits
-with status 3 and its message on stderr.
+stdin carries one JSON line with the limits (the worker sets them, imports DuckDB and opens
+its instance, and may then wait: it is started ahead of its segment), one JSON line with the
+SQL and the relations (none: it exits, unused), then one Arrow IPC stream per relation;
+stdout carries one Arrow IPC stream with the segment's rows; a failure exits with status 3
+and its message on stderr.
 """
 
 from __future__ import annotations
@@ -32,15 +34,19 @@ def _limit(kind: int, value: int) -> None:
 
 
 def main(stdin: BinaryIO, stdout: BinaryIO) -> int:
-    request: dict[str, Any] = json.loads(stdin.readline())
-    _limit(resource.RLIMIT_AS, int(request["address_space_bytes"]))
+    limits: dict[str, Any] = json.loads(stdin.readline())
+    _limit(resource.RLIMIT_AS, int(limits["address_space_bytes"]))
     _limit(resource.RLIMIT_FSIZE, 0)  # the sandbox writes no file, not even a spill
-    _limit(resource.RLIMIT_CPU, int(request["cpu_seconds"]))
+    _limit(resource.RLIMIT_CPU, int(limits["cpu_seconds"]))
 
     import pyarrow.ipc as ipc
 
     try:
-        sandbox = open_sandbox(request["memory_limit"], int(request["threads"]))
+        sandbox = open_sandbox(limits["memory_limit"], int(limits["threads"]))
+        line = stdin.readline()
+        if not line.strip():
+            return 0  # started ahead for a segment that never came (the build ended)
+        request: dict[str, Any] = json.loads(line)
         database = request["database"]
         sandbox.execute(f"attach ':memory:' as \"{database}\"")
         sandbox.execute(f'use "{database}"')

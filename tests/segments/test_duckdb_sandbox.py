@@ -12,6 +12,7 @@ import pytest
 from tessera.segments.duckdb_sandbox import (
     SandboxLimits,
     SegmentSandboxError,
+    Workers,
     build_segment,
     memory_bytes,
 )
@@ -36,7 +37,9 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckD
     con.close()
 
 
-def build(con: duckdb.DuckDBPyConnection, sql: str, **limits: object) -> int:
+def build(
+    con: duckdb.DuckDBPyConnection, sql: str, workers: Workers | None = None, **limits: object
+) -> int:
     return build_segment(
         con,
         database=con.execute("select current_database()").fetchone()[0],
@@ -47,6 +50,7 @@ def build(con: duckdb.DuckDBPyConnection, sql: str, **limits: object) -> int:
         segments_schema="segments",
         readable=READABLE,
         limits=SandboxLimits(**{"timeout_seconds": 20.0, **limits}),  # type: ignore[arg-type]
+        workers=workers,
     )
 
 
@@ -136,3 +140,21 @@ def test_a_warehouse_file_of_any_name_builds_its_segments(
         assert con.execute("select current_database()").fetchone()[0] == "my warehouse-1"
         assert build(con, 'select person_id from "my warehouse-1".profiles.customer_profiles')
         assert rows(con) == [("p1",)]
+
+
+def test_each_segment_gets_a_fresh_worker_started_ahead(
+    warehouse: duckdb.DuckDBPyConnection,
+) -> None:
+    workers = Workers(SandboxLimits(timeout_seconds=20.0, memory_limit="512MB"))
+    sql = "select person_id from profiles.customer_profiles"
+    assert build(warehouse, sql, workers=workers) == 120
+    ahead = workers.spare
+    assert ahead is not None and ahead.poll() is None  # started, waiting for its segment
+    # a hostile segment in the worker started ahead: it dies alone, the next gets a new one
+    hostile = "select person_id, unnest(range(1, 2000000000)) as n from profiles.customer_profiles"
+    assert "memory" in refused(warehouse, hostile, workers=workers).lower()
+    assert ahead.poll() is not None
+    assert build(warehouse, sql, workers=workers) == 120
+    unused = workers.spare
+    workers.close()
+    assert unused is not None and unused.returncode == 0  # exits unused on end of input
