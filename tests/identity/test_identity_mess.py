@@ -296,6 +296,86 @@ def mess_records(session) -> None:
             ),
         ],
     )
+    # a shopper's own cookie: her account with each of her two numbers and her email, and a
+    # newsletter address of hers no record pairs with the account. Counted as groups of their
+    # own, the two numbers made four "persons" and the cookie a hub.
+    insert(
+        session,
+        "events",
+        [
+            event(
+                "ow1", 120, anonymous_id="a_own", user_id="u_own", traits_phone="+1 206 555 8101"
+            ),
+            event(
+                "ow2", 121, anonymous_id="a_own", user_id="u_own", traits_phone="+1 206 555 8102"
+            ),
+            event("ow3", 122, anonymous_id="a_own", user_id="u_own", traits_email="own@mail.com"),
+            event("ow4", 123, anonymous_id="a_own", traits_email="own.news@mail.com"),
+        ],
+    )
+    # checkouts on a logged-in shopper's cookie, the address mistyped: a dropped letter, a
+    # mistyped domain
+    insert(
+        session,
+        "events",
+        [
+            event(
+                "tp1",
+                130,
+                anonymous_id="a_tp1",
+                user_id="u_chris",
+                traits_email="miller.chris62@mail.com",
+            ),
+            event(
+                "tp2", 131, anonymous_id="a_tp2", user_id="u_jm", traits_email="jmiller22@yahoo.com"
+            ),
+        ],
+    )
+    insert(
+        session,
+        "orders",
+        [
+            order("tp1o", 132, anonymous_id="a_tp1", customer_email="millr.chris62@mail.com"),
+            order("tp2o", 133, anonymous_id="a_tp2", customer_email="jmiller22@yahoo.con"),
+        ],
+    )
+    # a family tablet: a couple whose addresses differ in one letter, a father and a son whose
+    # addresses differ in a digit (no accounts: only the tablet could join them)
+    insert(
+        session,
+        "events",
+        [
+            event(
+                "fm1",
+                140,
+                device_id="D_fam",
+                anonymous_id="a_fm1",
+                traits_email="jsmith.home@mail.com",
+            ),
+            event(
+                "fm2",
+                141,
+                device_id="D_fam",
+                anonymous_id="a_fm2",
+                traits_email="ksmith.home@mail.com",
+            ),
+            event(
+                "fm3",
+                142,
+                device_id="D_fam2",
+                anonymous_id="a_fm3",
+                traits_email="msmith.home@mail.com",
+            ),
+            event(
+                "fm4",
+                143,
+                device_id="D_fam2",
+                anonymous_id="a_fm4",
+                traits_email="msmith1.home@mail.com",
+            ),
+        ],
+    )
+
     # a work number written with its extension, and an Indian number in national form on an
     # order shipped to India, both seen again in international form
     insert(
@@ -543,6 +623,33 @@ def test_one_mailbox_typed_two_ways_is_one_person_with_its_device(warehouse: Pat
         f"select email_count, mailbox_count from identity.persons where person_id = '{found[0]}'",
     )
     assert (counts.email_count[0], counts.mailbox_count[0]) == (2, 1)
+
+
+def test_a_shoppers_cookie_with_her_two_numbers_is_hers_not_a_hub(warehouse: Path) -> None:
+    status = frame(
+        warehouse,
+        "select status from identity.identity_nodes where node_key = 'anonymous_id:a_own'",
+    )
+    assert list(status.status) == ["valid"]
+    own = person(warehouse, "user_id:u_own")
+    assert own is not None
+    assert (
+        persons(warehouse, "anonymous_id:a_own", "phone:+12065558101", "phone:+12065558102")
+        == [own] * 3
+    )
+
+
+def test_a_mistyped_address_on_a_shoppers_cookie_is_hers(warehouse: Path) -> None:
+    assert len(set(persons(warehouse, "user_id:u_chris", "email:millr.chris62@mail.com"))) == 1
+    assert len(set(persons(warehouse, "user_id:u_jm", "email:jmiller22@yahoo.con"))) == 1
+
+
+def test_a_family_tablet_keeps_addresses_a_letter_or_a_digit_apart_as_two_people(
+    warehouse: Path,
+) -> None:
+    for a, b in (("jsmith", "ksmith"), ("msmith", "msmith1")):
+        first, second = persons(warehouse, f"email:{a}.home@mail.com", f"email:{b}.home@mail.com")
+        assert first and second and first != second
 
 
 def test_an_extension_and_a_national_indian_number_keep_their_links(warehouse: Path) -> None:

@@ -36,6 +36,14 @@
                        edge classes, then evidence); null = no limit
       weak_ids_join_persons  false: a device or anonymous id attaches to one person and never
                        joins two persons that their strong identifiers keep apart
+      email_typos_join, email_typo_min_length  ... unless the two persons hold addresses a
+                       typo apart: the same mailbox name at a mistyped domain
+                       (yahoo.con), or one or two letters dropped or added in the name at
+                       the same domain, its digits unchanged (millr.chris62@ /
+                       miller.chris62@); addresses of at least email_typo_min_length
+                       characters. A letter swapped for another is not a typo here:
+                       jsmith@ and ksmith@ on one family tablet are two people, and so are
+                       msmith@ and msmith1@
       corroborate_joins  true: two persons that each already hold two or more strong
                        identifiers are joined only on corroborated evidence, two records or
                        two sources; one gift order, one partner's card at the till, one
@@ -122,6 +130,8 @@
         'person_limits': {'user_id': 1, 'crm_id': 2, 'email': 3, 'phone': 2, 'loyalty_id': 2,
                           'device_id': 10, 'anonymous_id': none},
         'weak_ids_join_persons': false,
+        'email_typos_join': true,
+        'email_typo_min_length': 10,
         'corroborate_joins': true,
         'contested_min_persons': 3,
         'account_id_types': ['user_id', 'crm_id'],
@@ -234,7 +244,8 @@
                 "var identity_valid_patterns has no pattern for " ~ id_type) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in ['max_iterations', 'max_agglomeration_rounds', 'max_cluster_size'] -%}
+    {%- for name in ['max_iterations', 'max_agglomeration_rounds', 'max_cluster_size',
+                     'email_typo_min_length'] -%}
         {%- if config[name] is not number or config[name] < 1 -%}
             {{ exceptions.raise_compiler_error(
                 "var identity_" ~ name ~ " must be an integer >= 1, got " ~ config[name]) }}
@@ -261,7 +272,7 @@
                 ~ "'; choose among " ~ source_names | join(', ')) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in ['weak_ids_join_persons', 'corroborate_joins'] -%}
+    {%- for name in ['weak_ids_join_persons', 'corroborate_joins', 'email_typos_join'] -%}
         {%- if config[name] not in [true, false] -%}
             {{ exceptions.raise_compiler_error(
                 "var identity_" ~ name ~ " must be true or false, got " ~ config[name]) }}

@@ -42,6 +42,20 @@
 {%- endmacro -%}
 
 
+{%- macro identity_digits(expr) -%}
+    {#- the digits of a string, in order ('john.smith1985' -> '1985') -#}
+    {{ return(adapter.dispatch('identity_digits', 'tessera')(expr)) }}
+{%- endmacro -%}
+
+{%- macro duckdb__identity_digits(expr) -%}
+    regexp_replace({{ expr }}, '[^0-9]', '', 'g')
+{%- endmacro -%}
+
+{%- macro default__identity_digits(expr) -%}
+    regexp_replace({{ expr }}, '[^0-9]', '')
+{%- endmacro -%}
+
+
 {%- macro identity_literal(value) -%}
     '{{ value | string | replace("'", "''") }}'
 {%- endmacro -%}

@@ -132,9 +132,32 @@ validated as (
 ),
 
 {% if group_caps %}
+{%- set grouped_types = config.strong_id_types | reject('in', group_types) | list %}
+{#- The strong group of each record that carries a member of one: a phone on such a record is
+    that person's phone there (typed with their account or email), not another person. -#}
+record_groups as {{ materialized_cte() }} (
+
+    select record_key, min(s.component_key) as group_key
+    from (
+        {%- for strong_type in grouped_types %}
+        select record_key, {{ identity_node_key(strong_type, strong_type) }} as node_key
+        from valid_records
+        where {{ strong_type }} is not null
+        {{ 'union all' if not loop.last }}
+        {%- else %}
+        select cast(null as varchar) as record_key, cast(null as varchar) as node_key
+        where 1 = 0
+        {%- endfor %}
+    ) members
+    join strong_components s on s.node_key = members.node_key
+    group by record_key
+
+),
+
 {#- Strong groups a weak identifier reaches: through the strong identifiers on its own
     records, and through those of the other (non-hub) weak identifiers it shares records with
-    (device <-> cookie chains). -#}
+    (device <-> cookie chains). A phone (in no strong group: it can pass on) counts as the
+    group of the record it is on, or as a group of its own on a record without one. -#}
 weak_strong_nodes as {{ materialized_cte() }} (
 
     {%- for weak_type in group_types %}
@@ -143,11 +166,17 @@ weak_strong_nodes as {{ materialized_cte() }} (
     select distinct
         {{ identity_node_key(weak_type, 'r.' ~ weak_type) }} as weak_key,
         {{ identity_node_key(strong_type, 'r.' ~ strong_type) }} as strong_key,
-        coalesce(s.component_key, {{ identity_node_key(strong_type, 'r.' ~ strong_type) }})
-            as group_key
+        coalesce(
+            s.component_key,
+            {{ 'g.group_key,' if strong_type in group_types }}
+            {{ identity_node_key(strong_type, 'r.' ~ strong_type) }}
+        ) as group_key
     from valid_records r
     left join strong_components s
         on s.node_key = {{ identity_node_key(strong_type, 'r.' ~ strong_type) }}
+    {%- if strong_type in group_types %}
+    left join record_groups g on g.record_key = r.record_key
+    {%- endif %}
     where r.{{ weak_type }} is not null and r.{{ strong_type }} is not null
         and {{ identity_node_key(strong_type, 'r.' ~ strong_type) }}
             not in (select node_key from hub_nodes)
