@@ -339,6 +339,17 @@ def mess_records(session) -> None:
             order("tp2o", 133, anonymous_id="a_tp2", customer_email="jmiller22@yahoo.con"),
         ],
     )
+    # and a Canadian number given on an order shipped to Germany, read there as German
+    insert(
+        session,
+        "events",
+        [event("cc1", 134, anonymous_id="a_cc", user_id="u_cc", traits_phone="+1 709 888 4406")],
+    )
+    insert(
+        session,
+        "orders",
+        [order("cc1o", 135, anonymous_id="a_cc", customer_phone="+49 170 9888 4406")],
+    )
     # a family tablet: a couple whose addresses differ in one letter, a father and a son whose
     # addresses differ in a digit (no accounts: only the tablet could join them)
     insert(
@@ -642,6 +653,10 @@ def test_a_shoppers_cookie_with_her_two_numbers_is_hers_not_a_hub(warehouse: Pat
 def test_a_mistyped_address_on_a_shoppers_cookie_is_hers(warehouse: Path) -> None:
     assert len(set(persons(warehouse, "user_id:u_chris", "email:millr.chris62@mail.com"))) == 1
     assert len(set(persons(warehouse, "user_id:u_jm", "email:jmiller22@yahoo.con"))) == 1
+
+
+def test_one_number_under_two_country_codes_on_a_shoppers_cookie_is_hers(warehouse: Path) -> None:
+    assert len(set(persons(warehouse, "user_id:u_cc", "phone:+4917098884406"))) == 1
 
 
 def test_a_family_tablet_keeps_addresses_a_letter_or_a_digit_apart_as_two_people(

@@ -193,29 +193,39 @@
             join tessera_agg_stats sb on sb.cluster_key = best.b
             where sb.cluster_rank < sa.cluster_rank
         ),
-        {%- set email_typos = weak_join_refused and config.email_typos_join %}
-        {%- if email_typos %}
+        {%- set typos_join = weak_join_refused and config.typos_join %}
+        {%- if typos_join %}
         {#- two persons a device or cookie would join, holding addresses a typo apart
-            (robert@ / robret@, yahoo.com / yahoo.con): one person who mistyped -#}
+            (robert@ / robret@, yahoo.com / yahoo.con) or one national number under two
+            country codes (+44 7524 175192 / +1 752-417-5192: a number written without its
+            country, read in the shipping country): one person -#}
         typos as (
             select distinct h.a, h.b
             from hooks h
             join tessera_agg_nodes x
                 on x.cluster_key = h.a
-                and x.id_type = 'email'
+                and x.id_type in ('email', 'phone')
             join tessera_agg_nodes y
                 on y.cluster_key = h.b
                 and y.id_type = x.id_type
             where h.edge_class >= 2
-                and length(x.node_key) >= {{ 6 + config.email_typo_min_length }}
-                and abs(length(x.node_key) - length(y.node_key)) <= 2
-                and {{ identity_edit_distance('x.node_key', 'y.node_key') }} <= 2
                 and (
-                    split_part(x.node_key, '@', 1) = split_part(y.node_key, '@', 1)
-                    or (split_part(x.node_key, '@', 2) = split_part(y.node_key, '@', 2)
-                        and length(x.node_key) <> length(y.node_key)
-                        and {{ identity_digits("split_part(x.node_key, '@', 1)") }}
-                            = {{ identity_digits("split_part(y.node_key, '@', 1)") }})
+                    (x.id_type = 'email'
+                        and length(x.node_key) >= {{ 6 + config.email_typo_min_length }}
+                        and abs(length(x.node_key) - length(y.node_key)) <= 2
+                        and {{ identity_edit_distance('x.node_key', 'y.node_key') }} <= 2
+                        and (
+                            split_part(x.node_key, '@', 1) = split_part(y.node_key, '@', 1)
+                            or (split_part(x.node_key, '@', 2) = split_part(y.node_key, '@', 2)
+                                and length(x.node_key) <> length(y.node_key)
+                                and {{ identity_digits("split_part(x.node_key, '@', 1)") }}
+                                    = {{ identity_digits("split_part(y.node_key, '@', 1)") }})
+                        ))
+                    {#- 'phone:+' and at least 10 digits on both sides -#}
+                    or (x.id_type = 'phone'
+                        and length(x.node_key) >= 17
+                        and length(y.node_key) >= 17
+                        and right(x.node_key, 10) = right(y.node_key, 10))
                 )
         ),
         {%- endif %}
@@ -225,7 +235,7 @@
                 case
                     {%- if weak_join_refused %}
                     when h.edge_class >= 2 and sa.strong_count > 0 and sb.strong_count > 0
-                        {%- if email_typos %}
+                        {%- if typos_join %}
                         and not exists (select 1 from typos t where t.a = h.a and t.b = h.b)
                         {%- endif %}
                         then 'weak_join'

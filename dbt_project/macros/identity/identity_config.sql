@@ -36,7 +36,9 @@
                        edge classes, then evidence); null = no limit
       weak_ids_join_persons  false: a device or anonymous id attaches to one person and never
                        joins two persons that their strong identifiers keep apart
-      email_typos_join, email_typo_min_length  ... unless the two persons hold addresses a
+      typos_join, email_typo_min_length  ... unless the two persons hold one number under
+                       two country codes (a national number read in the shipping country
+                       and, elsewhere, as its own: the same last 10 digits), or addresses a
                        typo apart: the same mailbox name at a mistyped domain
                        (yahoo.con), or one or two letters dropped or added in the name at
                        the same domain, its digits unchanged (millr.chris62@ /
@@ -130,7 +132,7 @@
         'person_limits': {'user_id': 1, 'crm_id': 2, 'email': 3, 'phone': 2, 'loyalty_id': 2,
                           'device_id': 10, 'anonymous_id': none},
         'weak_ids_join_persons': false,
-        'email_typos_join': true,
+        'typos_join': true,
         'email_typo_min_length': 10,
         'corroborate_joins': true,
         'contested_min_persons': 3,
@@ -272,7 +274,7 @@
                 ~ "'; choose among " ~ source_names | join(', ')) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- for name in ['weak_ids_join_persons', 'corroborate_joins', 'email_typos_join'] -%}
+    {%- for name in ['weak_ids_join_persons', 'corroborate_joins', 'typos_join'] -%}
         {%- if config[name] not in [true, false] -%}
             {{ exceptions.raise_compiler_error(
                 "var identity_" ~ name ~ " must be true or false, got " ~ config[name]) }}
