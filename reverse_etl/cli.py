@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--dry-run", action="store_true", help="accepted for symmetry; plan never sends")
     p.add_argument("--full-resync", action="store_true")
-    p.add_argument("--sample", type=int, default=5, help="rows of the plan to show")
+    p.add_argument("--sample", type=_count, default=5, help="rows of the plan to show")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="plan and send one sync")
@@ -87,11 +87,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("errors", help="rows a destination rejected, newest first")
     p.add_argument("name")
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=_count, default=20, help="rows to show (newest first)")
     p.set_defaults(func=cmd_errors)
 
     p = sub.add_parser("destinations", help="configured destinations and their limits")
     p.set_defaults(func=cmd_destinations)
+
+
+def _count(text: str) -> int:
+    """A number of rows to show: 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: use 0 or more")
+    return value
 
 
 def _paths(args: argparse.Namespace, settings: Settings) -> SyncPaths:
@@ -199,7 +210,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             on_progress=on_progress,
             stop=stop,
         )
-    _print_result(result)
+    _print_result(result, settings)
     if result.status == "cancelled":
         signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(stop.reason or "")
         return 128 + int(signum or signal.SIGTERM)
@@ -226,7 +237,7 @@ def _progress_bar(args: argparse.Namespace) -> Progress:
     )
 
 
-def _print_result(result: RunResult) -> None:
+def _print_result(result: RunResult, settings: Settings | None = None) -> None:
     stats = result.stats
     sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
     if result.recovered_rows:
@@ -245,6 +256,30 @@ def _print_result(result: RunResult) -> None:
             f"[yellow]{stats.rejected:,} rows were rejected; see `tessera sync errors "
             f"{result.sync_name}`. They are retried on the next run.[/yellow]"
         )
+        for count, error in _run_errors(settings, result.run_id) if settings else []:
+            console.print(f"  {count:,} x {error}", highlight=False, markup=False)
+
+
+def _run_errors(settings: Settings, run_id: str, limit: int = 3) -> list[tuple[int, str]]:
+    """The most frequent errors of one run, so a refused connection or a wrong URL is named
+    where the run ends (empty when they cannot be read)."""
+    from reverse_etl.dialect import placeholder
+    from reverse_etl.state import SCHEMA
+    from tessera.warehouse import Warehouse
+
+    try:
+        with Warehouse(settings).session(read_only=True) as session:
+            if not session.table_exists(SCHEMA, "errors"):
+                return []
+            frame = session.df(
+                f"select count(*) as n, error from {SCHEMA}.errors "
+                f"where run_id = {placeholder(session.dialect)} group by error "
+                f"order by n desc, error limit {int(limit)}",
+                [run_id],
+            )
+    except Exception:  # a summary line is not worth failing a finished run over
+        return []
+    return [(int(n), str(error)) for n, error in frame.itertuples(index=False)]
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
@@ -295,7 +330,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     if report.dry_run:
         console.print("dry run: state unchanged, nothing sent")
     elif report.repair is not None:
-        _print_result(report.repair)
+        _print_result(report.repair, settings)
     else:
         console.print("nothing to repair")
     return 0 if report.repair is None or report.repair.status == "success" else 3

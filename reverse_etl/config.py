@@ -13,11 +13,21 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from reverse_etl.alerts import AlertConfig
+from reverse_etl.config_errors import format_validation_error, item_nodes
 from reverse_etl.cron import validate_cron
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -190,10 +200,25 @@ class DestinationConfig(_Strict):
             raise ValueError("base_url_env must be an environment variable name")
         return value
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str, info: ValidationInfo) -> str:
+        problem = _url_problem(str(info.data.get("type", "")), value)
+        if problem:
+            raise ValueError(f"{value!r} {problem}")
+        return value
+
     def resolved_base_url(self, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
         if self.base_url_env and env.get(self.base_url_env):
-            return env[self.base_url_env]
+            url = env[self.base_url_env]
+            problem = _url_problem(self.type, url)
+            if problem:
+                raise ConfigError(
+                    f"environment variable {self.base_url_env} (overrides base_url of "
+                    f"destination {self.name!r} in {self.source_file}) = {url!r} {problem}"
+                )
+            return url
         return self.base_url
 
     def secrets(self, env: Mapping[str, str] | None = None) -> dict[str, SecretStr]:
@@ -208,12 +233,14 @@ class DestinationConfig(_Strict):
         return {key: SecretStr(env[name]) for key, name in self.credentials.items()}
 
 
-def _format_validation_error(exc: ValidationError, path: Path, label: str) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  {label}.{where}: {err['msg']}")
-    return f"{path}: invalid definition\n" + "\n".join(lines)
+def _url_problem(destination_type: str, url: str) -> str | None:
+    """Why `url` cannot be an HTTP destination's base URL (None when it can)."""
+    if destination_type == "file":
+        return None  # a directory: a plain path or file:///abs/dir
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "is not an http:// or https:// URL with a host"
+    return None
 
 
 def _read_yaml(path: Path, top_key: str) -> list[dict]:
@@ -221,6 +248,8 @@ def _read_yaml(path: Path, top_key: str) -> list[dict]:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc}") from None
     if not isinstance(data, dict) or top_key not in data:
         raise ConfigError(f"{path}: expected a top-level `{top_key}:` list")
     items = data[top_key] or []
@@ -244,12 +273,17 @@ def sync_files(syncs_dir: Path, segments_dir: Path | None = None) -> list[Path]:
 def load_syncs(paths: Iterable[Path]) -> dict[str, SyncConfig]:
     syncs: dict[str, SyncConfig] = {}
     for path in paths:
-        for index, item in enumerate(_read_yaml(path, "syncs")):
+        items = _read_yaml(path, "syncs")
+        for index, item in enumerate(items):
             try:
                 sync = SyncConfig.model_validate({**item, "source_file": path})
             except ValidationError as exc:
                 label = _label("syncs", item, index)
-                raise ConfigError(_format_validation_error(exc, path, label)) from None
+                nodes = item_nodes(path, "syncs")
+                node = nodes[index] if len(nodes) == len(items) else None
+                raise ConfigError(
+                    format_validation_error(exc, path, label, node, SyncConfig)
+                ) from None
             if sync.name in syncs:
                 raise ConfigError(
                     f"{path}: sync {sync.name!r} is already defined in "
@@ -273,19 +307,24 @@ def load_alerts(path: Path) -> AlertConfig:
     try:
         return AlertConfig.model_validate(block)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, path, "alerts")) from None
+        raise ConfigError(format_validation_error(exc, path, "alerts")) from None
 
 
 def load_destinations(path: Path) -> dict[str, DestinationConfig]:
     if not path.exists():
         raise ConfigError(f"{path}: destinations file not found")
     destinations: dict[str, DestinationConfig] = {}
-    for index, item in enumerate(_read_yaml(path, "destinations")):
+    items = _read_yaml(path, "destinations")
+    for index, item in enumerate(items):
         try:
             dest = DestinationConfig.model_validate({**item, "source_file": path})
         except ValidationError as exc:
             label = _label("destinations", item, index)
-            raise ConfigError(_format_validation_error(exc, path, label)) from None
+            nodes = item_nodes(path, "destinations")
+            node = nodes[index] if len(nodes) == len(items) else None
+            raise ConfigError(
+                format_validation_error(exc, path, label, node, DestinationConfig)
+            ) from None
         if dest.name in destinations:
             raise ConfigError(f"{path}: destination {dest.name!r} is defined twice")
         from reverse_etl.destinations import DESTINATION_TYPES
