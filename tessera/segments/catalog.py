@@ -34,16 +34,22 @@ def _at(path: Path, line: int = 1, column: int = 1) -> str:
 
 def _name_position(path: Path, name: str) -> tuple[int, int]:
     """Where a model entry `- name: <name>` is in a YAML file (1, 1 if not found)."""
+    positions = _name_positions(path, name)
+    return positions[0] if positions else (1, 1)
+
+
+def _name_positions(path: Path, name: str) -> list[tuple[int, int]]:
+    """Every line and column where a model entry `- name: <name>` is in a YAML file."""
     try:
         lines = path.read_text().splitlines()
     except OSError:
-        return 1, 1
+        return []
     pattern = re.compile(r"^(\s*-?\s*)name:\s*['\"]?" + re.escape(name) + r"['\"]?\s*$")
-    for number, text in enumerate(lines, start=1):
-        match = pattern.match(text)
-        if match:
-            return number, len(match.group(1)) + 1
-    return 1, 1
+    return [
+        (number, len(match.group(1)) + 1)
+        for number, text in enumerate(lines, start=1)
+        if (match := pattern.match(text))
+    ]
 
 
 class SegmentMeta(BaseModel):
@@ -130,7 +136,7 @@ def load_catalog(directory: Path) -> SegmentCatalog:
         if not SEGMENT_NAME.match(name):
             problems.append(
                 f"{_at(sql_path)}: segment names are lower-case letters, digits and _, "
-                "starting with a letter (at most 63)"
+                f"starting with a letter (at most 63){_rename_hint(name)}"
             )
             continue
         if name in RESERVED_NAMES:
@@ -157,6 +163,16 @@ def load_catalog(directory: Path) -> SegmentCatalog:
     return SegmentCatalog(directory=directory, segments=segments)
 
 
+def _rename_hint(name: str) -> str:
+    """`; rename it to my_segment.sql` for `My Segment.sql`, when such a name is possible."""
+    suggestion = re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_")[:63]
+    if suggestion and not suggestion[0].isalpha():
+        suggestion = f"segment_{suggestion}"[:63]
+    if not SEGMENT_NAME.match(suggestion) or suggestion in RESERVED_NAMES:
+        return ""
+    return f"; rename it to {suggestion}.sql (and its YAML entry to {suggestion})"
+
+
 def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Path]]:
     try:
         data = yaml.safe_load(path.read_text())
@@ -176,11 +192,22 @@ def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Pat
         problems.append(f"{_at(path)}: expected a top-level 'models:' list (dbt properties file)")
         return {}
     found: dict[str, tuple[dict, Path]] = {}
+    repeats: dict[str, int] = {}
     for index, entry in enumerate(data["models"]):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             problems.append(f"{_at(path)}: models[{index}] needs a 'name'")
             continue
-        found[entry["name"]] = (entry, path)
+        name = entry["name"]
+        if name in found:
+            repeats[name] = repeats.get(name, 0) + 1
+            positions = _name_positions(path, name)
+            line, column = positions[repeats[name]] if len(positions) > repeats[name] else (1, 1)
+            problems.append(
+                f"{_at(path, line, column)}: segment {name!r} is described twice in this "
+                "file; keep one entry"
+            )
+            continue
+        found[name] = (entry, path)
     return found
 
 

@@ -369,7 +369,7 @@ def check_project(
 def _catalog_issues(exc: CatalogError, project_dir: Path, folder: Path) -> list[Issue]:
     issues = []
     for problem in exc.problems:
-        match = re.match(r"^(\S+) \(line (\d+), column (\d+)\): (.*)$", problem, re.DOTALL)
+        match = re.match(r"^(.+?) \(line (\d+), column (\d+)\): (.*)$", problem, re.DOTALL)
         if match:
             file, line, column, message = match.groups()
             issues.append(

@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("preview", help="size, sample rows and overlap with other segments")
     p.add_argument("name")
-    p.add_argument("--rows", type=int, default=10, help="sample rows to show")
+    p.add_argument("--rows", type=_row_count, default=10, help="sample rows to show")
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("new", help="scaffold models/segments/NAME.sql and NAME.yml")
@@ -61,6 +61,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", type=Path, default=None)
     p.add_argument("--segment", action="append", default=None, help="only these segments")
     p.set_defaults(func=cmd_chart)
+
+
+class SegmentCommandError(ValueError):
+    """A segments command cannot do what was asked; the message says why and what to run."""
+
+
+def _row_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} rows: use 0 or more")
+    return value
 
 
 def _project_dir(args: argparse.Namespace, settings: Settings) -> Path:
@@ -131,6 +145,12 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
     for report in result.reports:
         _print_report(report, args.show_snowflake)
     failed = [r.name for r in result.reports if not r.ok]
+    if result.folder_issues and not result.reports:
+        console.print(
+            f"[red]{len(result.folder_issues)} problem(s) in the segments folder; no segment "
+            "was checked until they are fixed[/red]"
+        )
+        return 1
     if failed or result.folder_issues:
         console.print(
             f"[red]{len(failed)} of {len(result.reports)} segments invalid"
@@ -139,8 +159,7 @@ def cmd_validate(args: argparse.Namespace, settings: Settings) -> int:
                 if result.folder_issues
                 else ""
             )
-            + ":[/red] "
-            + ", ".join(failed)
+            + (":[/red] " + ", ".join(failed) if failed else "[/red]")
         )
         return 1
     console.print(f"[green]{len(result.reports)} segment(s) valid[/green]")
@@ -172,6 +191,7 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             _print_report(report, show_snowflake=False)
             return 1
         segment = report.validated
+        _require_built(session, segment.relations, args.name)
         sql = segment.sql_for(session.dialect)
         uniqueness = check_unique(session, segment, raise_on_failure=False)
         sample = session.df(f"select * from ({sql}) as segment_rows limit {int(args.rows)}")
@@ -206,6 +226,28 @@ def cmd_preview(args: argparse.Namespace, settings: Settings) -> int:
             )
         console.print(overlap_table)
     return 0 if uniqueness.ok else 1
+
+
+def _require_built(session: Session, relations: tuple[str, ...], name: str) -> None:
+    """Preview runs the segment's SQL on the warehouse: what it reads must exist there."""
+    missing = [
+        relation
+        for relation in relations
+        if "." in relation and not session.table_exists(*relation.split(".", 1))
+    ]
+    if not missing:
+        return
+    segments = [r.split(".", 1)[1] for r in missing if r.startswith("segments.")]
+    hint = (
+        f"build {'them' if len(segments) > 1 else 'it'} first "
+        f"(`tessera build --select {' '.join(segments)}`)"
+        if segments
+        else "build the project first (`tessera build`)"
+    )
+    raise SegmentCommandError(
+        f"segment {name!r} reads {', '.join(missing)}, which "
+        f"{'are' if len(missing) > 1 else 'is'} not in the warehouse yet: {hint}"
+    )
 
 
 def _overlaps(session: Session, sql: str, others: list[str]) -> list[tuple[str, int, int]]:
@@ -266,7 +308,17 @@ def cmd_chart(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.segments.membership import size_history
 
     with _session(settings, read_only=True) as session:
-        history = size_history(session, args.segment)
+        history = size_history(session)
+    if args.segment:
+        recorded = sorted(set(history["segment"]))
+        missing = [name for name in args.segment if name not in recorded]
+        if missing:
+            raise SegmentCommandError(
+                f"no size history for {', '.join(repr(n) for n in missing)} (recorded: "
+                f"{', '.join(recorded) or 'none'}); build the segment and run "
+                "`tessera segments refresh`"
+            )
+        history = history[history["segment"].isin(args.segment)].reset_index(drop=True)
     output = args.output or settings.artifacts_dir / "segments" / "segment_sizes.png"
     plot_segment_sizes(history, output)
     console.print(f"wrote {output}")

@@ -196,6 +196,18 @@ def _compile_failure(output: str, segments: Mapping[str, RenderedSegment], schem
                 file=str(segment.sql_file),
             )
     name, segment = next(iter(segments.items()))
+    other = re.search(rf"models/{re.escape(schema)}/([^/\s:]+)\.(sql|ya?ml)\b", output)
+    if other:  # dbt parses every segment: one not being checked can stop the compile
+        other_name, suffix = other.group(1), other.group(2)
+        return Issue(
+            other_name,
+            "dbt_refused",
+            f"dbt refuses this file, so no segment compiles: {message} "
+            f"(`tessera segments validate {other_name}` shows where)",
+            1,
+            1,
+            file=str(segment.sql_file.parent / f"{other_name}.{suffix}"),
+        )
     return Issue(
         name,
         "dbt_refused",

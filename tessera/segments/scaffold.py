@@ -84,6 +84,13 @@ def scaffold_segment(
         raise ScaffoldError("owner must be a plain name or e-mail address")
     description = (description or f"Persons in the {name.replace('_', ' ')} segment.").strip()
     description = " ".join(description.split())
+    jinja = [mark for mark in ("{{", "{%", "{#") if mark in description]
+    if jinja:
+        # the gate refuses Jinja in a segment's YAML (and dbt would render it)
+        raise ScaffoldError(
+            f"description must not contain Jinja ({', '.join(jinja)}): segment files "
+            "may not hold Jinja beyond ref(), source() and var()"
+        )
     sql_path = directory / f"{name}.sql"
     yml_path = directory / f"{name}.yml"
     existing = [p.name for p in (sql_path, yml_path) if p.exists()]

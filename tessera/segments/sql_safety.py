@@ -12,6 +12,7 @@ lengths. Every issue carries a line and column in the checked text.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -194,9 +195,14 @@ class _Safety:
                 or char in _INVISIBLE
                 or category == "Cf"
             ):
+                hint = (
+                    " (a byte order mark: save the file as UTF-8 without BOM)"
+                    if char == "\ufeff" and index == 0
+                    else ""
+                )
                 self.add(
                     "control_character",
-                    f"invisible or control character U+{ord(char):04X} is not allowed",
+                    f"invisible or control character U+{ord(char):04X} is not allowed{hint}",
                     index,
                 )
                 return None
@@ -354,10 +360,11 @@ class _Safety:
         try:
             statements = connection.extract_statements(self.sql)
         except duckdb.Error as exc:
+            offset = _duckdb_parser_offset(connection, self.sql)
             self.add(
                 "parse_error",
                 f"DuckDB cannot parse the SQL: {_duckdb_message(exc)}",
-                _duckdb_error_offset(self.sql, str(exc)),
+                offset if offset is not None else _duckdb_error_offset(self.sql, str(exc)),
             )
             return False
         finally:
@@ -514,6 +521,23 @@ def _offset(sql: str, line: int, column: int) -> int:
 
 def _duckdb_message(exc: Exception) -> str:
     return _first_line(str(exc)).replace("Parser Error: ", "")
+
+
+def _duckdb_parser_offset(connection: duckdb.DuckDBPyConnection, sql: str) -> int | None:
+    """Where DuckDB's parser stopped, as a character offset into `sql`.
+
+    DuckDB reports the byte offset of a syntax error through `json_serialize_sql`; the caret
+    under `LINE n:` in its message is drawn by display width (tabs count 0, CJK and emoji 2)
+    and, on a long line, under an excerpt that may occur earlier in the line too.
+    """
+    try:
+        row = connection.execute("select json_serialize_sql($1::varchar)", [sql]).fetchone()
+        position = json.loads(row[0]).get("position") if row and row[0] else None
+        if position is None:
+            return None
+        return len(sql.encode("utf-8")[: int(position)].decode("utf-8", errors="ignore"))
+    except (duckdb.Error, ValueError, TypeError):
+        return None
 
 
 def _duckdb_error_offset(sql: str, message: str) -> int:
