@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from tessera.cli_args import row_count
 from tessera.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
@@ -46,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("name")
     p.add_argument("--dry-run", action="store_true", help="accepted for symmetry; plan never sends")
     p.add_argument("--full-resync", action="store_true")
-    p.add_argument("--sample", type=_count, default=5, help="rows of the plan to show")
+    p.add_argument("--sample", type=row_count, default=5, help="rows of the plan to show")
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="plan and send one sync")
@@ -87,22 +88,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("errors", help="rows a destination rejected, newest first")
     p.add_argument("name")
-    p.add_argument("--limit", type=_count, default=20, help="rows to show (newest first)")
+    p.add_argument("--limit", type=row_count, default=20, help="rows to show (newest first)")
     p.set_defaults(func=cmd_errors)
 
     p = sub.add_parser("destinations", help="configured destinations and their limits")
     p.set_defaults(func=cmd_destinations)
-
-
-def _count(text: str) -> int:
-    """A number of rows to show: 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: use 0 or more")
-    return value
 
 
 def _paths(args: argparse.Namespace, settings: Settings) -> SyncPaths:

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tessera.cli_args import row_count
 from tessera.segments.catalog import SegmentCatalog, load_catalog
 from tessera.segments.checks import SegmentReport, check_catalog, check_project
 from tessera.segments.validate import check_unique
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("preview", help="size, sample rows and overlap with other segments")
     p.add_argument("name")
-    p.add_argument("--rows", type=_row_count, default=10, help="sample rows to show")
+    p.add_argument("--rows", type=row_count, default=10, help="sample rows to show")
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("new", help="scaffold models/segments/NAME.sql and NAME.yml")
@@ -65,16 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 class SegmentCommandError(ValueError):
     """A segments command cannot do what was asked; the message says why and what to run."""
-
-
-def _row_count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} rows: use 0 or more")
-    return value
 
 
 def _project_dir(args: argparse.Namespace, settings: Settings) -> Path:
