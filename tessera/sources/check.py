@@ -16,20 +16,25 @@ from datetime import UTC, datetime
 
 import sqlglot
 
-from tessera.sources.contract import ContractColumn, ContractTable, load_contract
+from tessera.sources.adapters import adapters_of
+from tessera.sources.column_types import (
+    cast_failures,
+    family_ok,
+    first_line,
+    fractional,
+    has_zone,
+    is_exactly,
+    text_as_utc_timestamp,
+    zoned_as_utc,
+)
+from tessera.sources.config import read_source_vars, unknown_settings
+from tessera.sources.contract import Contract, ContractColumn, ContractTable, load_contract
 from tessera.sources.identifiers import INVALID_VERDICT, PLACEHOLDER_VERDICTS, IdentifierRules
 from tessera.sources.resolve import PhysicalTable, Resolution, resolve_all
 from tessera.warehouse import Session
 
 # loaders that deduplicate in the adapter (Segment may deliver a call twice)
 DEDUPLICATED_BY_ADAPTER = {"segment"}
-FAMILIES = {
-    "varchar": ("varchar", "text", "string", "char"),
-    "timestamp": ("timestamp", "datetime", "date"),
-    "double": ("double", "float", "real", "decimal", "numeric", "number", "int", "bigint"),
-    "integer": ("int", "bigint", "smallint", "tinyint", "hugeint", "number", "numeric"),
-    "boolean": ("bool",),
-}
 
 
 @dataclass(frozen=True)
@@ -62,10 +67,12 @@ class SourceReport:
 class CheckReport:
     sources: list[SourceReport]
     checked_at: datetime
+    # about the tessera_sources block itself (settings the build ignores)
+    settings_findings: list[Finding] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
-        return [f for s in self.sources for f in s.findings]
+        return [*self.settings_findings, *(f for s in self.sources for f in s.findings)]
 
     @property
     def errors(self) -> list[Finding]:
@@ -86,6 +93,12 @@ def run_check(
     contract = load_contract()
     now = now or datetime.now(UTC).replace(tzinfo=None)
     reports = []
+    settings_findings = [
+        Finding("warning", "tessera_sources", None, problem)
+        for problem in unknown_settings(
+            read_source_vars() if raw_vars is None else raw_vars, known_settings(contract)
+        )
+    ]
     for resolution in resolve_all(session, contract, raw_vars):
         report = SourceReport(resolution)
         reports.append(report)
@@ -114,12 +127,55 @@ def run_check(
             report.tables.append(table_report)
             _check_table(session, report, table_report, spec, rules)
         _check_freshness(report, now, source.freshness_warn_hours, source.freshness_error_hours)
-    return CheckReport(reports, now)
+    if not any(_has_activity(r) for r in reports):
+        settings_findings.append(
+            Finding(
+                "error",
+                "all sources",
+                None,
+                "no table read holds an activity row ("
+                + ", ".join(f"{s}.{t}" for s, t in ACTIVITY_TABLES.items())
+                + "): the build has no moment to measure profiles from (profile_as_of is "
+                "null) and fails; load at least one of them",
+            )
+        )
+    return CheckReport(reports, now, settings_findings)
 
 
-def _family_ok(want: str, have: str) -> bool:
-    have = have.lower()
-    return any(have.startswith(prefix) or prefix in have for prefix in FAMILIES[want])
+# the tables whose newest timestamp is the build's reference moment (model profile_as_of)
+ACTIVITY_TABLES = {
+    "segment": "events",
+    "shop": "orders",
+    "pos": "pos_purchases",
+    "esp": "email_events",
+    "helpdesk": "support_tickets",
+    "ads": "ad_clicks",
+}
+
+
+def _has_activity(report: SourceReport) -> bool:
+    """The source feeds an activity table a row (through an adapter: any loader table has
+    rows, since the adapter's tables map to it)."""
+    table = ACTIVITY_TABLES.get(report.resolution.source)
+    if table is None:
+        return False
+    return any(
+        t.rows
+        for t in report.tables
+        if report.resolution.mode == "adapter" or t.table.logical == table
+    )
+
+
+def known_settings(contract: Contract) -> dict[str, tuple[list[str], list[str]]]:
+    """Per source: the table names its `tables` setting may map (the contract's and its
+    adapters' loaders'), and its adapters."""
+    known = {}
+    for source in contract.sources:
+        adapters = adapters_of(source.name)
+        tables = [t.name for t in source.tables]
+        tables += [t.name for a in adapters for t in a.loader_tables().tables]
+        known[source.name] = (list(dict.fromkeys(tables)), [a.name for a in adapters])
+    return known
 
 
 def _check_table(
@@ -155,17 +211,25 @@ def _check_table(
         )
 
     selects = ["count(*) as n_rows"]
-    verdicts: dict[str, str] = {}
+    # tokens replaced by SQL already in the target's dialect, after transpiling
+    target_sql: dict[str, str] = {}
+    # columns of another type than the contract's, which the build casts
+    casts: list[tuple[ContractColumn, str, str]] = []
     probes: list[tuple[str, str, ContractColumn, str | None]] = []
     for column in present:
         have = table.columns[column.name.lower()]
         quoted = f'"{_stored(table, column.name)}"'
-        if not _family_ok(column.data_type, have):
-            if _family_ok("varchar", have) and column.data_type != "varchar":
-                target = "timestamp" if column.data_type == "timestamp" else column.data_type
+        if not family_ok(column.data_type, have):
+            if family_ok("varchar", have) and column.data_type != "varchar":
+                if column.data_type == "timestamp":
+                    # as the build parses it (an offset after a space does not parse there)
+                    parsed = f"tessera_expr_{len(target_sql)}"
+                    target_sql[parsed] = text_as_utc_timestamp(session.dialect, quoted)
+                else:
+                    parsed = f"try_cast({quoted} as {column.data_type})"
                 selects.append(
                     f"count(*) filter (where {quoted} is not null and "
-                    f"try_cast({quoted} as {target}) is null) as bad_{column.name}"
+                    f"{parsed} is null) as bad_{column.name}"
                 )
                 probes.append(("unparsed", f"bad_{column.name}", column, have))
             else:
@@ -174,6 +238,21 @@ def _check_table(
                     table.logical,
                     f"column {column.name} is {have}, read as {column.data_type}",
                 )
+                if column.id_type and fractional(have) and not adapter_mode:
+                    # 1001 stored as 1001.0 is the text '1001.0' (or '1001.00'), which
+                    # matches no other source's '1001'
+                    report.add(
+                        "warning",
+                        table.logical,
+                        f"identifier {column.name} is {have}: read as text with decimals "
+                        "(1001 as '1001.0'), it will not match the same id elsewhere; "
+                        "cast it to an integer or text in a view over the table",
+                    )
+        castable = not family_ok("varchar", have) and not is_exactly(have, column.data_type)
+        if castable and not adapter_mode:
+            # the build casts it to the contract's type (BIGINT as integer too); an adapter
+            # reads the loader's columns as it needs them instead
+            casts.append((column, have, quoted))
         if column.required and not column.id_type and column.name not in spec.key:
             selects.append(f"count(*) filter (where {quoted} is null) as null_{column.name}")
             probes.append(("null_required", f"null_{column.name}", column, None))
@@ -187,8 +266,8 @@ def _check_table(
             selects.append(f"count(*) filter (where {value} is null) as idnull_{column.name}")
             if len(id_types) == 1:
                 # identity's verdict, in the target's dialect: put in after transpiling
-                token = f"tessera_verdict_{len(verdicts)}"
-                verdicts[token] = rules.verdict_sql(id_types[0], quoted)
+                token = f"tessera_expr_{len(target_sql)}"
+                target_sql[token] = rules.verdict_sql(id_types[0], quoted)
                 selects.append(
                     f"count(*) filter (where {token} in ({PLACEHOLDER_LIST})) as idph_{column.name}"
                 )
@@ -214,7 +293,15 @@ def _check_table(
     if loaded_at and loaded_at.lower() in table.columns:
         have = table.columns[loaded_at.lower()]
         expr = f'"{_stored(table, loaded_at)}"'
-        if not _family_ok("timestamp", have):
+        if family_ok("varchar", have):
+            token = f"tessera_expr_{len(target_sql)}"
+            target_sql[token] = text_as_utc_timestamp(session.dialect, expr)
+            expr = token
+        elif has_zone(have):
+            token = f"tessera_expr_{len(target_sql)}"
+            target_sql[token] = zoned_as_utc(session.dialect, expr)
+            expr = token
+        elif not family_ok("timestamp", have):
             expr = f"try_cast({expr} as timestamp)"
         selects.append(f"cast(max({expr}) as timestamp) as newest")
     elif loaded_at:
@@ -225,9 +312,26 @@ def _check_table(
             "incremental runs re-read by event time and the sensor sees only row counts",
         )
 
-    row = _one_row(
-        session, f"select {', '.join(selects)} from {table.sql(session.dialect)}", verdicts
-    )
+    unreadable, failures = cast_failures(session, table, casts)
+    if unreadable is not None:
+        report.add("error", table.logical, f"cannot read {table.location}: {unreadable}")
+        return
+    for column, have, failure in failures:
+        report.add(
+            "error",
+            table.logical,
+            f"column {column.name} is {have}, which the build cannot read as "
+            f"{column.data_type} ({failure}): convert it in a view over {table.location} and "
+            f"point tessera_sources.{report.resolution.source}.tables.{table.logical} at the "
+            "view",
+        )
+    try:
+        row = _one_row(
+            session, f"select {', '.join(selects)} from {table.sql(session.dialect)}", target_sql
+        )
+    except Exception as exc:  # a view over a dropped table, no privilege ...
+        report.add("error", table.logical, f"cannot read {table.location}: {first_line(exc)}")
+        return
     rows = int(row["n_rows"])
     table_report.rows = rows
     if rows == 0:

@@ -43,6 +43,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     from tessera.sources.identifiers import IdentifierRules
 
     raw_vars = _vars_override(args.vars)
+    _validate(raw_vars)  # a malformed setting named here, not in dbt's compile of the rules
     rules = IdentifierRules.compile(settings, args.vars)  # before the session: dbt opens it
     with Warehouse(settings).session(read_only=True, create=False) as session:
         report = run_check(session, rules, raw_vars=raw_vars)
@@ -95,7 +96,21 @@ def _vars_override(text: str | None) -> dict | None:
         raise SourceConfigError(f"--vars is not valid YAML: {exc}") from exc
     if not isinstance(value, dict):
         raise SourceConfigError(f"--vars must be a mapping, got {value!r}")
-    return value.get("tessera_sources") or {}
+    sources = value.get("tessera_sources") or {}
+    if not isinstance(sources, dict):
+        raise SourceConfigError(f"--vars: tessera_sources must be a mapping, got {sources!r}")
+    return sources
+
+
+def _validate(raw_vars: dict | None) -> None:
+    """Raise SourceConfigError on a malformed tessera_sources setting (it names it)."""
+    from tessera.sources.adapters import adapters_of
+    from tessera.sources.config import read_source_vars, source_settings
+    from tessera.sources.contract import load_contract
+
+    raw_vars = read_source_vars() if raw_vars is None else raw_vars
+    for source in load_contract().sources:
+        source_settings(source.name, raw_vars, [a.name for a in adapters_of(source.name)])
 
 
 def _print_identifiers(source: str, table_report) -> None:

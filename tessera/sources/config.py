@@ -23,6 +23,10 @@ ENABLED_VALUES = {
     "auto": "auto", "none": "auto",
 }  # fmt: skip
 NO_ADAPTER = {"none", "raw", "false", ""}
+# the keys of tessera_sources.<source> the build reads, and each adapter's own options
+# (macro tessera_adapter_setting)
+SETTING_KEYS = ("enabled", "database", "schema", "tables", "adapter")
+ADAPTER_OPTIONS = {"hubspot": ("user_id_property",)}
 ADAPTER_ALIASES = {"rudderstack": "segment"}
 BLOCK_START = "  # >>> tessera_sources"
 BLOCK_END = "  # <<< tessera_sources"
@@ -94,12 +98,21 @@ def source_settings(
     tables = raw.get("tables") or {}
     if not isinstance(tables, dict):
         raise SourceConfigError(f"{where}.tables must map table names to yours, got {tables!r}")
+    for key in ("database", "schema"):
+        if isinstance(raw.get(key), (dict, list)):
+            raise SourceConfigError(f"{where}.{key} must be a name, got {raw[key]!r}")
+    for table, yours in tables.items():
+        if isinstance(yours, (dict, list)):
+            raise SourceConfigError(
+                f"{where}.tables.{table} must be your table's name, got {yours!r}"
+            )
     return SourceSettings(
         name=name,
         enabled=enabled,
         database=raw.get("database") or None,
         schema=raw.get("schema") or None,
-        tables={str(k): str(v) for k, v in tables.items()},
+        # as the build reads it: an empty name is the table's own
+        tables={str(k): str(v) for k, v in tables.items() if v is not None and str(v)},
         adapter=adapter,
         discover="adapter" not in raw and enabled != "off",
         settings=dict(raw),
@@ -108,6 +121,39 @@ def source_settings(
 
 def unknown_sources(raw_vars: dict[str, Any], known: list[str]) -> list[str]:
     return sorted(set(raw_vars) - set(known))
+
+
+def unknown_settings(
+    raw_vars: dict[str, Any],
+    sources: dict[str, tuple[list[str], list[str]]],
+) -> list[str]:
+    """What the build ignores in the tessera_sources block, which is a typo more often than
+    not: a source that is not in the contract, a key of a source that nothing reads, a
+    `tables` entry that is neither a contract table of the source nor a table of one of its
+    adapters' loaders. sources: name -> (its table names and its loaders', its adapters)."""
+    problems = []
+    for name in unknown_sources(raw_vars, list(sources)):
+        problems.append(
+            f"var tessera_sources.{name} is not a source (sources: {', '.join(sources)}): "
+            "the build ignores it"
+        )
+    for name, (tables, adapters) in sources.items():
+        raw = raw_vars.get(name)
+        if not isinstance(raw, dict):
+            continue
+        options = [o for a in adapters for o in ADAPTER_OPTIONS.get(a, ())]
+        for key in sorted(set(raw) - {*SETTING_KEYS, *options}):
+            problems.append(
+                f"var tessera_sources.{name}.{key} is not a setting "
+                f"({', '.join([*SETTING_KEYS, *options])}): the build ignores it"
+            )
+        mapped = raw.get("tables")
+        for table in sorted(set(mapped) - set(tables)) if isinstance(mapped, dict) else ():
+            problems.append(
+                f"var tessera_sources.{name}.tables.{table} is not a table of {name} "
+                f"({', '.join(tables)}): the build ignores it"
+            )
+    return problems
 
 
 def render_block(entries: dict[str, dict[str, Any]]) -> str:

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 
 from tessera.dbt import run_dbt
 from tessera.settings import Settings
+
+
+def tessera(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
+    """The console script as a user runs it: nothing set in the environment but the warehouse
+    (and a wide terminal, so rich does not wrap the messages the tests read)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "SNOWFLAKE_"))}
+    env["TESSERA_WAREHOUSE"] = str(warehouse)
+    env["COLUMNS"] = "250"
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("tessera")), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def settings_for(warehouse: Path, **changes) -> Settings:

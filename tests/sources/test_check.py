@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
+from byod import tessera
 from shapes import ShopWorld
 
 from tessera.settings import Settings
@@ -20,18 +18,6 @@ from tessera.sources.check import run_check
 from tessera.sources.contract import load_contract
 from tessera.sources.identifiers import IdentifierRules
 from tessera.warehouse import Warehouse
-
-
-def tessera(warehouse: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TESSERA_", "SNOWFLAKE_"))}
-    env["TESSERA_WAREHOUSE"] = str(warehouse)
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("tessera")), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,202 @@
+"""`tessera sources check` on the tables a company loads by hand: columns of other types than the
+contract's, text timestamps, broken views. The check must say what `tessera build` will fail
+on, naming the column, and never stop on a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from byod import dbt, rows, settings_for, tessera
+
+from tessera.settings import Settings
+from tessera.sources.check import run_check
+from tessera.sources.identifiers import IdentifierRules
+from tessera.warehouse import Warehouse
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> IdentifierRules:
+    warehouse = tmp_path_factory.mktemp("rules") / "wh.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    return IdentifierRules.compile(Settings.from_env({"TESSERA_WAREHOUSE": str(warehouse)}))
+
+
+def _warehouse(path: Path, *statements: str) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema raw")
+        for statement in statements:
+            con.execute(statement)
+    return path
+
+
+def _check(warehouse: Path, rules: IdentifierRules):
+    settings = settings_for(warehouse)
+    with Warehouse(settings).session(read_only=True, create=False) as session:
+        return run_check(session, rules, raw_vars={})
+
+
+def test_text_timestamps_are_judged_as_the_build_parses_them(
+    tmp_path: Path, rules: IdentifierRules
+) -> None:
+    """An offset after a space parses as a plain timestamp (DuckDB drops the offset) but not
+    as the build reads text with an offset: the build reads null, and its not-null test on
+    ordered_at fails. The check said nothing would fail."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id varchar, ordered_at varchar, updated_at varchar)",
+        "insert into raw.orders values "
+        "('o1', '2024-03-01 10:00:00+02', '2024-03-01 10:00:00+02'), "
+        "('o2', '2024-03-01 10:00:00 +0200', '2024-03-01 10:00:00 +0200'), "
+        "('o3', '2024-03-03T10:00:00Z', '2024-03-03T10:00:00Z')",
+    )
+    report = _check(warehouse, rules)
+    errors = [f.message for f in report.errors]
+    assert errors == ["1 values of ordered_at (VARCHAR) do not parse as timestamp: read as null"]
+    # the newest load, as the build reads it: 2024-03-03 10:00 UTC
+    shop = next(s for s in report.sources if s.resolution.source == "shop")
+    assert str(shop.tables[0].newest) == "2024-03-03 10:00:00"
+
+    # and the build agrees: exactly that row's ordered_at is null
+    dbt(settings_for(warehouse), ["run", "--select", "base_shop__orders"])
+    assert rows(
+        warehouse, "select order_id from staging.base_shop__orders where ordered_at is null"
+    ) == [("o2",)]
+
+
+def test_columns_the_build_cannot_cast_are_errors_naming_them(tmp_path: Path) -> None:
+    """A BIGINT epoch or a TIME as a timestamp, a STRUCT as a double: every query on the
+    table fails in the build (or, for the STRUCT, an unrelated model fails with DuckDB's
+    internal error). The check noted 'read as timestamp' and passed."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id bigint, ordered_at bigint, "
+        "total struct(amount double, currency varchar), shipping decimal(10, 2), "
+        "item_count bigint, discount bigint)",
+        "insert into raw.orders values "
+        "(1, 1709287200, {'amount': 1.5, 'currency': 'EUR'}, 2.5, 9999999999, 3)",
+    )
+    result = tessera(warehouse, "sources", "check")
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 1, out + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "column ordered_at is BIGINT, which the build cannot read as timestamp" in out
+    assert "which the build cannot read as double" in out and "column total is STRUCT" in out
+    # a value that does not fit the contract's INTEGER fails the build's cast at run time
+    assert "column item_count is BIGINT, which the build cannot read as integer" in out
+    # castable types are not errors
+    assert "column shipping is DECIMAL(10,2), which" not in out
+    assert "column discount is BIGINT, which" not in out
+    assert "3 problem(s) would fail `tessera build`" in out
+
+
+def test_a_broken_view_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    """A view over a table dropped since: the check stopped on DuckDB's CatalogException."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.web_orders (order_id varchar, ordered_at timestamp)",
+        "create view raw.orders as select * from raw.web_orders",
+        "drop table raw.web_orders",
+    )
+    result = tessera(warehouse, "sources", "check")
+    out = " ".join(result.stdout.split())
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 1, out
+    assert "cannot read" in out and "raw.orders" in out and "web_orders" in out
+
+
+def test_settings_the_build_ignores_are_warned_about(tmp_path: Path) -> None:
+    """A misspelt source, setting or table in tessera_sources was silently ignored: `shopp`,
+    `shema: sales` or `tables: {ordres: web_orders}` left shop unread, and check and build
+    both passed with no word about it."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create schema sales",
+        "create table sales.web_orders (order_id varchar, ordered_at timestamp)",
+        "insert into sales.web_orders values ('o1', now())",
+    )
+    settings = (
+        "{tessera_sources: {shopp: {enabled: true}, shop: {shema: sales, "
+        "tables: {ordres: web_orders}}, crm: {user_id_property: uid}}}"
+    )
+    result = tessera(warehouse, "sources", "check", "--vars", settings)
+    out = " ".join(result.stdout.split())
+    assert "Traceback" not in result.stderr, result.stderr
+    # warnings: the build does not fail on them (it fails here for having no data at all)
+    assert "warning tessera_sources: var tessera_sources.shopp is not a source" in out
+    assert "var tessera_sources.shopp is not a source" in out
+    assert "var tessera_sources.shop.shema is not a setting" in out
+    assert "var tessera_sources.shop.tables.ordres is not a table of shop" in out
+    assert "user_id_property" not in out  # the hubspot adapter's own option
+
+    # spelt right, the same table is read
+    settings = "{tessera_sources: {shop: {schema: sales, tables: {orders: web_orders}}}}"
+    out = " ".join(tessera(warehouse, "sources", "check", "--vars", settings).stdout.split())
+    assert "contract tables in wh.sales" in out and "orders (1)" in out
+    assert "ignores it" not in out
+
+
+def test_an_empty_table_name_is_the_tables_own_as_in_the_build(tmp_path: Path) -> None:
+    """`tables: {orders: }` (a name left blank) is the table's own name in the build; the
+    check looked for a table named 'None' and called the source absent."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id varchar, ordered_at timestamp)",
+        "insert into raw.orders values ('o1', now())",
+    )
+    result = tessera(
+        warehouse, "sources", "check", "--vars", "{tessera_sources: {shop: {tables: {orders: }}}}"
+    )
+    out = " ".join(result.stdout.split())
+    assert "contract tables in wh.raw" in out and "orders (1)" in out, out + result.stderr
+
+
+def test_a_malformed_setting_is_named_before_dbt_runs(tmp_path: Path) -> None:
+    """`schema: [sales]` made dbt's compile of identity's rules fail first, printing the whole
+    contract as JSON-schema noise instead of naming the setting."""
+    warehouse = _warehouse(tmp_path / "wh.duckdb")
+    result = tessera(
+        warehouse, "sources", "check", "--vars", "{tessera_sources: {shop: {schema: [sales]}}}"
+    )
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert "tessera_sources.shop.schema must be a name, got ['sales']" in out
+    assert "dbt compile" not in out and "Traceback" not in out
+    assert len(out) < 400, out
+
+
+def test_a_float_identifier_is_warned_about(tmp_path: Path, rules: IdentifierRules) -> None:
+    """A customer id exported as DOUBLE is read as '1001.0', which joins no other source's
+    '1001': identity silently keeps them apart. The check only noted the type."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id bigint, ordered_at timestamp, user_id double, "
+        "anonymous_id bigint)",
+        "insert into raw.orders values (1, now(), 1001, 7)",
+    )
+    report = _check(warehouse, rules)
+    warnings = [f.message for f in report.findings if f.level == "warning"]
+    assert any(m.startswith("identifier user_id is DOUBLE: read as text with") for m in warnings)
+    assert not any("order_id" in m or "anonymous_id" in m for m in warnings), warnings
+    assert not report.errors
+
+
+def test_no_activity_row_anywhere_is_an_error(tmp_path: Path, rules: IdentifierRules) -> None:
+    """An orders table with no rows yet (the loader created it, the first sync has not run):
+    `tessera build` fails on profile_as_of's not-null test ('Got 2 results'), while the check
+    warned 'has no rows' and said nothing would fail."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id varchar, ordered_at timestamp)",
+        "create table raw.crm_contacts (contact_id varchar, email varchar)",
+        "insert into raw.crm_contacts values ('k1', 'ann@example.com')",
+    )
+    report = _check(warehouse, rules)
+    assert [f.message.split(":")[0] for f in report.errors] == [
+        "no table read holds an activity row (segment.events, shop.orders, pos.pos_purchases, "
+        "esp.email_events, helpdesk.support_tickets, ads.ad_clicks)"
+    ]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into raw.orders values ('o1', now())")
+    assert not _check(warehouse, rules).errors
