@@ -279,8 +279,9 @@ def _check_table(
         if values:
             listed = ", ".join(f"'{v}'" for v in values)
             selects.append(
-                f"count(*) filter (where {quoted} is not null and cast({quoted} as varchar) "
-                f"not in ({listed})) as unexpected_{column.name}"
+                f"count(*) filter (where {quoted} is not null and "
+                f"lower(trim(cast({quoted} as varchar))) not in ({listed})) "
+                f"as unexpected_{column.name}"
             )
             probes.append(("values", f"unexpected_{column.name}", column, listed))
     key = [c for c in spec.key if c.lower() in table.columns]
@@ -424,7 +425,7 @@ def _accepted_values(spec: ContractTable, column: ContractColumn) -> tuple[str, 
     return CONSENT_VALUES.get((spec.qualified_name, column.name), ())
 
 
-# values staging tests with severity error: anything else fails the build
+# values staging tests with severity error, after lower(trim()): anything else fails the build
 CONSENT_VALUES = {
     ("cmp.consents", "subject_type"): ("email", "user_id", "phone"),
     ("cmp.consents", "purpose"): ("email", "sms", "ads", "analytics"),

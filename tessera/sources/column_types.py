@@ -70,18 +70,26 @@ def has_zone(have: str) -> bool:
     return "withtimezone" in have or "timestamptz" in have or have.endswith(("_tz", "_ltz"))
 
 
+# a time of day, then Z or an offset, spaces allowed between (macro tessera_zoned_text_pattern)
+ZONED_TEXT_PATTERN = (
+    r"[0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)? *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)"
+)
+
+
 def text_as_utc_timestamp(dialect: str, quoted: str) -> str:
     """Text as the build reads it as a timestamp (macro tessera_text_as_utc_timestamp): with
-    an offset or Z to UTC, else as it is; what does not parse is null."""
+    a zone after the time of day to UTC, else as it is; what does not parse is null."""
     if dialect == "duckdb":
         return (
-            f"case when regexp_matches({quoted}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$') "
-            f"then timezone('UTC', try_cast({quoted} as timestamptz)) "
+            f"case when regexp_matches({quoted}, '{ZONED_TEXT_PATTERN}$') "
+            f"then timezone('UTC', try_cast(regexp_replace({quoted}, ' +([zZ]|[+-][0-9])', "
+            r"'\1') as timestamptz)) "
             f"else try_cast({quoted} as timestamp) end"
         )
     return (
-        f"case when regexp_like({quoted}, '.*(Z|[+-][0-9][0-9](:?[0-9][0-9])?)') "
-        f"then cast(convert_timezone('UTC', try_to_timestamp_tz({quoted})) as timestamp_ntz) "
+        f"case when regexp_like({quoted}, '.*{ZONED_TEXT_PATTERN}') "
+        f"then cast(convert_timezone('UTC', try_to_timestamp_tz(regexp_replace({quoted}, "
+        r"' +([zZ]|[+-][0-9])', '\\1'))) as timestamp_ntz) "
         f"else try_to_timestamp_ntz({quoted}) end"
     )
 

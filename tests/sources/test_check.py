@@ -48,7 +48,7 @@ def broken_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         con.execute(
             "insert into raw.consents values ('c1', 'email', 'a@example.com', 'email', "
-            "'opted_in', ?, 'banner'), ('c2', 'Email', 'b@example.com', 'email', 'granted', ?, "
+            "'opted_in', ?, 'banner'), ('c2', 'e-mail', 'b@example.com', 'email', 'granted', ?, "
             "'banner')",
             [now, now],
         )

@@ -38,18 +38,23 @@ def _check(warehouse: Path, rules: IdentifierRules):
 
 
 def test_text_timestamps_are_judged_as_the_build_parses_them(
-    tmp_path: Path, rules: IdentifierRules
+    tmp_path: Path, rules: IdentifierRules, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An offset after a space parses as a plain timestamp (DuckDB drops the offset) but not
-    as the build reads text with an offset: the build reads null, and its not-null test on
-    ordered_at fails. The check said nothing would fail."""
+    """Text timestamps as hand loads hold them, read the same by the check and the build on a
+    machine whose time zone is not UTC: an offset after a space is an offset (it was null),
+    a date alone is midnight (its day '-03' was read as an offset, and the date moved by the
+    machine's zone), and what does not parse is the one error the check reports."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")
     warehouse = _warehouse(
         tmp_path / "wh.duckdb",
         "create table raw.orders (order_id varchar, ordered_at varchar, updated_at varchar)",
         "insert into raw.orders values "
         "('o1', '2024-03-01 10:00:00+02', '2024-03-01 10:00:00+02'), "
         "('o2', '2024-03-01 10:00:00 +0200', '2024-03-01 10:00:00 +0200'), "
-        "('o3', '2024-03-03T10:00:00Z', '2024-03-03T10:00:00Z')",
+        "('o3', '2024-03-03T10:00:00Z', '2024-03-03T10:00:00Z'), "
+        "('o4', '2024-03-02', '2024-03-02'), "
+        "('o5', '2024-03-02T10:00:00.250 -05:00', '2024-03-02T10:00:00.250 -05:00'), "
+        "('o6', '03/02/2024 10:00', '03/02/2024 10:00')",
     )
     report = _check(warehouse, rules)
     errors = [f.message for f in report.errors]
@@ -58,11 +63,18 @@ def test_text_timestamps_are_judged_as_the_build_parses_them(
     shop = next(s for s in report.sources if s.resolution.source == "shop")
     assert str(shop.tables[0].newest) == "2024-03-03 10:00:00"
 
-    # and the build agrees: exactly that row's ordered_at is null
+    # and the build agrees, value by value
     dbt(settings_for(warehouse), ["run", "--select", "base_shop__orders"])
-    assert rows(
-        warehouse, "select order_id from staging.base_shop__orders where ordered_at is null"
-    ) == [("o2",)]
+    assert dict(
+        rows(warehouse, "select order_id, ordered_at::varchar from staging.base_shop__orders")
+    ) == {
+        "o1": "2024-03-01 08:00:00",
+        "o2": "2024-03-01 08:00:00",
+        "o3": "2024-03-03 10:00:00",
+        "o4": "2024-03-02 00:00:00",
+        "o5": "2024-03-02 15:00:00.25",
+        "o6": None,
+    }
 
 
 def test_columns_the_build_cannot_cast_are_errors_naming_them(tmp_path: Path) -> None:
@@ -200,3 +212,42 @@ def test_no_activity_row_anywhere_is_an_error(tmp_path: Path, rules: IdentifierR
     with duckdb.connect(str(warehouse)) as con:
         con.execute("insert into raw.orders values ('o1', now())")
     assert not _check(warehouse, rules).errors
+
+
+def test_consent_values_in_any_case_are_read_as_their_value(
+    tmp_path: Path, rules: IdentifierRules
+) -> None:
+    """A CMP export writes `Email`, ` Granted`, `REVOKED`: the staging test failed the build on
+    each. Case and spaces are now dropped in staging and in the check alike; a value that
+    means something else (`opted-in`) is still the error that stops the build, since a
+    consent not understood must not be read as granted."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id varchar, customer_email varchar, ordered_at timestamp)",
+        "insert into raw.orders values ('o1', 'a@example.com', '2024-03-01 10:00')",
+        "create table raw.consents (consent_id varchar, subject_type varchar, "
+        "subject_id varchar, purpose varchar, status varchar, source varchar, "
+        "recorded_at timestamp)",
+        "insert into raw.consents values "
+        "('c1', 'Email', 'A@example.com', 'Email', ' Granted ', 'banner', '2024-03-01'), "
+        "('c2', 'EMAIL', 'b@example.com', 'SMS', 'REVOKED', 'banner', '2024-03-01'), "
+        "('c3', 'email', 'c@example.com', 'ads', 'opted-in', 'banner', '2024-03-01')",
+    )
+    errors = [f.message for f in _check(warehouse, rules).errors]
+    assert len(errors) == 1 and "status" in errors[0] and "1 " in errors[0], errors
+
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from raw.consents where consent_id = 'c3'")
+    assert _check(warehouse, rules).errors == []
+    results = dbt(settings_for(warehouse), ["build", "--select", "+stg_cmp__consents"])
+    assert all(r["status"] in ("success", "pass") for r in results), results
+    assert sorted(
+        rows(
+            warehouse,
+            "select consent_id, subject_type, subject_id, purpose, status "
+            "from staging.stg_cmp__consents",
+        )
+    ) == [
+        ("c1", "email", "a@example.com", "email", "granted"),
+        ("c2", "email", "b@example.com", "sms", "revoked"),
+    ]

@@ -180,20 +180,33 @@
     {{ return(adapter.dispatch('tessera_text_as_utc_timestamp')(expr)) }}
 {%- endmacro -%}
 
+{#- A zone only after a time of day: a date's own '-03' is not an offset, and a date alone
+    read as a timestamptz would move by the session's time zone. Spaces before the zone are
+    dropped, as ISO 8601 has none and DuckDB then parses nothing. -#}
 {%- macro duckdb__tessera_text_as_utc_timestamp(expr) -%}
     case
-        when regexp_matches({{ expr }}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$')
-            then timezone('UTC', try_cast({{ expr }} as timestamptz))
+        when regexp_matches({{ expr }}, '{{ tessera_zoned_text_pattern() }}$')
+            then timezone('UTC', try_cast(
+                regexp_replace({{ expr }}, ' +([zZ]|[+-][0-9])', '\1') as timestamptz
+            ))
         else try_cast({{ expr }} as timestamp)
     end
 {%- endmacro -%}
 
 {%- macro default__tessera_text_as_utc_timestamp(expr) -%}
     case
-        when regexp_like({{ expr }}, '.*(Z|[+-][0-9][0-9](:?[0-9][0-9])?)')
-            then cast(convert_timezone('UTC', try_to_timestamp_tz({{ expr }})) as timestamp_ntz)
+        when regexp_like({{ expr }}, '.*{{ tessera_zoned_text_pattern() }}')
+            then cast(convert_timezone('UTC', try_to_timestamp_tz(
+                regexp_replace({{ expr }}, ' +([zZ]|[+-][0-9])', '\\1')
+            )) as timestamp_ntz)
         else try_to_timestamp_ntz({{ expr }})
     end
+{%- endmacro -%}
+
+{#- A time of day, then Z or an offset (+02, +0200, +02:00), spaces allowed between: the
+    tessera.sources.column_types copy must say the same. -#}
+{%- macro tessera_zoned_text_pattern() -%}
+    [0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)? *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)
 {%- endmacro -%}
 
 {%- macro tessera_conformed_column(column, contract_type) -%}

@@ -12,16 +12,16 @@ renamed as (
         consent_id as source_record_id,
         consent_id,
 
-        subject_type,
-        case subject_type
+        lower(trim(subject_type)) as subject_type,
+        case lower(trim(subject_type))
             when 'email' then {{ normalise_email('subject_id') }}
             when 'phone' then {{ normalise_phone('subject_id') }}
             else {{ normalise_identifier('subject_id') }}
         end as subject_id,
         subject_id as subject_id_raw,
 
-        purpose,
-        status,
+        lower(trim(purpose)) as purpose,
+        lower(trim(status)) as status,
         source.source as consent_source,
 
         cast(recorded_at as timestamp) as recorded_at
