@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -99,8 +99,12 @@ def project_settings(tmp: Path) -> Settings:
     )
 
 
+# a fixed world: with today's date the persons the tests pick change every day
+WORLD_END_DATE = date(2026, 12, 5)
+
+
 def build_warehouse(settings: Settings, persons: int = 300) -> None:
-    generate(Warehouse(settings), persons=persons, seed=7, end_date=None, progress=False)
+    generate(Warehouse(settings), persons=persons, seed=7, end_date=WORLD_END_DATE, progress=False)
     run_dbt(
         settings,
         ["run", "--select", "+exp_audience", "+exp_tiny", "+" + EXPERIMENT_MODELS],
