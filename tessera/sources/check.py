@@ -222,7 +222,7 @@ def _check_table(
         if not family_ok(column.data_type, have):
             if family_ok("varchar", have) and column.data_type != "varchar":
                 if column.data_type == "timestamp":
-                    # as the build parses it (an offset after a space does not parse there)
+                    # as the build parses it (macro tessera_text_as_utc_timestamp)
                     parsed = f"tessera_expr_{len(target_sql)}"
                     target_sql[parsed] = text_as_utc_timestamp(session.dialect, quoted)
                 else:
