@@ -36,6 +36,7 @@ from tessera.segments.compiled import RenderedSegment, compiled_issues
 from tessera.segments.issues import Issue, SourceMap, line_col
 from tessera.segments.jinja import JinjaError, RelationResolver, render_with_map
 from tessera.segments.policy import DEFAULT_POLICY, ValidationPolicy
+from tessera.segments.sql_safety import no_sql, no_sql_message
 from tessera.segments.validate import (
     ColumnSource,
     Schema,
@@ -169,6 +170,10 @@ def _check_text(
         )
         return
     sql = source_map.rendered
+    if no_sql(sql):  # said of the author's file: Jinja comments render to nothing
+        holds = no_sql(text) or "holds only comments"
+        report.issues.append(Issue(name, "empty", no_sql_message(holds), 1, 1, file=file))
+        return
     segment_names = resolver.segments or None
     issues, validated = find_issues(sql, name, policy, columns_from, known_schema, segment_names)
     report.issues.extend(_in_template(issue, source_map, file) for issue in issues)

@@ -58,10 +58,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("names", nargs="*", help="segments to record (default: all built ones)")
     p.set_defaults(func=cmd_refresh)
 
-    p = sub.add_parser("chart", help="PNG of segment size over time")
-    p.add_argument("--output", type=Path, default=None)
+    p = sub.add_parser("chart", help="chart of segment size over time (PNG, SVG or PDF)")
+    p.add_argument(
+        "--output",
+        type=_chart_output,
+        default=None,
+        help="file to write; its suffix picks the format: .png, .svg or .pdf "
+        "(default: segments/segment_sizes.png under the artifacts directory)",
+    )
     p.add_argument("--segment", action="append", default=None, help="only these segments")
     p.set_defaults(func=cmd_chart)
+
+
+def _chart_output(text: str) -> Path:
+    """--output of `chart` (argparse type): a file name whose suffix names a chart format,
+    checked before the command opens the warehouse or writes anything."""
+    from tessera.segments.chart import chart_format
+
+    path = Path(text)
+    try:
+        chart_format(path)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
 
 
 class SegmentCommandError(ValueError):

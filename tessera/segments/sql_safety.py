@@ -74,6 +74,38 @@ class SafetyResult:
     issues: list[Issue] = field(default_factory=list)
 
 
+def no_sql(text: str) -> str | None:
+    """What text without any SQL holds ("is empty", "holds only whitespace", "holds only
+    comments"), or None when it has SQL. Only comments means so to every reader: sqlglot's
+    DuckDB and Snowflake tokenizers and DuckDB's own parser (a `//` line is a comment to
+    Snowflake only, so it is SQL here, and refused as such)."""
+    if not text:
+        return "is empty"
+    if not text.strip():
+        return "holds only whitespace"
+    if "--" not in text and "/*" not in text:
+        return None  # no comment either reader knows: something here is SQL
+    for dialect in (SOURCE_DIALECT, "snowflake"):
+        try:
+            if sqlglot.Dialect.get_or_raise(dialect).tokenize(text):
+                return None
+        except TokenError:
+            return None
+    connection = duckdb.connect(":memory:", config={"enable_external_access": False})
+    try:
+        statements = connection.extract_statements(text)
+    except duckdb.Error:
+        return None
+    finally:
+        connection.close()
+    return None if statements else "holds only comments"
+
+
+def no_sql_message(holds: str, what: str = "the file") -> str:
+    """`the segment has no SQL: the file holds only comments; ...` from what `no_sql` said."""
+    return f"the segment has no SQL: {what} {holds}; write one SELECT that returns person_id"
+
+
 def check_sql_safety(
     sql: str, name: str, policy: ValidationPolicy, segment_names: frozenset[str] | None = None
 ) -> SafetyResult:
@@ -147,10 +179,14 @@ class _Safety:
 
     def run(self) -> None:
         if not self.sql.strip():
-            self.add("empty", "the segment SQL is empty", 0)
+            self.add("empty", no_sql_message(no_sql(self.sql) or "is empty", "the SQL"), 0)
             return
         if len(self.sql) > MAX_SQL_CHARS:
             self.add("too_large", f"the SQL is over {MAX_SQL_CHARS:,} characters", 0)
+            return
+        holds = no_sql(self.sql)  # not "0 statements" and not a ';' in a comment
+        if holds:
+            self.add("empty", no_sql_message(holds, "the SQL"), 0)
             return
         snow_tokens = self.lexical()
         if snow_tokens is None or not self.same_tokens(self.tokens, snow_tokens):

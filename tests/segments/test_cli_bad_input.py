@@ -119,15 +119,20 @@ def test_preview_names_the_segment_it_reads_that_is_not_built(
     )
 
 
-def test_chart_names_a_segment_without_history(
-    settings: Settings, warehouse: Warehouse, project: Path
-) -> None:
+def record_a_size(warehouse: Warehouse) -> None:
+    """One measured size of segment vips: enough history for a chart."""
     with warehouse.session() as session:
         session.execute("create schema if not exists segments")
         session.execute(
             "create table segments.segment_sizes as select 'vips' as segment, "
             "timestamp '2026-01-01' as measured_at, 10 as size"
         )
+
+
+def test_chart_names_a_segment_without_history(
+    settings: Settings, warehouse: Warehouse, project: Path
+) -> None:
+    record_a_size(warehouse)
     output = settings.artifacts_dir / "chart.png"
     with pytest.raises(
         cli.SegmentCommandError, match=r"no size history for 'vip' \(recorded: vips\)"
@@ -177,3 +182,127 @@ def test_a_byte_order_mark_is_named_as_one() -> None:
     [issue] = report.errors
     assert (issue.line, issue.column) == (1, 1)
     assert "a byte order mark: save the file as UTF-8 without BOM" in issue.message
+
+
+@pytest.mark.parametrize(
+    ("suffix", "looks_like"),
+    [(".svg", b"<svg"), (".pdf", b"%PDF-"), (".SVG", b"<svg"), (".png", b"\x89PNG")],
+)
+def test_chart_writes_the_format_its_output_suffix_names(
+    settings: Settings, warehouse: Warehouse, project: Path, suffix: str, looks_like: bytes
+) -> None:
+    record_a_size(warehouse)
+    output = settings.artifacts_dir / f"sizes{suffix}"
+    assert run(settings, project, "chart", "--output", str(output)) == 0
+    assert looks_like in output.read_bytes()[:1000]
+
+
+@pytest.mark.parametrize(
+    ("name", "named"),
+    [
+        ("sizes.txt", "'.txt'"),
+        ("sizes.jpeg", "'.jpeg'"),
+        ("sizes", "no suffix"),
+        ("sizes.png.txt", "'.txt'"),
+    ],
+)
+def test_chart_refuses_an_output_suffix_it_cannot_write_before_doing_anything(
+    settings: Settings,
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    named: str,
+) -> None:
+    output = settings.artifacts_dir / "charts" / name
+    with pytest.raises(SystemExit) as exited:
+        run(settings, project, "chart", "--output", str(output))
+    assert exited.value.code == 2  # like every other argument error
+    [error] = [line for line in capsys.readouterr().err.splitlines() if "error:" in line]
+    assert named in error and ".png, .svg or .pdf" in error, error
+    assert not output.exists() and not output.parent.exists()
+    assert not settings.warehouse_path.exists()  # refused before the warehouse was opened
+
+
+def test_chart_function_refuses_a_suffix_it_cannot_write(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tessera.segments.chart import plot_segment_sizes
+
+    history = pd.DataFrame(
+        {"segment": ["vips"], "measured_at": [pd.Timestamp("2026-01-01")], "size": [10]}
+    )
+    with pytest.raises(ValueError, match=r"'\.txt'.*\.png, \.svg or \.pdf"):
+        plot_segment_sizes(history, tmp_path / "out" / "sizes.txt")
+    assert not (tmp_path / "out").exists()
+    assert plot_segment_sizes(history, tmp_path / "sizes.pdf").read_bytes()[:5] == b"%PDF-"
+
+
+NO_SQL = [
+    pytest.param("-- todo\n", "holds only comments", id="line_comment"),
+    pytest.param("/* nothing yet */", "holds only comments", id="block_comment"),
+    pytest.param("-- who:\n/* what:\n  when: */\n\n", "holds only comments", id="several_comments"),
+    pytest.param("-- later; maybe never\n", "holds only comments", id="comment_with_semicolon"),
+    pytest.param("{# todo #}\n", "holds only comments", id="jinja_comment"),
+    pytest.param("", "is empty", id="empty"),
+    pytest.param("  \n\t\n", "holds only whitespace", id="whitespace"),
+]
+
+
+def write_segment(settings: Settings, project: Path, name: str, sql: str) -> None:
+    assert run(settings, project, "new", name) == 0
+    (project / "models" / "segments" / f"{name}.sql").write_text(sql)
+
+
+@pytest.mark.parametrize(("sql", "what"), NO_SQL)
+def test_validate_says_a_segment_without_sql_has_no_sql(
+    settings: Settings, project: Path, capsys: pytest.CaptureFixture[str], sql: str, what: str
+) -> None:
+    write_segment(settings, project, "todo", sql)
+    capsys.readouterr()
+    assert run(settings, project, "validate", "--offline", "--no-dbt") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "error models/segments/todo.sql (line 1, column 1): the segment has no SQL: the file "
+        f"{what}; write one SELECT that returns person_id"
+    ) in out, out
+    assert "0 statements" not in out
+    assert "1 of 1 segments invalid: todo" in out
+
+
+@pytest.mark.parametrize(("sql", "what"), NO_SQL[:1] + NO_SQL[-2:-1])
+def test_the_build_gate_refuses_a_segment_without_sql(
+    settings: Settings, project: Path, sql: str, what: str
+) -> None:
+    from dataclasses import replace
+
+    from orchestration.cli import build_parser
+    from tessera.segments.checks import InvalidSegmentsError, require_valid_segments
+
+    write_segment(settings, project, "good_one", f"select person_id from {P}")
+    write_segment(settings, project, "todo", sql)
+    with pytest.raises(InvalidSegmentsError) as refused:
+        require_valid_segments(project)
+    message = str(refused.value)
+    assert (
+        f"models/segments/todo.sql (line 1, column 1): the segment has no SQL: the file {what}"
+        in message
+    )
+    assert "0 statements" not in message and "good_one" not in message
+    # `tessera build` stops at the gate with the same words
+    args = build_parser().parse_args(["build"])
+    with pytest.raises(InvalidSegmentsError, match="todo.sql .* the segment has no SQL"):
+        args.func(args, replace(settings, dbt_project_dir=project))
+
+
+def test_preview_says_a_segment_without_sql_has_no_sql(
+    settings: Settings, warehouse: Warehouse, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_segment(settings, project, "todo", "/* nothing yet */\n")
+    capsys.readouterr()
+    assert run(settings, project, "preview", "todo") == 1
+    out = " ".join(capsys.readouterr().out.split())
+    assert (
+        "models/segments/todo.sql (line 1, column 1): the segment has no SQL: the file holds "
+        "only comments"
+    ) in out, out
+    assert "0 statements" not in out

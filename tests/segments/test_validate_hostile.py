@@ -180,7 +180,13 @@ HOSTILE = [
         "several rows per person",
     ),
     ("select_into", f"select person_id into segments.copy from {P}", None, "INTO"),
-    ("empty", "   ", "empty", "empty"),
+    ("empty", "   ", "empty", "no SQL: the SQL holds only whitespace"),
+    (
+        "only_comments",
+        "-- todo\n/* later; maybe */",
+        "empty",
+        "no SQL: the SQL holds only comments",
+    ),
     ("syntax_error", "select person_id from where", "parse_error", "parse"),
     (
         "backslash_string",
