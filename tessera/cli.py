@@ -10,14 +10,21 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
+import importlib.metadata
+import os
 import signal
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from tessera.settings import Settings, SettingsError
 
@@ -33,6 +40,25 @@ LAYER_COMMANDS: tuple[str, ...] = (
 )
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+
+# Built-in exceptions that mean a bug in Tessera, not something the person running it can fix:
+# `run` reports them as an internal error and writes their traceback to a file. Every other
+# error (OSError, ValueError, DuckDB's, the project's own ...) carries a message meant for a
+# person and prints as one line. An error class can say which it is with `user_facing`.
+INTERNAL_ERRORS: tuple[type[Exception], ...] = (
+    AssertionError,
+    AttributeError,
+    IndexError,
+    KeyError,
+    NameError,  # UnboundLocalError too
+    NotImplementedError,
+    RecursionError,
+    StopIteration,
+    SystemError,
+    TypeError,
+    ZeroDivisionError,
+)
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE in sysexits.h: an internal software error
 
 
 def _register_layers(subparsers: argparse._SubParsersAction, layers: Sequence[str]) -> None:
@@ -155,12 +181,15 @@ def run(
     """Parse, then run the chosen command with the settings from the environment.
 
     Only commands that declare `creates_warehouse` may create a missing DuckDB file; every
-    other one refuses it with the same message. Errors meant for a person print without a
-    traceback; Ctrl-C prints one line and exits 130.
+    other one refuses it with the same message. An error meant for a person prints as one
+    line, without a traceback, and exits 1 (2 for a setting); a bug (`is_internal_error`)
+    prints one line naming the file its traceback went to and exits `EXIT_INTERNAL_ERROR`;
+    Ctrl-C prints one line and exits 130.
     """
     args = parse(parser, argv) if parse else parser.parse_args(argv)
     _children_stop_on_sigterm()
     interrupted: list[int] = []
+    settings: Settings | None = None
     try:
         with _recording_interrupts(interrupted):
             settings = Settings.from_env()
@@ -176,12 +205,83 @@ def run(
     except Exception as exc:
         if interrupted:  # DuckDB turns Ctrl-C during a query into RuntimeError
             return _interrupted(args, "")
-        # Known errors carry a message meant for the user; show it without a traceback.
-        if type(exc).__name__.endswith("Error") and getattr(exc, "user_facing", True):
-            # soft_wrap: paths in the message stay whole for copy and paste
-            console.print(f"[red]{type(exc).__name__}:[/red] {exc}", soft_wrap=True)
-            return 1
-        raise
+        if is_internal_error(exc):
+            return _internal_error(args, settings, exc)
+        # An error meant for a person: its message, without a traceback. soft_wrap: paths in
+        # the message stay whole for copy and paste; escaped: brackets in it are not markup.
+        console.print(f"[red]{type(exc).__name__}:[/red] {escape(str(exc))}", soft_wrap=True)
+        return 1
+
+
+def is_internal_error(exc: BaseException) -> bool:
+    """Whether `exc` is a bug in Tessera rather than an error meant for a person: an instance
+    of one of `INTERNAL_ERRORS`, unless a class of Tessera's own is among its classes (a
+    project error that also inherits KeyError is still written for a person). A `user_facing`
+    attribute, where an error class sets one, decides instead."""
+    user_facing = getattr(exc, "user_facing", None)
+    if user_facing is not None:
+        return not user_facing
+    if not isinstance(exc, INTERNAL_ERRORS):
+        return False
+    return not any(cls.__module__.split(".")[0] in _project_packages() for cls in type(exc).__mro__)
+
+
+@functools.cache
+def _project_packages() -> frozenset[str]:
+    """The top-level packages installed with Tessera (the core and the layers above it), read
+    from its distribution's metadata so that the core names none of the layers."""
+    own = __name__.split(".")[0]
+    try:
+        top_level = importlib.metadata.distribution(own).read_text("top_level.txt") or ""
+    except (importlib.metadata.PackageNotFoundError, OSError):  # not installed: the core only
+        top_level = ""
+    return frozenset({own, *top_level.split()})
+
+
+def _internal_error(args: argparse.Namespace, settings: Settings | None, exc: Exception) -> int:
+    """One line: a bug, what it is, and the file holding its traceback."""
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    log = _write_traceback(exc, args, settings)
+    where = f"the traceback is in {log}" if log else "the traceback follows on stderr"
+    console.print(
+        f"[red]internal error:[/red] {escape(what)} (a bug in Tessera, please report it; "
+        f"{escape(where)})",
+        soft_wrap=True,
+    )
+    if log is None:  # no file could be written: the traceback would be lost otherwise
+        traceback.print_exception(exc, file=sys.stderr)
+    return EXIT_INTERNAL_ERROR
+
+
+def _write_traceback(
+    exc: Exception, args: argparse.Namespace, settings: Settings | None
+) -> Path | None:
+    """Write `exc`'s traceback to a new file in the artifacts' logs, else in the temp dir;
+    its path, or None if neither could be written.
+
+    The traceback text only: frames, their source lines and the messages. Never the frames'
+    local variables, which can hold credentials (keep it so: no `capture_locals`, no rich
+    tracebacks with `show_locals`). Nor the command line, which can too.
+    """
+    now = datetime.now(UTC)
+    command = " ".join(["tessera", *([args.command] if getattr(args, "command", None) else [])])
+    text = (
+        f"{command}: internal error at {now.isoformat(timespec='seconds')} "
+        f"(Python {sys.version.split()[0]})\n\n" + "".join(traceback.format_exception(exc))
+    )
+    prefix = f"tessera_error_{now:%Y%m%dT%H%M%SZ}_"
+    directories = [settings.artifacts_dir / "logs"] if settings is not None else []
+    for directory in [*directories, None]:  # None: the temp dir
+        try:
+            if directory is not None:
+                directory.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=prefix, suffix=".log", dir=directory)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+        except OSError:
+            continue
+        return Path(name)
+    return None
 
 
 def _children_stop_on_sigterm() -> None:

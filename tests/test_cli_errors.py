@@ -1,0 +1,260 @@
+"""How `tessera` ends on an error: an error meant for a person is one line and exit 1; a bug
+(KeyError, TypeError ...) says it is an internal error, writes its traceback to a file under
+the artifacts' logs (never to the terminal, never with local variables) and exits 70."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tessera.cli import EXIT_INTERNAL_ERROR, run
+from tessera.dbt import DbtError
+from tessera.settings import Settings
+
+Raise = Callable[[], None]
+
+
+@pytest.fixture
+def artifacts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(tmp_path / "artifacts"))
+    return tmp_path / "artifacts"
+
+
+def _run(raise_: Raise) -> int:
+    """The real `run()` on a parser whose one command calls `raise_`."""
+
+    def handler(args: argparse.Namespace, settings: Settings) -> int:
+        raise_()
+        return 0
+
+    parser = argparse.ArgumentParser(prog="tessera")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("boom").set_defaults(func=handler)
+    return run(parser, ["boom"])
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    assert captured.err == ""
+    lines = captured.out.strip().splitlines()
+    assert len(lines) == 1, captured.out
+    return lines[0]
+
+
+def _error_logs(artifacts: Path) -> list[Path]:
+    return sorted((artifacts / "logs").glob("tessera_error_*.log"))
+
+
+def _look_up_a_missing_key() -> None:
+    token = "hunter2-not-for-any-log"  # a local variable: never written anywhere
+    columns = {"person_id": token}
+    columns["segment_id"]  # noqa: B018 - the bug under test
+
+
+# -- bugs --------------------------------------------------------------------------------------
+
+
+def test_a_bug_is_an_internal_error_with_its_traceback_in_a_file(
+    artifacts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(_look_up_a_missing_key) == EXIT_INTERNAL_ERROR == 70
+    line = _one_line(capsys)
+    assert line.startswith("internal error: KeyError: 'segment_id'")
+    assert "bug in Tessera" in line and "please report it" in line
+    [log] = _error_logs(artifacts)
+    assert str(log) in line
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text
+    assert "_look_up_a_missing_key" in text
+    assert "KeyError: 'segment_id'" in text
+    assert "hunter2" not in text  # frames and the message only, no local variables
+
+
+def _raise(exc: BaseException) -> Raise:
+    def raise_() -> None:
+        raise exc
+
+    return raise_
+
+
+def _unbound() -> None:
+    if False:
+        value = 1
+    print(value)  # noqa: F821 - the bug under test
+
+
+@pytest.mark.parametrize(
+    "raise_, name",
+    [
+        (_raise(TypeError("unsupported operand")), "TypeError"),
+        (_raise(AttributeError("'NoneType' object has no attribute 'name'")), "AttributeError"),
+        (_raise(NameError("name 'x' is not defined")), "NameError"),
+        (_unbound, "UnboundLocalError"),
+        (lambda: [][0], "IndexError"),
+        (lambda: 1 / 0, "ZeroDivisionError"),
+        (_raise(AssertionError()), "AssertionError"),
+        (_raise(RecursionError("maximum recursion depth exceeded")), "RecursionError"),
+        (_raise(NotImplementedError("snowflake")), "NotImplementedError"),
+        (lambda: next(iter(())), "StopIteration"),
+    ],
+)
+def test_every_builtin_bug_class_is_an_internal_error(
+    artifacts: Path, capsys: pytest.CaptureFixture[str], raise_: Raise, name: str
+) -> None:
+    assert _run(raise_) == EXIT_INTERNAL_ERROR
+    assert _one_line(capsys).startswith(f"internal error: {name}")
+    [log] = _error_logs(artifacts)
+    assert name in log.read_text()
+
+
+def test_an_error_marked_not_user_facing_is_an_internal_error(
+    artifacts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class NotForPeopleError(RuntimeError):
+        user_facing = False
+
+    assert _run(_raise(NotForPeopleError("invariant broken"))) == EXIT_INTERNAL_ERROR
+    assert _one_line(capsys).startswith("internal error: NotForPeopleError: invariant broken")
+    assert len(_error_logs(artifacts)) == 1
+
+
+def test_the_traceback_goes_to_a_temp_file_when_the_logs_dir_cannot_be_written(
+    tmp_path: Path,
+    artifacts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    artifacts.write_text("a file, not a directory")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert _run(_look_up_a_missing_key) == EXIT_INTERNAL_ERROR
+    [log] = temp.glob("tessera_error_*.log")
+    assert str(log) in _one_line(capsys)
+    assert "_look_up_a_missing_key" in log.read_text()
+
+
+def test_a_bug_while_building_the_settings_goes_to_a_temp_file(
+    tmp_path: Path,
+    artifacts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def from_env(cls: type[Settings], env: dict[str, str] | None = None) -> Settings:
+        raise KeyError("TESSERA_SOMETHING")
+
+    monkeypatch.setattr(Settings, "from_env", classmethod(from_env))
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert _run(lambda: None) == EXIT_INTERNAL_ERROR
+    [log] = temp.glob("tessera_error_*.log")
+    assert str(log) in _one_line(capsys)
+    assert "from_env" in log.read_text()
+    assert not artifacts.exists()
+
+
+# -- errors meant for a person -----------------------------------------------------------------
+
+
+class _WrongKeyError(DbtError, KeyError):
+    """A project error that is also a KeyError: still meant for a person."""
+
+
+@pytest.mark.parametrize(
+    "exc, line",
+    [
+        (DbtError("dbt build failed: 2 errors"), "DbtError: dbt build failed: 2 errors"),
+        (_WrongKeyError("no such sync"), "_WrongKeyError: 'no such sync'"),
+        (
+            FileNotFoundError(2, "No such file or directory", "segments/x.yml"),
+            "FileNotFoundError: [Errno 2] No such file or directory: 'segments/x.yml'",
+        ),
+        (ValueError("TESSERA_THREADS must be a number"), "ValueError: TESSERA_THREADS must be"),
+        (
+            duckdb.IOException("IO Error: Cannot open file"),
+            "IOException: IO Error: Cannot open file",
+        ),
+        # Brackets in a message are text, not console markup (they were swallowed, or crashed).
+        (DbtError("column [customer_id] [/x] missing"), "DbtError: column [customer_id] [/x]"),
+    ],
+)
+def test_an_error_meant_for_a_person_is_one_line_and_exit_1(
+    artifacts: Path, capsys: pytest.CaptureFixture[str], exc: Exception, line: str
+) -> None:
+    assert _run(_raise(exc)) == 1
+    assert _one_line(capsys).startswith(line)
+    assert not (artifacts / "logs").exists()
+
+
+def test_ctrl_c_is_still_one_line_and_exit_130(
+    artifacts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(_raise(KeyboardInterrupt())) == 130
+    assert _one_line(capsys) == "Interrupted: `tessera boom` stopped. Run it again to continue."
+    assert not (artifacts / "logs").exists()
+
+
+# -- the same, as a process ------------------------------------------------------------------
+
+_SCRIPT = textwrap.dedent(
+    """
+    import argparse, sys
+    from tessera.cli import run
+    from tessera.dbt import DbtError
+
+    def crash_on_a_bug(args, settings):
+        return {}["segment_id"]
+
+    def refuse(args, settings):
+        raise DbtError("dbt build failed")
+
+    parser = argparse.ArgumentParser(prog="tessera")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("bug").set_defaults(func=crash_on_a_bug)
+    sub.add_parser("refuse").set_defaults(func=refuse)
+    sys.exit(run(parser))
+    """
+)
+
+
+@pytest.mark.parametrize("command, status", [("bug", 70), ("refuse", 1)])
+def test_the_process_exits_with_the_status_and_no_traceback_on_the_terminal(
+    tmp_path: Path, command: str, status: int
+) -> None:
+    artifacts = tmp_path / "artifacts"
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, command],
+        env={
+            **os.environ,
+            "TESSERA_WAREHOUSE": str(tmp_path / "w.duckdb"),
+            "TESSERA_ARTIFACTS": str(artifacts),
+            "COLUMNS": "60",  # a narrow terminal: the line stays whole
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == status, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    [line] = done.stdout.strip().splitlines()
+    logs = _error_logs(artifacts)
+    if command == "bug":
+        assert line.startswith("internal error: KeyError: 'segment_id'")
+        [log] = logs
+        assert str(log) in line
+        assert "crash_on_a_bug" in log.read_text()
+    else:
+        assert line == "DbtError: dbt build failed"
+        assert logs == []
