@@ -134,7 +134,7 @@ class Settings:
                 f"TESSERA_TARGET={target!r} is not a supported target; "
                 f"choose one of {', '.join(SUPPORTED_TARGETS)}"
             )
-        threads = int(env.get("TESSERA_THREADS", "2"))
+        threads = _positive_int(env, "TESSERA_THREADS", 2)
         sync_memory_limit = env.get("TESSERA_SYNC_MEMORY_LIMIT", "128MB").strip()
         sync_temp_directory = env.get("TESSERA_SYNC_TEMP_DIR")
         snowflake = SnowflakeSettings.from_env(env) if target == "snowflake" else None
@@ -193,3 +193,15 @@ def secrets_named_for_dbt(env: dict[str, str]) -> dict[str, str]:
         if not name.startswith(DBT_SECRET_PREFIX) and _SECRET_NAME.search(name.upper()):
             del out[name]
     return out
+
+
+def _positive_int(env: dict[str, str], name: str, default: int) -> int:
+    """A whole number of at least 1 from `name`, or a SettingsError naming the variable."""
+    text = env.get(name, "").strip() or str(default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{name}={text!r} is not a whole number of at least 1")
+    return value

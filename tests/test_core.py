@@ -22,6 +22,13 @@ def test_unknown_target_is_named_in_the_error() -> None:
         Settings.from_env({"TESSERA_TARGET": "bigquery"})
 
 
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_threads_that_are_not_a_count_are_a_settings_error(value: str) -> None:
+    with pytest.raises(SettingsError, match=f"TESSERA_THREADS='{value}'"):
+        Settings.from_env({"TESSERA_THREADS": value})
+    assert Settings.from_env({"TESSERA_THREADS": " 3 "}).threads == 3
+
+
 def test_snowflake_target_lists_every_missing_variable() -> None:
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"TESSERA_TARGET": "snowflake", "SNOWFLAKE_USER": "u"})
