@@ -153,7 +153,8 @@ def _materialization(
     removed = sum(stats.ok_by_kind.get(k, 0) for k in ("removed", "suppressed", "erased"))
     context.log.info(
         f"sync {sync.name}: {result.status}, planned {dict(counts)}, "
-        f"sent {stats.sent_ok:,}, rejected {stats.rejected:,}"
+        f"sent {stats.sent_ok:,}, rejected {stats.rejected:,}, "
+        f"not delivered {stats.not_delivered:,}" + (f" ({result.error})" if result.error else "")
     )
     return MaterializeResult(
         metadata={
@@ -166,6 +167,8 @@ def _materialization(
             "changed": stats.ok_by_kind.get("changed", 0) + stats.ok_by_kind.get("retry", 0),
             "removed": removed,
             "rejected": stats.rejected,
+            # batches the destination never took (down, timeouts): pending, sent next run
+            "not_delivered": stats.not_delivered,
             **{f"planned_{kind}": int(counts.get(kind, 0)) for kind in sorted(counts)},
             "requests": stats.calls,
             "rate_limited": stats.rate_limited,

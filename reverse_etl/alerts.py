@@ -58,6 +58,7 @@ class RunSummary:
     removed: int = 0
     seconds: float = 0.0
     error: str | None = None
+    not_delivered: int = 0  # rows of batches the destination never took: pending, not rejected
 
     @property
     def error_rate(self) -> float:
@@ -92,6 +93,11 @@ def message(run: RunSummary, why: list[str]) -> dict[str, object]:
         f"sent {run.sent_ok:,}, rejected {run.rejected:,} of {attempted:,} "
         f"({run.error_rate:.1%}), removed {run.removed:,}, {run.seconds:.1f}s, run `{run.run_id}`",
     ]
+    if run.not_delivered:
+        lines.append(
+            f"{run.not_delivered:,} rows not delivered (the destination took none of their "
+            "batches); they are not rejections and the next run sends them."
+        )
     if run.rejected:
         lines.append(
             f"Rejected rows: `tessera sync errors {run.sync_name}` "

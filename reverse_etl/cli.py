@@ -152,6 +152,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
+    from reverse_etl.destinations.base import DestinationDownError
     from reverse_etl.runner import run_sync
     from reverse_etl.stopping import StopRequest, stop_on_signals
 
@@ -189,17 +190,20 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         )
         os._exit(128 + signum)
 
-    with stop_on_signals(stop, first_signal, second_signal), progress:
-        result = run_sync(
-            settings,
-            catalog,
-            args.name,
-            lock_dir=paths.lock_dir,
-            full_resync=args.full_resync,
-            on_plan=on_plan,
-            on_progress=on_progress,
-            stop=stop,
-        )
+    try:
+        with stop_on_signals(stop, first_signal, second_signal), progress:
+            result = run_sync(
+                settings,
+                catalog,
+                args.name,
+                lock_dir=paths.lock_dir,
+                full_resync=args.full_resync,
+                on_plan=on_plan,
+                on_progress=on_progress,
+                stop=stop,
+            )
+    except DestinationDownError as exc:
+        return _print_down(exc)
     _print_result(result, settings)
     if result.status == "cancelled":
         signum = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM}.get(stop.reason or "")
@@ -227,6 +231,15 @@ def _progress_bar(args: argparse.Namespace) -> Progress:
     )
 
 
+def _print_down(exc: Exception) -> int:
+    """A run that delivered nothing (the destination took no batch): one line naming the
+    sync, the destination and the cause; exit code 1, like any failed run."""
+    result = getattr(exc, "result", None)
+    line = f"sync {result.sync_name} failed: {result.error}" if result is not None else str(exc)
+    console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
+    return 1
+
+
 def _print_result(result: RunResult, settings: Settings | None = None) -> None:
     stats = result.stats
     sent = ", ".join(f"{k} {v:,}" for k, v in stats.ok_by_kind.items()) or "nothing"
@@ -237,7 +250,9 @@ def _print_result(result: RunResult, settings: Settings | None = None) -> None:
         )
     console.print(
         f"sync [bold]{result.sync_name}[/bold] {result.status}: sent {sent}; "
-        f"rejected {stats.rejected:,}; {stats.calls:,} requests "
+        f"rejected {stats.rejected:,}; "
+        + (f"not delivered {stats.not_delivered:,}; " if stats.not_delivered else "")
+        + f"{stats.calls:,} requests "
         f"({stats.rate_limited:,} rate limited, {stats.retries:,} retried) in "
         f"{result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)"
     )
@@ -247,6 +262,14 @@ def _print_result(result: RunResult, settings: Settings | None = None) -> None:
             f"{result.sync_name}`. They are retried on the next run.[/yellow]"
         )
         for count, error in _run_errors(settings, result.run_id) if settings else []:
+            console.print(f"  {count:,} x {error}", highlight=False, markup=False)
+    if stats.not_delivered:
+        console.print(
+            f"[yellow]{stats.not_delivered:,} rows were not delivered (the destination took "
+            "none of their batches); they are not rejections, they stay pending and the next "
+            "run sends them.[/yellow]"
+        )
+        for error, count in sorted(stats.not_delivered_causes.items(), key=lambda c: -c[1])[:3]:
             console.print(f"  {count:,} x {error}", highlight=False, markup=False)
 
 
@@ -273,6 +296,7 @@ def _run_errors(settings: Settings, run_id: str, limit: int = 3) -> list[tuple[i
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from reverse_etl.destinations.base import DestinationDownError
     from reverse_etl.reconcile import reconcile_sync
 
     paths = _paths(args, settings)
@@ -285,16 +309,19 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     def on_progress(rows: int) -> None:
         progress.update(task[0], advance=rows)
 
-    with progress:
-        report = reconcile_sync(
-            settings,
-            paths.catalog(),
-            args.name,
-            paths=paths,
-            dry_run=args.dry_run,
-            on_plan=on_plan,
-            on_progress=on_progress,
-        )
+    try:
+        with progress:
+            report = reconcile_sync(
+                settings,
+                paths.catalog(),
+                args.name,
+                paths=paths,
+                dry_run=args.dry_run,
+                on_plan=on_plan,
+                on_progress=on_progress,
+            )
+    except DestinationDownError as exc:  # the repair run delivered nothing
+        return _print_down(exc)
     if not report.readable:
         console.print(
             f"[yellow]sync {report.sync_name}: {report.destination} cannot be read back "

@@ -9,6 +9,11 @@ written as synced, so a crash at any point loses nothing; and because acknowledg
 journaled before a worker takes its next batch, a crash costs at most the batches on the
 wire (concurrency x batch size rows) when the next run replays the journal.
 
+A batch the destination never took (unreachable, timeouts or 5xx after every retry, 429s
+past the rate-limit budget) is not a rejection: nothing is journaled or committed for it, so
+its rows stay pending in the warehouse diff and the next run sends them again. They are
+counted as `not_delivered`, apart from the rows the destination refused (`rejected`).
+
 A stop request (stopping.py) is polled between batches: no new batch is taken, in-flight
 ones are awaited up to the request's deadline, and what was acknowledged is committed.
 """
@@ -18,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +52,8 @@ from tessera.warehouse import Session
 
 log = logging.getLogger("tessera.reverse_etl")
 
-ProgressCallback = Callable[[str, int, int], None]  # (kind, rows ok, rows failed)
+# (kind, rows ok, rows failed: rejected by the destination or not delivered)
+ProgressCallback = Callable[[str, int, int], None]
 PhaseCallback = Callable[[str], None]  # "send", then "commit" (the last acknowledgements)
 
 
@@ -67,17 +74,21 @@ def operation_for(mode: str, kind: str) -> Operation:
 @dataclass
 class RunStats:
     sent_ok: int = 0
-    rejected: int = 0
+    rejected: int = 0  # refused by the destination (per row or the whole batch): in `errors`
+    not_delivered: int = 0  # batches the destination never took: still pending, sent next run
     calls: int = 0
     rate_limited: int = 0
     retries: int = 0
     ok_by_kind: dict[str, int] = field(default_factory=dict)
     failed_by_kind: dict[str, int] = field(default_factory=dict)
+    not_delivered_by_kind: dict[str, int] = field(default_factory=dict)
+    not_delivered_causes: dict[str, int] = field(default_factory=dict)  # message -> rows
     stopped: bool = False  # a stop request ended the run before the plan was sent
     unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
 
 
 REMOVAL_KINDS = ("erased", "suppressed", "removed")
+_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)  # user:pass@
 
 
 @dataclass
@@ -90,6 +101,8 @@ class BatchOutcome:
     retries: int
     ok: int = 0
     failed: int = 0
+    not_delivered: int = 0  # the batch never reached the destination (see module doc)
+    cause: str | None = None  # why it was not delivered
 
 
 def plan_rows(batch: pa.RecordBatch, kind: str, fields: Sequence[str]) -> list[PlanRow]:
@@ -193,13 +206,13 @@ class Executor:
                 rate_limited_wait += wait_s
                 if rate_limited_wait > retry.max_rate_limited_seconds:
                     message = f"still rate limited after waiting {rate_limited_wait:.0f}s"
-                    return self._all_failed(kind, rows, message, calls, rate_limited, retries)
+                    return self._not_delivered(kind, rows, message, calls, rate_limited, retries)
                 self.bucket.pause(wait_s)  # every worker waits, and this is not a failure
             except TransientError as exc:
                 failures += 1
                 if failures >= retry.max_attempts:
                     message = f"gave up after {failures} attempts: {exc}"
-                    return self._all_failed(kind, rows, message, calls, rate_limited, retries)
+                    return self._not_delivered(kind, rows, message, calls, rate_limited, retries)
                 retries += 1
                 log.info("retrying %s batch of %d after: %s", kind, len(rows), exc)
                 time.sleep(self._backoff(failures))
@@ -217,6 +230,24 @@ class Executor:
     ) -> BatchOutcome:
         results = [RowResult(row.key, False, message) for row in rows]
         return self._acknowledge(BatchOutcome(kind, rows, results, calls, rate_limited, retries))
+
+    def _not_delivered(
+        self,
+        kind: str,
+        rows: Sequence[PlanRow],
+        message: str,
+        calls: int,
+        rate_limited: int,
+        retries: int,
+    ) -> BatchOutcome:
+        """The destination never took the batch: no outcome is journaled or committed, so
+        state keeps saying what it said before and the next run's plan sends these rows."""
+        redact = getattr(self.destination, "redact", None)
+        message = _USERINFO.sub(r"\1***@", redact(message) if redact is not None else message)
+        log.info("%s batch of %d not delivered: %s", kind, len(rows), message)
+        outcome = BatchOutcome(kind, rows, [], calls, rate_limited, retries)
+        outcome.not_delivered, outcome.cause = len(rows), message
+        return outcome
 
     def _acknowledge(self, outcome: BatchOutcome) -> BatchOutcome:
         """Journal the batch's outcomes and queue them for commit, before the worker takes
@@ -243,8 +274,16 @@ class Executor:
         s.rejected += failed
         s.ok_by_kind[outcome.kind] = s.ok_by_kind.get(outcome.kind, 0) + ok
         s.failed_by_kind[outcome.kind] = s.failed_by_kind.get(outcome.kind, 0) + failed
+        if outcome.not_delivered:
+            s.not_delivered += outcome.not_delivered
+            by_kind = s.not_delivered_by_kind
+            by_kind[outcome.kind] = by_kind.get(outcome.kind, 0) + outcome.not_delivered
+            cause = outcome.cause or "not delivered"
+            s.not_delivered_causes[cause] = (
+                s.not_delivered_causes.get(cause, 0) + outcome.not_delivered
+            )
         if self.on_progress:
-            self.on_progress(outcome.kind, ok, failed)
+            self.on_progress(outcome.kind, ok, failed + outcome.not_delivered)
 
     def _collect(self, futures: set[Future], limit: int) -> None:
         """Absorb finished batches; block while `limit` or more are still in flight (waking

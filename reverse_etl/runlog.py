@@ -1,8 +1,9 @@
 """Rows of `tessera_sync.runs`: one started per run, finished with its counts and status.
 
-Statuses: `running`, then `success` | `partial` (some rows rejected) | `failed` |
-`cancelled` (stopped by a signal: what was acknowledged is committed) | `aborted` (the
-process died; marked by the next run of the sync).
+Statuses: `running`, then `success` | `partial` (some rows rejected, or some batches not
+delivered while others were) | `failed` (an error, or nothing delivered because the
+destination took no batch) | `cancelled` (stopped by a signal: what was acknowledged is
+committed) | `aborted` (the process died; marked by the next run of the sync).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ RUN_COLUMNS = {
     "planned_erased": "bigint",
     "recovered_rows": "bigint",
     "origin": "varchar",
+    # rows of batches the destination never took (down, timeouts): pending, not rejected
+    "not_delivered": "bigint",
 }
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 from reverse_etl.alerts import RunSummary, notify
 from reverse_etl.config import Catalog, SyncConfig
 from reverse_etl.destinations import build_destination
-from reverse_etl.destinations.base import Destination
+from reverse_etl.destinations.base import Destination, DestinationDownError
 from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback, RunStats
 from reverse_etl.journal import AckJournal, journal_dir, replay
 from reverse_etl.lock import SyncLock, SyncLockedError
@@ -103,12 +103,13 @@ class WarehouseLimits:
 class RunResult:
     run_id: str
     sync_name: str
-    status: str  # success | partial | cancelled
+    status: str  # success | partial | cancelled (failed raises; see run_sync)
     plan: Plan
     stats: RunStats
     seconds: float
     recovered_rows: int = 0  # acknowledged by an earlier, killed run; committed from its journal
     alerted: bool = False
+    error: str | None = None  # as recorded in tessera_sync.runs (e.g. rows not delivered, why)
 
     @property
     def rows_per_second(self) -> float:
@@ -269,12 +270,48 @@ def _run_locked(
         error = f"stopped by {stop.reason or 'a stop request'}"
         if stats.unfinished_batches:
             error += f"; {stats.unfinished_batches} batch(es) still in flight at the deadline"
+    elif stats.not_delivered and not stats.sent_ok:
+        status, error = "failed", _nothing_delivered(destination, stats)
     else:
-        status, error = ("success" if stats.rejected == 0 else "partial"), None
+        status = "success" if not (stats.rejected or stats.not_delivered) else "partial"
+        error = _not_delivered_note(stats) if stats.not_delivered else None
     runs.finish(run_id, status, _figures(plan, stats, seconds, recovered, error=error))
     alerted = _alert(catalog, sync, destination, run_id, status, stats, seconds, opts, error)
+    result = RunResult(run_id, sync.name, status, plan, stats, seconds, recovered, alerted, error)
+    if status == "failed":
+        raise DestinationDownError(_nothing_delivered(destination, stats, sync), result)
     on_phase("done")
-    return RunResult(run_id, sync.name, status, plan, stats, seconds, recovered, alerted)
+    return result
+
+
+def _cause(stats: RunStats) -> str:
+    """The commonest reason batches were not delivered, on one line (the executor took the
+    credentials out)."""
+    causes = sorted(stats.not_delivered_causes.items(), key=lambda item: (-item[1], item[0]))
+    text = causes[0][0] if causes else "not delivered"
+    if len(causes) > 1:
+        text += f" (and {len(causes) - 1} other error(s))"
+    return " ".join(text.split())[:500]
+
+
+def _not_delivered_note(stats: RunStats) -> str:
+    return (
+        f"{stats.not_delivered:,} rows not delivered (pending: the next run sends them): "
+        f"{_cause(stats)}"
+    )
+
+
+def _nothing_delivered(
+    destination: Destination, stats: RunStats, sync: SyncConfig | None = None
+) -> str:
+    """One line for the run record (and, naming the sync, for the error the CLI, alerts and
+    Dagster show): the destination, what happened to the rows and why."""
+    rejected = f" ({stats.rejected:,} rejected)" if stats.rejected else ""
+    by = f" by sync {sync.name}" if sync is not None else ""
+    return (
+        f"nothing was delivered to destination {destination.name} ({destination.type}){by}"
+        f"{rejected}; {_not_delivered_note(stats)}"
+    )
 
 
 def _finish_journal(journal: AckJournal, store: StateStore, run_id: str, stats: RunStats) -> None:
@@ -309,6 +346,7 @@ def _alert(
         removed,
         seconds,
         error,
+        stats.not_delivered,
     )
     redact = getattr(destination, "redact", None)
     try:
@@ -340,6 +378,7 @@ def _figures(
         "planned_erased": counts.get("erased", 0),
         "sent_ok": stats.sent_ok,
         "rejected": stats.rejected,
+        "not_delivered": stats.not_delivered,
         "requests": stats.calls,
         "rate_limited": stats.rate_limited,
         "retries": stats.retries,

@@ -4,6 +4,8 @@ A destination turns a batch of plan rows into one or more API calls and answers 
 `RowResult` per row. It raises `TransientError` (retry later: 5xx, timeout, 429) or
 `BatchRejectedError` (the whole batch is invalid), and `DestinationAuthError` to stop the
 run. Retrying, rate limiting, batching and committing are the executor's job, not its.
+`DestinationDownError` is the runner's: a run that delivered nothing because the
+destination never took a batch.
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ class TransientError(DestinationError):
 
 class RateLimitedError(TransientError):
     """429: wait `retry_after` seconds; not a failure of the rows."""
+
+
+class DestinationDownError(TransientError):
+    """A run delivered nothing: every batch failed to reach the destination (refused
+    connections, timeouts or 5xx after every retry). The run is recorded `failed`, its rows
+    stay pending for the next run, and `result` is the run's RunResult. Transient: it passes
+    when the destination is back (Dagster retries the step)."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class BatchRejectedError(DestinationError):

@@ -4,7 +4,9 @@ Each emulator is an `EmulatorApp` subclass that validates a request and applies 
 in-memory state. The server wraps every request with the same contract enforcement:
 bearer-token (or signature) auth, a sliding-window rate limit answering 429 + Retry-After,
 injected 5xx and timeouts (by probability or by an explicit schedule), optional latency,
-and a record of the request.
+and a record of the request. An outage is real too: `handle.go_down()` (or
+`Faults.down_after_requests`) closes the listening socket, so connections are refused, and
+drops open ones unanswered; `handle.come_back()` listens again on the same port, same state.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Faults:
     latency_seconds: float = 0.0
     schedule: list[str] = field(default_factory=list)  # forced next outcomes: 429|500|timeout
     seed: int | None = None
+    # once this many requests are answered the destination goes down (see handle.go_down)
+    down_after_requests: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +175,15 @@ class EmulatorApp:
             )
         return response
 
+    def goes_down_now(self) -> bool:
+        """Whether the request just answered is the last before the outage (once)."""
+        with self.lock:
+            limit = self.faults.down_after_requests
+            if limit is None or len(self.requests) < limit:
+                return False
+            self.faults.down_after_requests = None
+            return True
+
     def statuses(self) -> dict[int, int]:
         with self.lock:
             counts: dict[int, int] = {}
@@ -185,6 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def _handle(self) -> None:
+        if self.server.down.is_set():  # a connection opened before the outage: no answer
+            self.close_connection = True
+            return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -192,6 +208,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = url.path
         headers[":query"] = url.query  # pseudo-header: apps that take query parameters read it
         response = self.server.app.dispatch(self.command, path, headers, raw)
+        if self.server.app.goes_down_now():
+            # down before this answer leaves: whatever the client sends next finds no server
+            response.headers["Connection"] = "close"
+            self.server.go_down()
         if isinstance(response.body, bytes):  # already encoded (e.g. CSV); headers name the type
             payload = response.body
         else:
@@ -222,6 +242,16 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: EmulatorApp) -> None:
         super().__init__(address, _Handler)
         self.app = app
+        self.down = threading.Event()
+
+    def go_down(self) -> None:
+        """Stop listening (new connections are refused); open ones get no more answers.
+        Never call it from the thread running `serve_forever`."""
+        if self.down.is_set():
+            return
+        self.down.set()
+        self.shutdown()
+        self.server_close()
 
 
 @dataclass
@@ -235,6 +265,18 @@ class EmulatorHandle:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def go_down(self) -> None:
+        """The destination is down: connections to `base_url` are refused until
+        `come_back()`; the app keeps its state."""
+        self._server.go_down()
+        self._thread.join(timeout=5)
+
+    def come_back(self) -> None:
+        """Listen again on the same port with the same app (and its state)."""
+        self.go_down()
+        port = int(self.base_url.rsplit(":", 1)[1])
+        self._server, self._thread = _serve(self.app, port)
 
     def __enter__(self) -> EmulatorHandle:
         return self
@@ -271,8 +313,20 @@ def start_emulator(
 ) -> EmulatorHandle:
     """Serve an emulator on 127.0.0.1 in a daemon thread; returns its base URL and state."""
     app = make_app(kind, token, faults)
-    server = _Server(("127.0.0.1", port), app)
-    thread = threading.Thread(target=server.serve_forever, name=f"emulator-{kind}", daemon=True)
-    thread.start()
+    server, thread = _serve(app, port)
     host, bound_port = server.server_address[:2]
     return EmulatorHandle(app, f"http://{host}:{bound_port}", server, thread)
+
+
+def _serve(app: EmulatorApp, port: int) -> tuple[_Server, threading.Thread]:
+    server = _Server(("127.0.0.1", port), app)
+    # a short poll interval: going down (shutdown) takes at most that long, well inside a
+    # client's timeout while the request that triggered it waits for its answer
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"emulator-{app.kind}",
+        daemon=True,
+    )
+    thread.start()
+    return server, thread

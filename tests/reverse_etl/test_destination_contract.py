@@ -35,6 +35,7 @@ from retl_helpers import (
     sync_paths,
 )
 
+from reverse_etl.destinations.base import DestinationDownError
 from reverse_etl.privacy import request_deletion
 from reverse_etl.testing import EmulatorHandle, start_emulator
 from tessera.settings import Settings
@@ -204,6 +205,33 @@ def test_contract_storms_lose_nothing(
     assert spec.actual(handle.app) == spec.expected(settings)
     execute(settings, f"delete from {SEGMENT} where person_id < 'p0000100'")
     run(settings, paths, "contract")
+    assert spec.actual(handle.app) == spec.expected(settings)
+
+
+def test_contract_a_destination_down_fails_the_run_and_the_next_run_sends_each_row_once(
+    tmp_path: Path, settings: Settings, case: tuple[Case, EmulatorHandle]
+) -> None:
+    """Connections refused for every batch: `failed`, nothing rejected, nothing in state;
+    back up, the destination gets every row exactly once."""
+    spec, handle = case
+    destination = spec.destination(handle.base_url)
+    destination["retry"] = {"max_attempts": 2, "base_delay_seconds": 0, "max_delay_seconds": 0.01}
+    paths = sync_paths(tmp_path, [destination], [spec.sync])
+    handle.go_down()
+    with pytest.raises(DestinationDownError) as down:
+        run(settings, paths, "contract")
+    stats = down.value.result.stats
+    assert down.value.result.status == "failed"
+    assert stats.sent_ok == stats.rejected == 0 and stats.not_delivered > 0
+    assert f"destination {destination['name']}" in str(down.value)
+    assert query(settings, "select count(*) as n from tessera_sync.state_contract").n[0] == 0
+    assert query(settings, "select count(*) as n from tessera_sync.errors").n[0] == 0
+    assert query(settings, "select status from tessera_sync.runs").status.tolist() == ["failed"]
+
+    handle.come_back()
+    back = run(settings, paths, "contract")
+    assert back.status == "success" and back.plan.counts["added"] == stats.not_delivered
+    assert handle.app.resends() == 0
     assert spec.actual(handle.app) == spec.expected(settings)
 
 

@@ -17,6 +17,7 @@ from retl_helpers import (
     sync_paths,
 )
 
+from reverse_etl.destinations.base import DestinationDownError
 from reverse_etl.testing import EmulatorHandle
 from tessera.settings import Settings
 
@@ -240,9 +241,11 @@ def test_rate_limit_storm_and_server_errors_lose_nothing(
     assert run(settings, paths, "crm").plan.to_send == 0
 
 
-def test_destination_down_for_good_fails_rows_then_next_run_delivers(
+def test_destination_down_for_good_fails_the_run_then_next_run_delivers(
     tmp_path: Path, settings: Settings, hubspot: EmulatorHandle
 ) -> None:
+    """5xx on every attempt: nothing delivered, so the run failed and no row was rejected;
+    the rows stay pending (nothing in state) and the next run sends them as new."""
     hubspot.app.faults.error_rate = 1.0
     hubspot.app.faults.applied_before_failure = 0.0
     destination = hubspot_destination(
@@ -250,12 +253,15 @@ def test_destination_down_for_good_fails_rows_then_next_run_delivers(
         retry={"max_attempts": 2, "base_delay_seconds": 0.0, "max_delay_seconds": 0.01},
     )
     paths = sync_paths(tmp_path, [destination], [hubspot_sync()])
-    down = run(settings, paths, "crm")
-    assert down.stats.sent_ok == 0 and down.stats.rejected == 1960
+    with pytest.raises(DestinationDownError, match="HTTP 503") as down:
+        run(settings, paths, "crm")
+    stats = down.value.result.stats
+    assert (stats.sent_ok, stats.rejected, stats.not_delivered) == (0, 0, 1960)
     assert hubspot.app.contacts == {}
+    assert query(settings, "select count(*) as n from tessera_sync.state_crm").n[0] == 0
     hubspot.app.faults.error_rate = 0.0
     up = run(settings, paths, "crm")
-    assert up.plan.counts["retry"] == 1960 and up.status == "success"
+    assert up.plan.counts["added"] == 1960 and up.status == "success"
     assert live_contacts(hubspot.app) == expected_contacts(settings)
 
 

@@ -134,10 +134,12 @@ def test_a_refused_connection_is_named_where_the_run_ends(
     monkeypatch.setenv("TESSERA_ARTIFACTS", str(settings.artifacts_dir))
     monkeypatch.setattr(console, "width", 300)
     code = main(["sync", "--syncs-dir", str(tmp_path / "syncs"), "run", "crm", "--no-progress"])
-    assert code == 3
+    assert code == 1  # nothing delivered: the run failed, and no row was rejected
     out = capsys.readouterr().out
-    assert "rows were rejected" in out
-    assert f"NewConnectionError talking to {url}/crm/v3/objects/contacts" in out
+    assert "rejected" not in out
+    [line] = [line for line in out.splitlines() if "NewConnectionError" in line]
+    assert line.startswith("sync crm failed: nothing was delivered to destination hubspot")
+    assert f"NewConnectionError talking to {url}/crm/v3/objects/contacts" in line
 
 
 @pytest.mark.parametrize(

@@ -95,6 +95,7 @@ def test_sync_asset_metadata_off_the_main_thread(
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["status"] == "partial"
     assert (metadata["sent"], metadata["added"], metadata["rejected"]) == (1957, 1957, 3)
+    assert metadata["not_delivered"] == 0
     assert metadata["changed"] == 0 and metadata["removed"] == 0
     assert metadata["rows_per_second"] > 0
     assert "tessera sync errors crm" in metadata["errors"]
@@ -124,6 +125,41 @@ def test_a_missing_credential_fails_once_with_its_cause(
     message = failures[0].step_failure_data.error.message
     assert "TEST_HUBSPOT_TOKEN" in message and "ConfigError" in message
     assert hubspot.app.requests == []
+
+
+def test_a_destination_down_fails_the_step_naming_sync_destination_and_cause(
+    tmp_path: Path,
+    settings: Settings,
+    hubspot: EmulatorHandle,
+    artifacts_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import orchestration.sync_assets as sync_assets
+
+    monkeypatch.setattr(sync_assets, "TRANSIENT_WAIT_SECONDS", 0)
+    execute(settings, "delete from segments.test_audience where person_id >= 'p0000030'")
+    fast_fail = {"max_attempts": 2, "base_delay_seconds": 0.0, "max_delay_seconds": 0.01}
+    destination = hubspot_destination(hubspot.base_url, batch_size=10, retry=fast_fail)
+    paths = sync_paths(tmp_path, [destination], [hubspot_sync()])
+    hubspot.go_down()
+    result = materialize_syncs(settings, paths)
+    assert not result.success
+    events = result.all_events
+    failures = [e for e in events if e.event_type == DagsterEventType.STEP_FAILURE]
+    retries = [e for e in events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(failures) == 1 and len(retries) == sync_assets.TRANSIENT_RETRIES  # transient
+    message = failures[0].step_failure_data.error.message
+    assert "sync crm failed: nothing was delivered to destination hubspot" in message
+    assert "29 rows not delivered" in message and "NewConnectionError" in message
+    assert "reject" not in message
+    runs = query(settings, "select status, rejected, not_delivered from tessera_sync.runs")
+    assert set(runs.status) == {"failed"} and set(runs.not_delivered) == {29}
+    assert set(runs.rejected) == {0}
+
+    hubspot.come_back()
+    assert materialize_syncs(settings, paths).success
+    assert live_contacts(hubspot.app) == expected_contacts(settings)
+    assert set(Counter(hubspot.app.received).values()) == {1}
 
 
 def test_cancelling_the_dagster_run_stops_the_sync_gracefully(
