@@ -81,6 +81,13 @@ class CheckReport:
 
 PLACEHOLDER_LIST = ", ".join(f"'{v}'" for v in PLACEHOLDER_VERDICTS)
 
+# how to write text timestamps the build reads (macro tessera_text_as_utc_timestamp)
+TIMESTAMP_FORMATS = (
+    "Write them as ISO 8601, 2024-03-02 10:00:00 (UTC) or with an offset (+02:00), Z or an "
+    "IANA time zone name (America/Chicago) after the time (an abbreviation such as EST or IST "
+    "names several zones and is not read)"
+)
+
 
 def run_check(
     session: Session,
@@ -227,10 +234,9 @@ def _check_table(
                     target_sql[parsed] = text_as_utc_timestamp(session.dialect, quoted)
                 else:
                     parsed = f"try_cast({quoted} as {column.data_type})"
-                selects.append(
-                    f"count(*) filter (where {quoted} is not null and "
-                    f"{parsed} is null) as bad_{column.name}"
-                )
+                unparsed = f"{quoted} is not null and {parsed} is null"
+                selects.append(f"count(*) filter (where {unparsed}) as bad_{column.name}")
+                selects.append(f"min({quoted}) filter (where {unparsed}) as badex_{column.name}")
                 probes.append(("unparsed", f"bad_{column.name}", column, have))
             else:
                 report.add(
@@ -340,11 +346,20 @@ def _check_table(
     for kind, alias, column, extra in probes:
         if kind == "unparsed" and row[alias]:
             level = "error" if column.required and not column.id_type else "warning"
+            example = str(row[f"badex_{column.name}"])
+            example = example if len(example) <= 60 else example[:57] + "..."
             report.add(
                 level,
                 table.logical,
                 f"{row[alias]:,} values of {column.name} ({extra}) do not parse as "
-                f"{column.data_type}: read as null",
+                f"{column.data_type}, e.g. '{example}': read as null. "
+                + (
+                    TIMESTAMP_FORMATS
+                    if column.data_type == "timestamp"
+                    else f"Convert them to {column.data_type}"
+                )
+                + f", in {table.location} or a view over it that "
+                f"tessera_sources.{report.resolution.source}.tables.{table.logical} names",
             )
         elif kind == "null_required" and row[alias]:
             report.add(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytz
 import sqlglot
 
 from tessera.sources.contract import ContractColumn
@@ -70,26 +71,40 @@ def has_zone(have: str) -> bool:
     return "withtimezone" in have or "timestamptz" in have or have.endswith(("_tz", "_ltz"))
 
 
-# a time of day, then Z or an offset, spaces allowed between (macro tessera_zoned_text_pattern)
-ZONED_TEXT_PATTERN = (
-    r"[0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)? *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)"
-)
+# the macros' copies (tessera_time_of_day_pattern, tessera_zoned_text_pattern,
+# tessera_zone_names): a time of day; then Z or an offset, spaces allowed between
+TIME_OF_DAY = r"[0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)?"
+ZONED_TEXT_PATTERN = TIME_OF_DAY + r" *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)"
+# the zone names read after a time of day: the IANA database's Area/Location names and links
+# (Etc/GMT+5 too), UTC and GMT; no abbreviation (EST, IST, CST each name several zones)
+ZONE_NAMES = tuple(n for n in pytz.all_timezones if "/" in n or n in ("UTC", "GMT"))
 
 
 def text_as_utc_timestamp(dialect: str, quoted: str) -> str:
     """Text as the build reads it as a timestamp (macro tessera_text_as_utc_timestamp): with
-    a zone after the time of day to UTC, else as it is; what does not parse is null."""
+    an offset, Z or a known zone name after the time of day to UTC, else as it is; what does
+    not parse, or has another word after the time of day, is null."""
+    names = ", ".join(f"'{n}'" for n in ZONE_NAMES)
     if dialect == "duckdb":
         return (
             f"case when regexp_matches({quoted}, '{ZONED_TEXT_PATTERN}$') "
             f"then timezone('UTC', try_cast(regexp_replace({quoted}, ' +([zZ]|[+-][0-9])', "
             r"'\1') as timestamptz)) "
+            f"when regexp_matches({quoted}, '{TIME_OF_DAY} *[A-Za-z]') "
+            f"then case when regexp_matches({quoted}, '{TIME_OF_DAY} +[^ ]+$') "
+            f"and regexp_extract({quoted}, '[^ ]+$') in ({names}) "
+            f"then timezone('UTC', try_cast({quoted} as timestamptz)) end "
             f"else try_cast({quoted} as timestamp) end"
         )
     return (
         f"case when regexp_like({quoted}, '.*{ZONED_TEXT_PATTERN}') "
         f"then cast(convert_timezone('UTC', try_to_timestamp_tz(regexp_replace({quoted}, "
         r"' +([zZ]|[+-][0-9])', '\\1'))) as timestamp_ntz) "
+        f"when regexp_like({quoted}, '.*{TIME_OF_DAY} *[A-Za-z].*') "
+        f"then convert_timezone(case when regexp_like({quoted}, '.*{TIME_OF_DAY} +[^ ]+') "
+        f"and regexp_substr({quoted}, '[^ ]+$') in ({names}) "
+        f"then regexp_substr({quoted}, '[^ ]+$') end, 'UTC', "
+        f"try_to_timestamp_ntz(regexp_replace({quoted}, ' +[^ ]+$', ''))) "
         f"else try_to_timestamp_ntz({quoted}) end"
     )
 

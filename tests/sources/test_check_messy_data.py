@@ -11,7 +11,8 @@ import pytest
 from byod import dbt, rows, settings_for, tessera
 
 from tessera.settings import Settings
-from tessera.sources.check import run_check
+from tessera.sources.check import TIMESTAMP_FORMATS, run_check
+from tessera.sources.column_types import text_as_utc_timestamp
 from tessera.sources.identifiers import IdentifierRules
 from tessera.warehouse import Warehouse
 
@@ -58,7 +59,11 @@ def test_text_timestamps_are_judged_as_the_build_parses_them(
     )
     report = _check(warehouse, rules)
     errors = [f.message for f in report.errors]
-    assert errors == ["1 values of ordered_at (VARCHAR) do not parse as timestamp: read as null"]
+    assert errors == [
+        "1 values of ordered_at (VARCHAR) do not parse as timestamp, e.g. '03/02/2024 10:00': "
+        "read as null. " + TIMESTAMP_FORMATS + ", in wh.raw.orders or a view over it that "
+        "tessera_sources.shop.tables.orders names"
+    ]
     # the newest load, as the build reads it: 2024-03-03 10:00 UTC
     shop = next(s for s in report.sources if s.resolution.source == "shop")
     assert str(shop.tables[0].newest) == "2024-03-03 10:00:00"
@@ -75,6 +80,72 @@ def test_text_timestamps_are_judged_as_the_build_parses_them(
         "o5": "2024-03-02 15:00:00.25",
         "o6": None,
     }
+
+
+ZONE_NAMED = {
+    # a zone name after the time of day: the instant in that zone, summer time included
+    "o1": ("2024-01-15 10:00 America/Chicago", "2024-01-15 16:00:00"),
+    "o2": ("2024-07-15T10:00:00 America/Chicago", "2024-07-15 15:00:00"),
+    "o3": ("2024-07-15 10:00:00.5 Europe/London", "2024-07-15 09:00:00.5"),
+    "o4": ("2024-03-02 10:00:00 UTC", "2024-03-02 10:00:00"),
+    "o5": ("2024-03-02 10:00 Etc/GMT+5", "2024-03-02 15:00:00"),
+    # no such zone; an abbreviation (India, Ireland or Israel): unreadable, not UTC
+    "o6": ("2024-03-02 10:00 Foo/Bar", None),
+    "o7": ("2024-03-02 10:00 IST", None),
+}
+
+
+@pytest.fixture(scope="module")
+def zone_named_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Order timestamps as text with zone names, built once (on a machine in Asia/Kolkata)."""
+    warehouse = _warehouse(
+        tmp_path_factory.mktemp("zone-named") / "wh.duckdb",
+        "create table raw.orders (order_id varchar, ordered_at varchar, updated_at varchar)",
+        *(
+            f"insert into raw.orders values ('{key}', '{text}', '{text}')"
+            for key, (text, _) in ZONE_NAMED.items()
+        ),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TZ", "Asia/Kolkata")
+        dbt(settings_for(warehouse), ["run", "--select", "base_shop__orders"])
+    return warehouse
+
+
+def test_zone_names_after_the_time_are_honoured_by_the_build(zone_named_warehouse: Path) -> None:
+    """'10:00 America/Chicago' was read as 10:00 UTC (DuckDB's timestamp cast drops a zone
+    name), six hours wrong; an unknown zone name was read as UTC the same way."""
+    built = dict(
+        rows(
+            zone_named_warehouse,
+            "select order_id, ordered_at::varchar from staging.base_shop__orders",
+        )
+    )
+    assert built == {key: utc for key, (_, utc) in ZONE_NAMED.items()}
+
+
+def test_unreadable_zone_names_are_the_checks_error(
+    zone_named_warehouse: Path, rules: IdentifierRules
+) -> None:
+    """The check reads the values as the build does: the two it leaves null are the one error,
+    with an example and what to write instead."""
+    report = _check(zone_named_warehouse, rules)
+    assert [(f.table, f.message) for f in report.errors] == [
+        (
+            "orders",
+            "2 values of ordered_at (VARCHAR) do not parse as timestamp, e.g. "
+            "'2024-03-02 10:00 Foo/Bar': read as null. " + TIMESTAMP_FORMATS + ", in "
+            "wh.raw.orders or a view over it that tessera_sources.shop.tables.orders names",
+        )
+    ]
+    shop = next(s for s in report.sources if s.resolution.source == "shop")
+    assert str(shop.tables[0].newest) == "2024-07-15 15:00:00"
+    # the check's SQL, value by value, is the build's
+    expression = text_as_utc_timestamp("duckdb", "ordered_at")
+    checked = rows(
+        zone_named_warehouse, f"select order_id, ({expression})::varchar from raw.orders"
+    )
+    assert dict(checked) == {key: utc for key, (_, utc) in ZONE_NAMED.items()}
 
 
 def test_columns_the_build_cannot_cast_are_errors_naming_them(tmp_path: Path) -> None:

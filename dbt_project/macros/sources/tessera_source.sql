@@ -17,9 +17,9 @@
 
     Conformed: a table is read with exactly the contract's columns, in its order and types: a
     column that has the contract's type as it is (so filters reach the scan), another type
-    cast (tessera_cast: text with try_cast, timestamps with a zone or an offset to UTC), an
-    absent optional column as a typed null; an absent required column fails the build naming
-    it. Extra columns are not read.
+    cast (tessera_cast: text with try_cast, timestamps with a zone, an offset or a zone name
+    to UTC), an absent optional column as a typed null; an absent required column fails the
+    build naming it. Extra columns are not read.
 -#}
 
 {%- macro tessera_source(source_name, table_name) -%}
@@ -131,9 +131,10 @@
 {%- macro tessera_cast(expr, from_type, to_type) -%}
     {#- expr (of warehouse type from_type) as the contract type to_type. As it is when it
         already has that type, so filters on it reach the scan; timestamps with a zone, and
-        text with an offset or Z, become UTC wall-clock time; other text is try_cast, so a
-        value that does not parse is null here (`tessera sources check` counts them) rather
-        than a failed build; anything else is cast. Timestamps without a zone are UTC. -#}
+        text with an offset, Z or a zone name, become UTC wall-clock time; other text is
+        try_cast, so a value that does not parse is null here (`tessera sources check` counts
+        them) rather than a failed build; anything else is cast. Timestamps without a zone
+        are UTC. -#}
     {%- set have = tessera_type_family(from_type) -%}
     {%- set want = tessera_type_family(to_type) -%}
     {%- if tessera_is_exactly(from_type, to_type) -%}
@@ -182,31 +183,71 @@
 
 {#- A zone only after a time of day: a date's own '-03' is not an offset, and a date alone
     read as a timestamptz would move by the session's time zone. Spaces before the zone are
-    dropped, as ISO 8601 has none and DuckDB then parses nothing. -#}
+    dropped, as ISO 8601 has none and DuckDB then parses nothing.
+    A word after the time of day is a zone name, read only when it is one of
+    tessera_zone_names() (else null, which `tessera sources check` reports): DuckDB's timestamp
+    cast drops any word there (10:00 America/Chicago was 10:00 UTC), its ICU reads
+    'Etc/Unknown' as UTC and abbreviations as it likes ('IST' India, 'BST' Bangladesh, 'CST'
+    Chicago), and Snowflake has no TRY_ form of CONVERT_TIMEZONE and reads no abbreviation
+    but the few that are zone names. The list keeps CONVERT_TIMEZONE from ever seeing another
+    name: its zone is null then, and a null argument is a null result. -#}
 {%- macro duckdb__tessera_text_as_utc_timestamp(expr) -%}
+    {%- set time = tessera_time_of_day_pattern() -%}
     case
         when regexp_matches({{ expr }}, '{{ tessera_zoned_text_pattern() }}$')
             then timezone('UTC', try_cast(
                 regexp_replace({{ expr }}, ' +([zZ]|[+-][0-9])', '\1') as timestamptz
             ))
+        when regexp_matches({{ expr }}, '{{ time }} *[A-Za-z]')
+            then case
+                when regexp_matches({{ expr }}, '{{ time }} +[^ ]+$')
+                    and regexp_extract({{ expr }}, '[^ ]+$') in ({{ tessera_zone_names() }})
+                    then timezone('UTC', try_cast({{ expr }} as timestamptz))
+            end
         else try_cast({{ expr }} as timestamp)
     end
 {%- endmacro -%}
 
 {%- macro default__tessera_text_as_utc_timestamp(expr) -%}
+    {%- set time = tessera_time_of_day_pattern() -%}
     case
         when regexp_like({{ expr }}, '.*{{ tessera_zoned_text_pattern() }}')
             then cast(convert_timezone('UTC', try_to_timestamp_tz(
                 regexp_replace({{ expr }}, ' +([zZ]|[+-][0-9])', '\\1')
             )) as timestamp_ntz)
+        when regexp_like({{ expr }}, '.*{{ time }} *[A-Za-z].*')
+            then convert_timezone(
+                case
+                    when regexp_like({{ expr }}, '.*{{ time }} +[^ ]+')
+                        and regexp_substr({{ expr }}, '[^ ]+$') in ({{ tessera_zone_names() }})
+                        then regexp_substr({{ expr }}, '[^ ]+$')
+                end,
+                'UTC',
+                try_to_timestamp_ntz(regexp_replace({{ expr }}, ' +[^ ]+$', ''))
+            )
         else try_to_timestamp_ntz({{ expr }})
     end
 {%- endmacro -%}
 
-{#- A time of day, then Z or an offset (+02, +0200, +02:00), spaces allowed between: the
-    tessera.sources.column_types copy must say the same. -#}
+{#- The tessera.sources.column_types copies must say the same as these. A time of day: -#}
+{%- macro tessera_time_of_day_pattern() -%}
+    [0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)?
+{%- endmacro -%}
+
+{#- a time of day, then Z or an offset (+02, +0200, +02:00), spaces allowed between -#}
 {%- macro tessera_zoned_text_pattern() -%}
-    [0-9]:[0-9][0-9](:[0-9][0-9]([.][0-9]*)?)? *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)
+    {{ tessera_time_of_day_pattern() }} *([zZ]|[+-][0-9][0-9](:?[0-9][0-9])?)
+{%- endmacro -%}
+
+{#- The zone names read, quoted for an IN list: the IANA database's (names and links, as pytz
+    has them; Snowflake reads those of its release 2025b, case-sensitive) of the form
+    Area/Location (Etc/GMT+5 too), and UTC and GMT; no abbreviation. -#}
+{%- macro tessera_zone_names() -%}
+    {%- set names = [] -%}
+    {%- for name in modules.pytz.all_timezones if '/' in name or name in ['UTC', 'GMT'] -%}
+        {%- do names.append("'" ~ name ~ "'") -%}
+    {%- endfor -%}
+    {{ return(names | join(', ')) }}
 {%- endmacro -%}
 
 {%- macro tessera_conformed_column(column, contract_type) -%}
