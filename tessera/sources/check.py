@@ -254,6 +254,12 @@ def _check_table(
                         "(1001 as '1001.0'), it will not match the same id elsewhere; "
                         "cast it to an integer or text in a view over the table",
                     )
+        if column.data_type == "integer" and fractional(have) and not column.id_type:
+            # casting to an integer rounds: 2.7 items become 3, silently
+            whole = f"{quoted} is not null and {quoted} <> round({quoted})"
+            selects.append(f"count(*) filter (where {whole}) as frac_{column.name}")
+            selects.append(f"min({quoted}) filter (where {whole}) as fracex_{column.name}")
+            probes.append(("fraction", f"frac_{column.name}", column, have))
         castable = not family_ok("varchar", have) and not is_exactly(have, column.data_type)
         if castable and not adapter_mode:
             # the build casts it to the contract's type (BIGINT as integer too); an adapter
@@ -367,6 +373,15 @@ def _check_table(
                 table.logical,
                 f"{row[alias]:,} rows have no {column.name}, which every row needs",
             )
+        elif kind == "fraction" and row[alias]:
+            report.add(
+                "warning",
+                table.logical,
+                f"{row[alias]:,} values of {column.name} ({extra}) are not whole numbers, e.g. "
+                f"{row[f'fracex_{column.name}']}: the build reads {column.name} as an integer "
+                f"and rounds them; if they mean something else, convert them in a view over "
+                f"{table.location}",
+            )
         elif kind == "values" and row[alias]:
             report.add(
                 "error",
@@ -463,5 +478,5 @@ def _one_row(session: Session, duckdb_sql: str, target_sql: dict[str, str] | Non
         sql = re.sub(rf"\b{token}\b", lambda _m, e=expression: e, sql)
     frame = session.df(sql)
     frame.columns = [c.lower() for c in frame.columns]
-    record = frame.iloc[0].to_dict()
+    record = frame.to_dict("records")[0]  # per column: a row Series would make counts floats
     return {k: (None if v != v else v) for k, v in record.items()}  # NaN -> None

@@ -265,6 +265,35 @@ def test_a_float_identifier_is_warned_about(tmp_path: Path, rules: IdentifierRul
     assert not report.errors
 
 
+def test_fractional_counts_the_build_rounds_are_warned_about(
+    tmp_path: Path, rules: IdentifierRules
+) -> None:
+    """item_count exported as DOUBLE with 2.7 is cast to the integer 3 by the build: the
+    check only noted the type. Whole numbers stored as DOUBLE are not warned about."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id bigint, ordered_at timestamp, user_id bigint, "
+        "item_count double, total double)",
+        "insert into raw.orders values (1, now(), 7, 2.7, 9.5), (2, now(), 8, 3, 10), "
+        "(3, now(), 9, null, 1.25)",
+    )
+    report = _check(warehouse, rules)
+    warnings = [f.message for f in report.findings if f.level == "warning"]
+    rounded = [m for m in warnings if "not whole numbers" in m]
+    assert len(rounded) == 1, warnings
+    assert rounded[0].startswith("1 values of item_count (DOUBLE) are not whole numbers, e.g. 2.7")
+    assert "total" not in rounded[0]  # a double in the contract: its decimals are kept
+    assert not report.errors
+
+    whole = _warehouse(
+        tmp_path / "whole.duckdb",
+        "create table raw.orders (order_id bigint, ordered_at timestamp, user_id bigint, "
+        "item_count double)",
+        "insert into raw.orders values (1, now(), 7, 2), (2, now(), 8, 3)",
+    )
+    assert not [f for f in _check(whole, rules).findings if "whole numbers" in f.message]
+
+
 def test_no_activity_row_anywhere_is_an_error(tmp_path: Path, rules: IdentifierRules) -> None:
     """An orders table with no rows yet (the loader created it, the first sync has not run):
     `tessera build` fails on profile_as_of's not-null test ('Got 2 results'), while the check
