@@ -146,7 +146,30 @@ def run_check(
                 "null) and fails; load at least one of them",
             )
         )
+    elif not any(_has_identified_rows(r) for r in reports):
+        settings_findings.append(
+            Finding(
+                "error",
+                "all sources",
+                None,
+                "no row of any table read carries an identifier (every identifier column is "
+                "absent or always null): identity finds no person, so profiles and features "
+                "are empty, the models cannot train and `tessera build` fails at training; "
+                "load or map at least one identifier column (an email, phone, user id ...)",
+            )
+        )
     return CheckReport(reports, now, settings_findings)
+
+
+def _has_identified_rows(report: SourceReport) -> bool:
+    """Some row of the source carries an identifier (an adapter's loader tables are mapped
+    to identifiers by the adapter: any row counts)."""
+    if report.resolution.mode == "adapter":
+        return any(t.rows for t in report.tables)
+    return any(
+        t.rows and any(stats["null"] < 1.0 for stats in t.identifier_stats.values())
+        for t in report.tables
+    )
 
 
 # the tables whose newest timestamp is the build's reference moment (model profile_as_of)

@@ -314,6 +314,25 @@ def test_no_activity_row_anywhere_is_an_error(tmp_path: Path, rules: IdentifierR
     assert not _check(warehouse, rules).errors
 
 
+def test_no_identifier_anywhere_is_an_error(tmp_path: Path, rules: IdentifierRules) -> None:
+    """Orders whose identifier columns are all null: the check warned per column and said
+    nothing would fail, then `tessera build` found no person and failed at training."""
+    warehouse = _warehouse(
+        tmp_path / "wh.duckdb",
+        "create table raw.orders (order_id varchar, customer_email varchar, user_id varchar, "
+        "ordered_at timestamp)",
+        "insert into raw.orders values ('o1', null, null, now()), ('o2', null, null, now())",
+    )
+    report = _check(warehouse, rules)
+    assert [f.message.split(":")[0] for f in report.errors] == [
+        "no row of any table read carries an identifier (every identifier column is absent "
+        "or always null)"
+    ]
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("insert into raw.orders values ('o3', null, 'u1', now())")
+    assert not _check(warehouse, rules).errors
+
+
 def test_consent_values_in_any_case_are_read_as_their_value(
     tmp_path: Path, rules: IdentifierRules
 ) -> None:
