@@ -157,6 +157,12 @@ class RetryConfig(_Strict):
     max_rate_limited_seconds: float = Field(
         default=600.0, gt=0, description="give up on a batch after waiting this long on 429s"
     )
+    max_undelivered_batches: int = Field(
+        default=3,
+        ge=1,
+        description="stop taking batches once this many in a row were not delivered "
+        "(the destination is unreachable); the rest of the plan stays pending",
+    )
 
 
 class DestinationConfig(_Strict):

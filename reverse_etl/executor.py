@@ -14,6 +14,17 @@ past the rate-limit budget) is not a rejection: nothing is journaled or committe
 its rows stay pending in the warehouse diff and the next run sends them again. They are
 counted as `not_delivered`, apart from the rows the destination refused (`rejected`).
 
+A destination that is down would otherwise cost every batch of the plan its full retries
+and backoff. So once `retry.max_undelivered_batches` batches in a row (across workers) were
+not delivered, the destination answering nothing while they were tried, the run stops taking
+batches (UndeliveredStreak): batches already on the wire finish (acknowledged or not
+delivered as usual); batches queued or waiting for a rate-limit token, and the rest of the
+plan, are not sent and count as not delivered, with a cause saying the run stopped early.
+Like any batch not delivered they are never journaled or committed, so the guarantees above
+hold: the state keeps them pending and the next run sends them. Any answer from the
+destination (rows taken or refused) resets the count, so a destination that fails every
+other batch never trips it. Once tripped it stays tripped for the run.
+
 A stop request (stopping.py) is polled between batches: no new batch is taken, in-flight
 ones are awaited up to the request's deadline, and what was acknowledged is committed.
 """
@@ -48,6 +59,7 @@ from reverse_etl.planner import KINDS, Plan, field_column, iter_plan
 from reverse_etl.ratelimit import TokenBucket
 from reverse_etl.state import Outcomes, StateStore
 from reverse_etl.stopping import StopRequest
+from reverse_etl.undelivered import NOT_SENT, UndeliveredStreak, stopped_early_reason
 from tessera.warehouse import Session
 
 log = logging.getLogger("tessera.reverse_etl")
@@ -84,6 +96,10 @@ class RunStats:
     not_delivered_by_kind: dict[str, int] = field(default_factory=dict)
     not_delivered_causes: dict[str, int] = field(default_factory=dict)  # message -> rows
     stopped: bool = False  # a stop request ended the run before the plan was sent
+    # the destination took none of `retry.max_undelivered_batches` batches in a row: why the
+    # run stopped taking batches; the rest of the plan (`not_sent` rows) was never tried
+    stopped_early: str | None = None
+    not_sent: int = 0  # rows counted in `not_delivered` that were never sent (see above)
     unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
 
 
@@ -103,6 +119,7 @@ class BatchOutcome:
     failed: int = 0
     not_delivered: int = 0  # the batch never reached the destination (see module doc)
     cause: str | None = None  # why it was not delivered
+    tried: bool = True  # False: not sent at all, the run had stopped taking batches
 
 
 def plan_rows(batch: pa.RecordBatch, kind: str, fields: Sequence[str]) -> list[PlanRow]:
@@ -177,6 +194,7 @@ class Executor:
         self._ack_lock = threading.Lock()  # journal order = commit order
         self._seq = 0
         self.all_committed = False  # every acknowledged outcome reached the state table
+        self.streak = UndeliveredStreak(destination.retry.max_undelivered_batches)
 
     # --- worker side -------------------------------------------------------------------
 
@@ -186,12 +204,23 @@ class Executor:
         return self.rng.uniform(0, ceiling)  # full jitter
 
     def _send(self, rows: Sequence[PlanRow], kind: str, operation: Operation) -> BatchOutcome:
+        if self.streak.tripped:  # queued before the run stopped taking batches: not sent
+            return self._not_sent(kind, len(rows))
+        since = self.streak.answered()
+        outcome = self._deliver(rows, kind, operation)
+        if outcome.tried:  # refused rows count as answered: the destination is up
+            self.streak.record(delivered=not outcome.not_delivered, since=since)
+        return outcome
+
+    def _deliver(self, rows: Sequence[PlanRow], kind: str, operation: Operation) -> BatchOutcome:
         retry = self.destination.retry
         calls = rate_limited = retries = 0
         failures = 0
         rate_limited_wait = 0.0
         while True:
             self.bucket.acquire()
+            if not calls and self.streak.tripped:  # tripped while it waited for a token
+                return self._not_sent(kind, len(rows))
             calls += 1
             try:
                 results = self.destination.send(rows, operation)
@@ -249,6 +278,13 @@ class Executor:
         outcome.not_delivered, outcome.cause = len(rows), message
         return outcome
 
+    def _not_sent(self, kind: str, rows: int) -> BatchOutcome:
+        """Rows never sent because the run stopped taking batches: not delivered, pending."""
+        outcome = BatchOutcome(kind, (), [], 0, 0, 0, tried=False)
+        outcome.not_delivered = rows
+        outcome.cause = NOT_SENT + stopped_early_reason(self.streak.limit)
+        return outcome
+
     def _acknowledge(self, outcome: BatchOutcome) -> BatchOutcome:
         """Journal the batch's outcomes and queue them for commit, before the worker takes
         another batch: from here on a crash cannot make the rerun send these rows again."""
@@ -282,6 +318,8 @@ class Executor:
             s.not_delivered_causes[cause] = (
                 s.not_delivered_causes.get(cause, 0) + outcome.not_delivered
             )
+            if not outcome.tried:
+                s.not_sent += outcome.not_delivered
         if self.on_progress:
             self.on_progress(outcome.kind, ok, failed + outcome.not_delivered)
 
@@ -311,12 +349,25 @@ class Executor:
                     self._absorb(future.result())
         self.stats.unfinished_batches = len(running)
 
+    def _stop_taking(self) -> bool:
+        """No new batch: a stop request, or the destination took none of the last K."""
+        return self.stop.requested or self.streak.tripped
+
+    def _count_not_sent(self, plan: Plan, handed_out: dict[str, int]) -> None:
+        """The run stopped taking batches: the plan's rows never handed to a worker are not
+        delivered (queued batches count themselves when a worker skips them)."""
+        for kind in KINDS:
+            rest = plan.counts.get(kind, 0) - handed_out.get(kind, 0)
+            if rest > 0:
+                self._absorb(self._not_sent(kind, rest))
+
     def execute(self, read_session: Session, plan: Plan) -> RunStats:
         size = self.destination.batch_size
         read_rows = max(size, (10_000 // size) * size)
         max_in_flight = self.destination.concurrency * 2
         futures: set[Future] = set()
         retries_in_place_before = self.destination.retries_in_place
+        handed_out: dict[str, int] = {}  # rows given to workers, per kind
         self.on_phase("send")
         self._committer.start()
         pool = ThreadPoolExecutor(
@@ -324,23 +375,34 @@ class Executor:
         )
         try:
             for kind in KINDS:
-                if not plan.counts.get(kind) or self.stop.requested:
+                if not plan.counts.get(kind) or self._stop_taking():
                     continue
                 operation = operation_for(self.sync.mode, kind)
                 for record_batch in iter_plan(read_session, plan, kind, read_rows):
                     for chunk in chunks(plan_rows(record_batch, kind, plan.fields), size):
                         self._collect(futures, max_in_flight)
-                        if self.stop.requested:
+                        if self._stop_taking():
                             break
                         futures.add(pool.submit(self._send, chunk, kind, operation))
-                    if self.stop.requested:
+                        handed_out[kind] = handed_out.get(kind, 0) + len(chunk)
+                    if self._stop_taking():
                         break
                 # removals finish before creates start: an email can move between keys
                 self._collect(futures, 1)
+            if self.streak.tripped:
+                self._count_not_sent(plan, handed_out)
             self._collect(futures, 1)
             if self.stop.requested:
                 self.stats.stopped = True
                 self._drain(futures)
+            if self.stats.not_sent:  # (not when it tripped on the plan's last batches)
+                self.stats.stopped_early = stopped_early_reason(self.streak.limit)
+                log.info(  # info: the run's error says it (the CLI's one line, the runs row)
+                    "sync %s: %s; %d rows not sent",
+                    plan.sync_name,
+                    self.stats.stopped_early,
+                    self.stats.not_sent,
+                )
         except BaseException:
             # Stop sending, but keep what was acknowledged: finish in-flight batches first.
             for future in futures:

@@ -23,6 +23,7 @@ from reverse_etl.planner import Plan, build_plan, drop_plan, sample
 from reverse_etl.runlog import RunLog
 from reverse_etl.state import StateStore, ensure_tables
 from reverse_etl.stopping import StopRequest
+from reverse_etl.undelivered import NOT_SENT
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
 
@@ -286,12 +287,24 @@ def _run_locked(
 
 def _cause(stats: RunStats) -> str:
     """The commonest reason batches were not delivered, on one line (the executor took the
-    credentials out)."""
-    causes = sorted(stats.not_delivered_causes.items(), key=lambda item: (-item[1], item[0]))
+    credentials out); then, when the run stopped taking batches, that and how many rows it
+    did not send (the error that stopped it comes first, however few rows it cost)."""
+    causes = sorted(
+        (
+            (cause, rows)
+            for cause, rows in stats.not_delivered_causes.items()
+            if not cause.startswith(NOT_SENT)
+        ),
+        key=lambda item: (-item[1], item[0]),
+    )
     text = causes[0][0] if causes else "not delivered"
     if len(causes) > 1:
         text += f" (and {len(causes) - 1} other error(s))"
-    return " ".join(text.split())[:500]
+    text = " ".join(text.split())[:400]
+    if stats.not_sent:
+        why = stats.stopped_early or "the run stopped early"
+        text += f"; {stats.not_sent:,} of them not sent: {why}"
+    return text
 
 
 def _not_delivered_note(stats: RunStats) -> str:

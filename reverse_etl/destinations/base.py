@@ -78,7 +78,8 @@ class RateLimitedError(TransientError):
 
 class DestinationDownError(TransientError):
     """A run delivered nothing: every batch failed to reach the destination (refused
-    connections, timeouts or 5xx after every retry). The run is recorded `failed`, its rows
+    connections, timeouts or 5xx after every retry), or was not sent once
+    `retry.max_undelivered_batches` in a row had failed. The run is recorded `failed`, its rows
     stay pending for the next run, and `result` is the run's RunResult. Transient: it passes
     when the destination is back (Dagster retries the step)."""
 

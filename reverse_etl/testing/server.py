@@ -3,7 +3,8 @@
 Each emulator is an `EmulatorApp` subclass that validates a request and applies it to its
 in-memory state. The server wraps every request with the same contract enforcement:
 bearer-token (or signature) auth, a sliding-window rate limit answering 429 + Retry-After,
-injected 5xx and timeouts (by probability or by an explicit schedule), optional latency,
+injected 5xx and timeouts (by probability, by an explicit schedule, or for every other
+distinct request body: a destination that takes every other batch), optional latency,
 and a record of the request. An outage is real too: `handle.go_down()` (or
 `Faults.down_after_requests`) closes the listening socket, so connections are refused, and
 drops open ones unanswered; `handle.come_back()` listens again on the same port, same state.
@@ -40,6 +41,9 @@ class Faults:
     seed: int | None = None
     # once this many requests are answered the destination goes down (see handle.go_down)
     down_after_requests: int | None = None
+    # 500|timeout: the 1st, 3rd, 5th ... distinct request body fails that way every time it
+    # comes (its retries too), the others are answered; whichever worker sends them
+    fail_every_other_body: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class EmulatorApp:
         self.removals_received: Counter[str] = Counter()
         self.lock = threading.Lock()  # guards state and the request log
         self._window: deque[float] = deque()
+        self._bodies: dict[bytes, int] = {}  # distinct request bodies, in the order first seen
         self._rng = random.Random(self.faults.seed)
 
     # subclasses ---------------------------------------------------------------------
@@ -114,9 +119,12 @@ class EmulatorApp:
         self._window.append(now)
         return None
 
-    def _forced(self) -> str | None:
+    def _forced(self, raw: bytes) -> str | None:
         if self.faults.schedule:
             return self.faults.schedule.pop(0)
+        if self.faults.fail_every_other_body:
+            seen = self._bodies.setdefault(raw, len(self._bodies))
+            return self.faults.fail_every_other_body if seen % 2 == 0 else None
         roll = self._rng.random()
         if roll < self.faults.error_rate:
             return "500"
@@ -143,7 +151,7 @@ class EmulatorApp:
             return self._record(method, path, Response(401, {"message": "authentication failed"}))
         with self.lock:
             wait = self._rate_limited(time.monotonic())
-            forced = self._forced() if wait is None else None
+            forced = self._forced(raw) if wait is None else None
             apply_anyway = self._rng.random() < self.faults.applied_before_failure
         if wait is not None or forced == "429":
             seconds = wait if wait is not None else (self.faults.retry_after_seconds or 1.0)
