@@ -207,7 +207,9 @@ def run_dbt(
         ]
         detail = "\n  ".join(failures) if failures else output[-3000:]
         where = f"\n  full log: {log_path}" if log_path else ""
-        raise DbtError(f"dbt {' '.join(args)} failed (exit {returncode}):\n  {detail}{where}")
+        raise DbtError(
+            f"dbt {' '.join(shown_args(args))} failed (exit {returncode}):\n  {detail}{where}"
+        )
     run = DbtRun(
         args=tuple(args),
         seconds=seconds,
@@ -223,6 +225,23 @@ def run_dbt(
             soft_wrap=True,
         )
     return run
+
+
+def shown_args(args: Sequence[str], most: int = 4) -> list[str]:
+    """dbt's arguments for a message: a long run of selectors (the tests `tessera build`
+    leaves out) is cut to its first few and a count of the rest."""
+    shown: list[str] = []
+    run = cut = 0
+    for arg in [*args, "--"]:
+        run = 0 if arg.startswith("-") else run + 1
+        if run == 0 and cut:
+            shown.append(f"... ({cut} more)")
+            cut = 0
+        if run > most:
+            cut += 1
+        else:
+            shown.append(arg)
+    return shown[:-1]
 
 
 def _run_with_progress(

@@ -83,6 +83,9 @@ class DbtTally:
             self.warnings.append(event.message.strip())
         elif event.level == "error" and event.message.strip():
             self.errors.append(event.message.strip())
+        elif not event.name and event.message.startswith("Error:"):
+            # not a log event: dbt's command line refused its arguments before logging began
+            self.errors.append(event.message.strip())
 
 
 class DbtLog:

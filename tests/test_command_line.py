@@ -3,6 +3,8 @@ replacing only a warehouse it created, and dbt's structured log read into a summ
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import os
 import re
@@ -19,6 +21,7 @@ from rich.console import Console
 from orchestration.build import BuildRequest, score_readers_in_manifest
 from orchestration.cli import build_parser, main, parse
 from orchestration.demo import DemoError, run_demo
+from tessera.dbt import DbtError, run_dbt
 from tessera.dbt_events import DbtEvent, DbtSummary, DbtTally
 from tessera.generated import MARKER_SCHEMA, MARKER_TABLE
 from tessera.settings import Settings
@@ -297,6 +300,28 @@ def test_dbt_events_drive_progress_and_collect_warnings() -> None:
     assert (tally.done, tally.total, tally.current) == (3, 3, "not_null_a")
     assert tally.warnings == ["a config key is deprecated"]
     assert DbtEvent.parse(lines[-1]).message == lines[-1]
+
+
+def test_dbt_refusing_its_arguments_says_why_in_one_short_message(tmp_path: Path) -> None:
+    """`tessera build --threads x`: dbt's click refuses the flag before it logs anything,
+    on a plain stderr line. The DbtError carried no reason, and every one of the ~44 tests
+    the build leaves out was spelt out in it."""
+    warehouse = tmp_path / "w.duckdb"
+    duckdb.connect(str(warehouse)).close()
+    settings = dataclasses.replace(
+        Settings.from_env({}), warehouse_path=warehouse, artifacts_dir=tmp_path / "art"
+    )
+    left_out = [f"not_null_model_{i}_id" for i in range(40)]
+    with pytest.raises(DbtError) as error:
+        run_dbt(
+            settings,
+            ["build", "--exclude", *left_out, "--threads", "x"],
+            console=Console(file=io.StringIO()),
+        )
+    message = str(error.value)
+    assert "Error: Invalid value for '--threads': 'x' is not a valid integer" in message
+    assert "not_null_model_3_id ... (36 more) --threads x failed (exit 2)" in message
+    assert "not_null_model_4_id" not in message
 
 
 def test_dbt_summary_counts_nodes_tests_and_warnings() -> None:
