@@ -8,6 +8,7 @@ captured. Either way a failure raises DbtError naming the failing nodes.
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from tessera.settings import Settings
 
 # How long dbt gets to cancel its queries and exit after Ctrl-C before it is terminated.
 _INTERRUPT_GRACE_SECONDS = 30
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # dbt colours some lines it prints before logging
 
 # A dbt process started ahead of its command: it imports dbt (~2 s of one core) while this
 # process does other work (the segment gate's compile, or training, on the other core), then
@@ -205,7 +207,7 @@ def run_dbt(
             for r in results
             if r.get("status") in ("error", "fail", "runtime error")
         ]
-        detail = "\n  ".join(failures) if failures else output[-3000:]
+        detail = "\n  ".join(failures) if failures else _ANSI.sub("", output)[-3000:]
         where = f"\n  full log: {log_path}" if log_path else ""
         raise DbtError(
             f"dbt {' '.join(shown_args(args))} failed (exit {returncode}):\n  {detail}{where}"
@@ -229,7 +231,8 @@ def run_dbt(
 
 def shown_args(args: Sequence[str], most: int = 4) -> list[str]:
     """dbt's arguments for a message: a long run of selectors (the tests `tessera build`
-    leaves out) is cut to its first few and a count of the rest."""
+    leaves out) is cut to its first few and a count of the rest, a long one (inline SQL) to
+    its start."""
     shown: list[str] = []
     run = cut = 0
     for arg in [*args, "--"]:
@@ -240,7 +243,7 @@ def shown_args(args: Sequence[str], most: int = 4) -> list[str]:
         if run > most:
             cut += 1
         else:
-            shown.append(arg)
+            shown.append(arg if len(arg) <= 100 else f"{arg[:60]}...")  # inline SQL
     return shown[:-1]
 
 

@@ -91,7 +91,9 @@ def _vars_override(text: str | None) -> dict | None:
     if text is None:
         return None
     try:
-        value = yaml.safe_load(text) or {}
+        # the loader dbt reads --vars with (libyaml's where installed): a text one accepts
+        # and the other refuses would pass here and stop dbt's compile of the rules
+        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         raise SourceConfigError(f"--vars is not valid YAML: {exc}") from exc
     if not isinstance(value, dict):

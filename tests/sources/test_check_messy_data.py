@@ -248,6 +248,15 @@ def test_a_malformed_setting_is_named_before_dbt_runs(tmp_path: Path) -> None:
     assert "dbt compile" not in out and "Traceback" not in out
     assert len(out) < 400, out
 
+    # a colon without a space: PyYAML's pure loader reads `schema:nope` as a key, libyaml
+    # (dbt's loader) refuses it; the check said nothing of it and dbt's compile then failed
+    # with the rules' whole inline SQL
+    result = tessera(warehouse, "sources", "check", "--vars", "{tessera_sources:{shop:{a:b}}}")
+    out = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0
+    assert out.startswith("SourceConfigError: --vars is not valid YAML"), out
+    assert "dbt compile" not in out and "Traceback" not in out
+
 
 def test_a_float_identifier_is_warned_about(tmp_path: Path, rules: IdentifierRules) -> None:
     """A customer id exported as DOUBLE is read as '1001.0', which joins no other source's
