@@ -354,6 +354,14 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
     )
     for schema, table, remedy in required:
         if not session.table_exists(schema, table):
+            if schema == "truth" and session.table_exists("identity", "identity_graph"):
+                # the user's own data: no generator wrote who is who, so nothing to score
+                raise WarehouseError(
+                    f"{schema}.{table} does not exist: evaluation compares persons with the "
+                    "ground truth `tessera datagen` writes beside generated data, which a "
+                    "company's own data does not have; `tessera identity stats` describes "
+                    "identity on any warehouse"
+                )
             raise WarehouseError(f"{schema}.{table} does not exist: run {remedy} first")
     row = session.df(EVALUATION_SQL).iloc[0]
     counts = {k: int(v) if v == v and v is not None else 0 for k, v in row.items()}

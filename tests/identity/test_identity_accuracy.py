@@ -7,11 +7,12 @@ import json
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pytest
 from identity_dbt import build_identity, settings_for
 
-from tessera.identity.evaluate import Thresholds, evaluate
-from tessera.warehouse import Warehouse
+from tessera.identity.evaluate import Thresholds, evaluate, evaluate_session
+from tessera.warehouse import Warehouse, WarehouseError
 
 PERSONS = 3000
 
@@ -90,3 +91,21 @@ def test_stats_cli_lists_the_health_metrics(built: Path, monkeypatch, capsys) ->
         "cluster_size_persons",
         "identifiers_dropped",
     } <= metrics
+
+
+def test_evaluating_a_companys_own_data_says_there_is_no_ground_truth(tmp_path: Path) -> None:
+    """On a warehouse of one's own data (identity built, no generator's truth tables) the
+    error told the user to run `tessera datagen`, which has nothing to do with their data."""
+    path = tmp_path / "own.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema identity")
+        for table in ("identity_graph", "identity_nodes", "persons"):
+            con.execute(f"create table identity.{table} (person_id varchar)")
+    with (
+        Warehouse(settings_for(path)).session(read_only=True) as session,
+        pytest.raises(WarehouseError) as error,
+    ):
+        evaluate_session(session)
+    message = str(error.value)
+    assert "which a company's own data does not have" in message
+    assert "`tessera identity stats`" in message and "run `tessera datagen`" not in message
