@@ -9,7 +9,9 @@ tables back to today.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
+
+import pandas as pd
 
 from ml.config import MLConfig
 from ml.data import _as_date
@@ -19,6 +21,7 @@ from tessera.settings import Settings
 from tessera.warehouse import Warehouse
 
 FEATURE_MODELS = ("int_feature_cutoffs", "ml_features", "ml_labels", "ml_prediction_tasks")
+ACTIVITY_TABLE = "int_person_daily_activity"
 
 
 def current_scoring_cutoff(settings: Settings, config: MLConfig) -> date | None:
@@ -32,9 +35,47 @@ def current_scoring_cutoff(settings: Settings, config: MLConfig) -> date | None:
     return None if value is None else _as_date(value)
 
 
+def activity_span(settings: Settings, config: MLConfig) -> tuple[date, date] | None:
+    """First and last day with activity (features.int_person_daily_activity, which --as-of
+    does not rebuild), or None when the table is missing or empty."""
+    with Warehouse(settings).session(read_only=True) as session:
+        if not session.table_exists(config.features_schema, ACTIVITY_TABLE):
+            return None
+        row = session.df(
+            f"select min(activity_date) as first_day, max(activity_date) as last_day "
+            f"from {config.features_schema}.{ACTIVITY_TABLE}"
+        )
+    first, last = row["first_day"].iloc[0], row["last_day"].iloc[0]
+    if pd.isna(first) or pd.isna(last):
+        return None
+    return _as_date(first), _as_date(last)
+
+
+def check_as_of(as_of: date, span: tuple[date, date] | None) -> None:
+    """An --as-of date the data can answer: after the first day with activity (before it no
+    one has a history) and at most the day after the last (later, every customer would look
+    lapsed, and the scores written would replace today's with that fiction)."""
+    if span is None:
+        return
+    first, last = span
+    latest = last + timedelta(days=1)
+    if as_of > latest:
+        raise MLError(
+            f"--as-of {as_of} is after the data ends: the latest activity is on {last}, so "
+            f"the latest --as-of is {latest} (the default scoring cutoff); nothing was rebuilt"
+        )
+    if as_of <= first:
+        raise MLError(
+            f"--as-of {as_of} is too early: the data begins on {first}, so no person has a "
+            f"history before it; use a date from {first + timedelta(days=1)} "
+            f"to {latest}; nothing was rebuilt"
+        )
+
+
 def rebuild_features_as_of(
     settings: Settings, config: MLConfig, as_of: date, progress: Callable[[str], None]
 ) -> None:
+    check_as_of(as_of, activity_span(settings, config))
     if current_scoring_cutoff(settings, config) == as_of:
         progress(f"feature tables are already as of {as_of}")
         return

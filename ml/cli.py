@@ -210,7 +210,7 @@ def verdict_line(outcome) -> str:  # noqa: ANN001 - ml.pipeline.TrainOutcome
             f"; vs champion {decision['champion_version']} on {decision['metric']}: "
             f"{ci['difference']:+.4f} (95% CI {ci['low']:+.4f} to {ci['high']:+.4f})"
         )
-    elif decision["champion_version"] is not None:
+    elif decision["champion_value"] is not None and not math.isnan(decision["champion_value"]):
         detail += (
             f"; {decision['metric']} {decision['challenger_value']:.4f} vs champion "
             f"{decision['champion_version']} {decision['champion_value']:.4f} "
@@ -408,6 +408,10 @@ def _run(
     console = Console()
     try:
         config = MLConfig.load(args.config, settings.dbt_project_dir)
+        from ml.registry import check_artifacts_dir
+
+        # score only reads the registry; the others write models, evaluations or charts
+        check_artifacts_dir(settings.artifacts_dir, writable=verb != "score")
         return 1 if job(console, config) else 0
     except MLError as exc:  # configuration problems, before any model ran
         console.print(f"[red]ml {verb} failed:[/red] {exc}")

@@ -6,11 +6,12 @@ Defaults describe the two shipped models. A YAML file with the same shape (see
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml.errors import MLError
 from tessera.prediction_tasks import (
@@ -141,20 +142,20 @@ class LightGBMParams(BaseModel):
     # 0.06 with 50 rounds of patience: half the rounds of 0.03 / 100 for the same validation
     # ROC AUC on CDNOW (0.7625 vs 0.7616 on 2,357 customers, 0.7820 vs 0.7815 on 23,570;
     # BENCHMARKS.md, issue 20); 0.1 / 30 lost 0.001-0.003 on the 39-week outcome.
-    learning_rate: float = 0.06
-    num_leaves: int = 7
-    min_data_in_leaf: int = 100
+    learning_rate: float = Field(default=0.06, gt=0)
+    num_leaves: int = Field(default=7, ge=2)
+    min_data_in_leaf: int = Field(default=100, ge=1)
     # leaves hold at least this share of the training rows (when more than min_data_in_leaf)
-    min_leaf_share: float = 0.002
-    feature_fraction: float = 0.8
-    bagging_fraction: float = 0.8
-    bagging_freq: int = 1
-    lambda_l2: float = 10.0
-    max_bin: int = 255
-    max_cat_to_onehot: int = 8
-    cat_smooth: float = 10.0
-    num_boost_round: int = 2000
-    early_stopping_rounds: int = 50
+    min_leaf_share: float = Field(default=0.002, ge=0, lt=1)
+    feature_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_fraction: float = Field(default=0.8, gt=0, le=1)
+    bagging_freq: int = Field(default=1, ge=0)
+    lambda_l2: float = Field(default=10.0, ge=0)
+    max_bin: int = Field(default=255, ge=2)
+    max_cat_to_onehot: int = Field(default=8, ge=1)
+    cat_smooth: float = Field(default=10.0, ge=0)
+    num_boost_round: int = Field(default=2000, ge=1)
+    early_stopping_rounds: int = Field(default=50, ge=1)
     # Log loss is O(n) per round; AUC / average precision sort the validation set every
     # round, which costs as much as the boosting itself at a million rows.
     early_stopping_metric: Literal["binary_logloss", "auc", "average_precision"] = "binary_logloss"
@@ -167,10 +168,10 @@ class LightGBMParams(BaseModel):
     # There one booster validated as well as five (ROC AUC 0.854 / 0.853 purchase_30d,
     # 0.743 / 0.744 churn_90d) in a fifth of the time (BENCHMARKS.md, issue 20).
     bagged_models: int | None = Field(default=None, ge=1)
-    bag_below_persons: int = 10_000
+    bag_below_persons: int = Field(default=10_000, ge=0)
     # None: Settings.threads. OpenMP threads spin while waiting, so on a machine shared
     # with other busy processes 1 thread can be several times faster than 2.
-    num_threads: int | None = None
+    num_threads: int | None = Field(default=None, ge=1)
 
     def models_to_bag(self, train_persons: int) -> int:
         if self.bagged_models is not None:
@@ -243,10 +244,10 @@ class MLConfig(BaseModel):
     # issue 20). None: every training cutoff.
     max_training_rows: int | None = Field(default=100_000, gt=0)
     min_training_cutoffs: int = Field(default=3, ge=1)
-    min_positives: int = 50
-    min_negatives: int = 50
-    min_validation_positives: int = 20
-    score_batch_rows: int = 100_000
+    min_positives: int = Field(default=50, ge=1)
+    min_negatives: int = Field(default=50, ge=1)
+    min_validation_positives: int = Field(default=20, ge=1)
+    score_batch_rows: int = Field(default=100_000, gt=0)
     # "path": fast path attributions; "shap": LightGBM's exact TreeSHAP, ~100x slower
     # (see ml/explain.py for measurements).
     reason_method: Literal["path", "shap"] = "path"
@@ -258,6 +259,10 @@ class MLConfig(BaseModel):
         names = [m.name for m in self.models]
         if len(names) != len(set(names)):
             raise ValueError(f"model names must be unique, got {names}")
+        if self.cluster_k_max < self.cluster_k_min:
+            raise ValueError(
+                f"cluster_k_max {self.cluster_k_max} is below cluster_k_min {self.cluster_k_min}"
+            )
         return self
 
     def model(self, name: str) -> ModelSpec:
@@ -301,23 +306,89 @@ class MLConfig(BaseModel):
         if path is not None:
             try:
                 raw = yaml.safe_load(Path(path).read_text()) or {}
-            except (OSError, yaml.YAMLError) as exc:
-                raise MLError(f"cannot read ml config {path}: {exc}") from exc
+            except OSError as exc:
+                raise MLError(f"cannot read ml config {path}: {exc.strerror or exc}") from exc
+            except UnicodeDecodeError as exc:
+                raise MLError(f"cannot read ml config {path}: not UTF-8 text ({exc})") from exc
+            except yaml.YAMLError as exc:
+                raise MLError(f"ml config {path} is not valid YAML: {_yaml_problem(exc)}") from exc
             if not isinstance(raw, dict):
                 raise MLError(f"invalid ml config {path}: expected a mapping of settings")
-        try:
-            overrides = tuple(ModelOverride.model_validate(m) for m in raw.pop("models", ()) or ())
-        except ValueError as exc:
+        if "fallback_days" in raw:
             raise MLError(
-                f"invalid ml config {path}: models lists per-task overrides "
-                f"({{task: NAME, baseline: ...}}); the tasks themselves (outcome, horizon, "
-                f"population) are defined once in {definitions.source} (vars prediction_tasks). "
-                f"{exc}"
-            ) from exc
-        models = models_from_tasks(definitions, overrides)
+                f"invalid ml config {path}: key fallback_days is not an ml setting; the "
+                f"fallback label window is dbt var prediction_fallback_days in "
+                f"{definitions.source}"
+            )
+        listed = raw.pop("models", ()) or ()
+        if not isinstance(listed, list | tuple):
+            raise MLError(
+                f"invalid ml config {path}: key models must be a list of per-task overrides "
+                f"({{task: NAME, baseline: ...}}), got {listed!r}"
+            )
+        overrides = []
+        for index, item in enumerate(listed):
+            try:
+                overrides.append(ModelOverride.model_validate(item))
+            except ValidationError as exc:
+                raise MLError(
+                    f"invalid ml config {path}: {_problems(exc, f'models[{index}]')}; models "
+                    f"lists per-task overrides ({{task: NAME, baseline: ...}}), the tasks "
+                    f"themselves (outcome, horizon, population) are defined once in "
+                    f"{definitions.source} (vars prediction_tasks)"
+                ) from exc
+        models = models_from_tasks(definitions, tuple(overrides))
         try:
             return cls.model_validate(
                 {**raw, "models": models, "fallback_days": definitions.fallback_days}
             )
+        except ValidationError as exc:
+            raise MLError(f"invalid ml config {path}: {_problems(exc, '', cls)}") from exc
         except ValueError as exc:
             raise MLError(f"invalid ml config {path}: {exc}") from exc
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: where in the file and what is wrong."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark is None:
+        return problem
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def _known_keys(model: type[BaseModel], location: tuple) -> list[str]:
+    """The keys allowed where `location` points (nested models followed by field name)."""
+    for part in location[:-1]:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = getattr(field, "annotation", None)
+        nested = next(
+            (
+                t
+                for t in (annotation, *getattr(annotation, "__args__", ()))
+                if isinstance(t, type) and issubclass(t, BaseModel)
+            ),
+            None,
+        )
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _problems(exc: ValidationError, prefix: str, model: type[BaseModel] | None = None) -> str:
+    """A pydantic error as one line per problem, joined: key, what is wrong, the value."""
+    problems = []
+    for error in exc.errors():
+        location = tuple(error["loc"])
+        key = ".".join(str(p) for p in ((prefix,) if prefix else ()) + location) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            known = _known_keys(model, location) if model is not None else []
+            close = difflib.get_close_matches(str(location[-1]), known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"unknown key {key}{hint}")
+        else:
+            value = error.get("input")
+            shown = "" if isinstance(value, dict) else f" (got {value!r})"
+            problems.append(f"key {key}: {error['msg']}{shown}")
+    return "; ".join(problems)

@@ -60,6 +60,8 @@ class ChampionComparison:
     measured_by: str
     interval: dict | None = None  # challenger - champion, paired bootstrap
     can_score: bool = True  # False: the champion's features are gone from the tables
+    # why the champion cannot score when can_score is False (None: its features are gone)
+    unusable: str | None = None
 
 
 def _champion_on_challenger_rows(
@@ -72,11 +74,24 @@ def _champion_on_challenger_rows(
     cannot be (its features are gone, or it was trained on outcomes at or after this
     validation cutoff) its stored validation metric is used and the decision says so.
     """
-    pointer = registry.champion(trained.spec.name)
-    if pointer is None:
-        return None
-    champion = registry.load(trained.spec.name, pointer["version"])
-    stored = float(champion.metrics["model"][metric])
+    try:
+        pointer = registry.champion(trained.spec.name)
+        if pointer is None:
+            return None
+        champion = registry.load(trained.spec.name, pointer["version"])
+        stored = float(champion.metrics["model"][metric])
+    except (MLError, KeyError, TypeError, ValueError) as exc:
+        # a champion that cannot be read cannot score either: the challenger replaces it,
+        # or the task could never get a working champion again without hand repairs
+        detail = str(exc) if isinstance(exc, MLError) else f"its metrics.json lacks {metric}"
+        version = registry.champion_version_or_none(trained.spec.name)
+        return ChampionComparison(
+            version or "unreadable",
+            float("nan"),
+            "nothing: the champion cannot be loaded",
+            can_score=False,
+            unusable=f"the champion cannot be loaded ({detail})",
+        )
     frame = trained.validation.frame
     try:
         check_features_available(
@@ -124,6 +139,8 @@ def decide_promotion(
     (the lower end of the bootstrap interval of the difference above the margin)."""
     if current is None:
         return True, "first model of this task"
+    if not current.can_score and current.unusable:
+        return True, f"{current.unusable}: replaced"
     if not current.can_score:
         return True, (
             "the champion's features are gone from the feature table, so it can no longer "
@@ -175,7 +192,7 @@ def train_and_register(
         .get("model_vs_baseline", {})
         .get(metric),
         "champion_version": None if current is None else current.version,
-        "champion_value": None if current is None else current.value,
+        "champion_value": None if current is None or current.unusable else current.value,
         "champion_measured_by": None if current is None else current.measured_by,
         "champion_interval": None if current is None else current.interval,
         "min_improvement": config.champion_min_improvement,

@@ -16,12 +16,14 @@ Versions are UTC timestamps, so they sort in training order.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
+import re
 import subprocess
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ from ml.reasons import ReasonVocabulary
 from tessera.settings import PROJECT_ROOT
 
 CHAMPION_FILE = "champion.json"
+# a version is one folder name: a UTC timestamp, optionally with a -N suffix; never a path
+VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z_.-]*")
 
 
 def git_revision(root: Path = PROJECT_ROOT) -> str:
@@ -67,6 +71,93 @@ def read_json(path: Path) -> Any:
         raise MLError(f"registry file {path} is missing") from None
     except json.JSONDecodeError as exc:
         raise MLError(f"registry file {path} is not valid JSON: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MLError(f"cannot read registry file {path}: {exc}") from exc
+
+
+def read_json_object(path: Path) -> dict:
+    """`read_json` for the registry's JSON files, which all hold one object."""
+    raw = read_json(path)
+    if not isinstance(raw, dict):
+        raise MLError(
+            f"registry file {path} is corrupt: expected a JSON object, got {type(raw).__name__}"
+        )
+    return raw
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_model_file(path: Path, sha256: str | None) -> None:
+    """Refuse a model file LightGBM would misread: a truncated or edited model.txt can crash
+    the process inside LightGBM (a segmentation fault, no message). With the checksum that
+    `Registry.save` records in manifest.json the file must match it exactly; older versions
+    without one must at least be whole (the tree section and the trailer LightGBM writes)."""
+    if not path.is_file():
+        raise MLError(f"registry file {path} is missing")
+    if sha256 is not None:
+        if file_sha256(path) != sha256:
+            raise MLError(
+                f"registry file {path} is corrupt: it does not match the model_sha256 its "
+                "manifest.json records (truncated or edited); retrain: `tessera ml train`"
+            )
+        return
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MLError(f"cannot read registry file {path}: {exc}") from exc
+    lines = text.split("\n")
+    sizes = next((line for line in lines[:40] if line.startswith("tree_sizes=")), None)
+    body_start = text.find("\nTree=")
+    body_end = text.find("\nend of trees\n")
+    whole = (
+        text.startswith("tree\n")
+        and text.endswith("\n")
+        and body_end > body_start > 0
+        and "\nend of parameters\n" in text[body_end:]
+    )
+    if whole and sizes is not None:
+        try:
+            expected = sum(int(n) for n in sizes.removeprefix("tree_sizes=").split())
+        except ValueError:
+            whole = False
+        else:
+            # LightGBM reads each tree at the offsets tree_sizes gives: they must add up
+            whole = abs(expected - (body_end - body_start)) <= len(sizes.split()) + 2
+    if not whole:
+        raise MLError(
+            f"registry file {path} is corrupt: not a whole LightGBM model file (truncated or "
+            "edited); retrain: `tessera ml train`"
+        )
+
+
+def check_artifacts_dir(artifacts_dir: Path, writable: bool = True) -> None:
+    """Fail before any work when the artifacts dir (TESSERA_ARTIFACTS) cannot hold the
+    registry: a file in its place, or (for the jobs that write) a folder that cannot be
+    written to. A training run would otherwise fail after all its work, when saving."""
+    path = Path(artifacts_dir)
+    blocker = next((p for p in (path, *path.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise MLError(
+            f"the artifacts dir {path} (TESSERA_ARTIFACTS) cannot be used: {blocker} is a file, "
+            "not a directory"
+        )
+    if not writable:
+        return
+    try:
+        (path / "models").mkdir(parents=True, exist_ok=True)
+        probe = path / "models" / f".write_test_{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise MLError(
+            f"the artifacts dir {path} (TESSERA_ARTIFACTS) is not writable: {exc.strerror or exc}"
+        ) from exc
 
 
 @dataclass(frozen=True)
@@ -100,7 +191,39 @@ class FeatureInfo:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> FeatureInfo:
+    def from_dict(cls, raw: dict, where: str = "features.json") -> FeatureInfo:
+        def names(key: str, required: bool = False) -> tuple[str, ...]:
+            value = raw.get(key, None if required else [])
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problem = "is missing" if value is None else "is not a list of column names"
+                raise MLError(f"registry file {where} is corrupt: key {key!r} {problem}")
+            return tuple(value)
+
+        for key in ("categories", "training_medians", "ignored_columns"):
+            if not isinstance(raw.get(key, {}), dict):
+                raise MLError(f"registry file {where} is corrupt: key {key!r} is not a mapping")
+        mapping = raw.get("horizon_mapping")
+        if mapping is not None and not isinstance(mapping, dict):
+            raise MLError(
+                f"registry file {where} is corrupt: key 'horizon_mapping' is not a mapping"
+            )
+        btyd = raw.get("btyd_horizon_days")
+        if btyd is not None and (not isinstance(btyd, int) or isinstance(btyd, bool) or btyd < 1):
+            raise MLError(
+                f"registry file {where} is corrupt: key 'btyd_horizon_days' {btyd!r} is not a "
+                "whole number of days >= 1"
+            )
+        features = names("features", required=True)
+        categorical = names("categorical")
+        derived = names("derived")
+        stray = sorted(set(categorical) - set(features))
+        if stray:
+            raise MLError(
+                f"registry file {where} is corrupt: categorical column(s) {', '.join(stray)} "
+                "are not among its features"
+            )
+        raw = {**raw, "features": list(features), "categorical": list(categorical)}
+        raw["derived"] = list(derived)
         schema = FeatureSchema(
             tuple(raw["features"]),
             tuple(raw["categorical"]),
@@ -171,15 +294,40 @@ class Registry:
         metrics: dict,
     ) -> tuple[str, Path]:
         version, path = self.allocate_version(model)
-        booster.save_model(str(path / "model.txt"), num_iteration=booster.best_iteration or None)
+        # model.txt last, renamed into place: a folder is a version only once model.txt is
+        # there (`versions`), so a save that fails half way never yields a loadable version
+        staged = path / "model.txt.tmp"
+        booster.save_model(str(staged), num_iteration=booster.best_iteration or None)
+        checksum = file_sha256(staged)
         write_json(path / "features.json", features.to_dict())
-        write_json(path / "manifest.json", {**manifest, "model": model, "version": version})
+        write_json(
+            path / "manifest.json",
+            {**manifest, "model": model, "version": version, "model_sha256": checksum},
+        )
         write_json(path / "metrics.json", metrics)
+        os.replace(staged, path / "model.txt")
         return version, path
 
     def champion(self, model: str) -> dict | None:
         path = self.model_dir(model) / CHAMPION_FILE
-        return read_json(path) if path.exists() else None
+        if not path.exists():
+            return None
+        pointer = read_json_object(path)
+        version = pointer.get("version")
+        if not isinstance(version, str) or not VERSION_PATTERN.fullmatch(version):
+            raise MLError(
+                f"registry file {path} is corrupt: key 'version' {version!r} is not a version "
+                f"of {model}; versions: {', '.join(self.versions(model)) or 'none'}"
+            )
+        return pointer
+
+    def champion_version_or_none(self, model: str) -> str | None:
+        """The champion pointer's version if it can be read at all (for messages)."""
+        try:
+            pointer = self.champion(model)
+        except MLError:
+            return None
+        return None if pointer is None else str(pointer["version"])
 
     def set_champion(self, model: str, pointer: dict) -> None:
         write_json(self.model_dir(model) / CHAMPION_FILE, pointer)
@@ -190,7 +338,11 @@ class Registry:
 
     def resolve(self, model: str, version: str | None) -> str:
         if version not in (None, "champion"):
-            if not (self.model_dir(model) / str(version) / "model.txt").exists():
+            # a version names one folder of this model: never a path into another model's
+            if (
+                not VERSION_PATTERN.fullmatch(str(version))
+                or not (self.model_dir(model) / str(version) / "model.txt").is_file()
+            ):
                 known = ", ".join(self.versions(model)) or "none"
                 raise MLError(f"model {model} has no version {version!r}; versions: {known}")
             return str(version)
@@ -200,21 +352,50 @@ class Registry:
                 f"model {model} has no champion in {self.model_dir(model)}; "
                 f"train one first: `tessera ml train --model {model}`"
             )
-        return str(pointer["version"])
+        version = str(pointer["version"])
+        if not (self.model_dir(model) / version / "model.txt").is_file():
+            known = ", ".join(self.versions(model)) or "none"
+            raise MLError(
+                f"registry file {self.model_dir(model) / CHAMPION_FILE} names version "
+                f"{version!r}, which has no model.txt; versions: {known}. Retrain "
+                f"(`tessera ml train --model {model}`) or point it at a version."
+            )
+        return version
 
     def load(self, model: str, version: str | None = None) -> RegisteredModel:
         version = self.resolve(model, version)
         path = self.model_dir(model) / version
+        manifest = read_json_object(path / "manifest.json")
+        try:
+            date.fromisoformat(manifest.get("training_cutoff"))
+        except (TypeError, ValueError):
+            raise MLError(
+                f"registry file {path / 'manifest.json'} is corrupt: key 'training_cutoff' "
+                f"{manifest.get('training_cutoff')!r} is not a date"
+            ) from None
+        metrics = read_json_object(path / "metrics.json")
+        features = FeatureInfo.from_dict(
+            read_json_object(path / "features.json"), str(path / "features.json")
+        )
+        checksum = manifest.get("model_sha256")
+        check_model_file(path / "model.txt", checksum if isinstance(checksum, str) else None)
         try:
             booster = lgb.Booster(model_file=str(path / "model.txt"))
         except lgb.basic.LightGBMError as exc:
             raise MLError(f"cannot load {path / 'model.txt'}: {exc}") from exc
+        if booster.num_feature() != len(features.schema.features):
+            raise MLError(
+                f"registry file {path / 'features.json'} does not match {path / 'model.txt'}: "
+                f"it lists {len(features.schema.features)} features, the model has "
+                f"{booster.num_feature()} (edited or mixed up); retrain: "
+                f"`tessera ml train --model {model}`"
+            )
         return RegisteredModel(
             name=model,
             version=version,
             path=path,
             booster=booster,
-            features=FeatureInfo.from_dict(read_json(path / "features.json")),
-            manifest=read_json(path / "manifest.json"),
-            metrics=read_json(path / "metrics.json"),
+            features=features,
+            manifest=manifest,
+            metrics=metrics,
         )
