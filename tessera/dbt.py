@@ -209,6 +209,9 @@ def run_dbt(
         ]
         detail = "\n  ".join(failures) if failures else _ANSI.sub("", output)[-3000:]
         where = f"\n  full log: {log_path}" if log_path else ""
+        opening = None if failures else _warehouse_open_error(settings, _ANSI.sub("", output))
+        if opening is not None:  # DuckDB's error in dbt's traceback: the file, not the frames
+            raise DbtError(f"dbt {' '.join(shown_args(args))} failed: {opening}{where}")
         raise DbtError(
             f"dbt {' '.join(shown_args(args))} failed (exit {returncode}):\n  {detail}{where}"
         )
@@ -227,6 +230,20 @@ def run_dbt(
             soft_wrap=True,
         )
     return run
+
+
+def _warehouse_open_error(settings: Settings, output: str) -> str | None:
+    """The message for dbt's failure to open the DuckDB warehouse (locked, not writable,
+    damaged ...) when its output ends in one, else None."""
+    if settings.target != "duckdb":
+        return None
+    from tessera.warehouse import describe_open_error
+
+    for line in reversed(output.splitlines()):
+        if "Error" in line and str(settings.warehouse_path) in line:
+            message = line.split("Exception: ", 1)[-1] if "Exception: " in line else line
+            return describe_open_error(settings.warehouse_path, message.strip())
+    return None
 
 
 def shown_args(args: Sequence[str], most: int = 4) -> list[str]:

@@ -123,6 +123,8 @@ class Settings:
     # False for commands that need an existing warehouse: opening a missing DuckDB file then
     # fails with one clear error instead of creating an empty one (the CLI sets it).
     create_missing_warehouse: bool = True
+    # TESSERA_WAREHOUSE as given, for messages: a relative one is not taken from the cwd.
+    warehouse_setting: str | None = None
     snowflake: SnowflakeSettings | None = field(default=None, repr=False)
 
     @classmethod
@@ -141,6 +143,7 @@ class Settings:
         return cls(
             target=target,
             warehouse_path=resolve_path(env.get("TESSERA_WAREHOUSE") or "warehouse/tessera.duckdb"),
+            warehouse_setting=env.get("TESSERA_WAREHOUSE") or None,
             artifacts_dir=resolve_path(env.get("TESSERA_ARTIFACTS") or "artifacts"),
             syncs_dir=resolve_path(env.get("TESSERA_SYNCS_DIR") or "dbt_project/syncs"),
             threads=threads,
