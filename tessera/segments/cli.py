@@ -132,6 +132,13 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             segment.description,
         )
     console.print(table)
+    if not _warehouse_available(settings):
+        console.print(
+            f"No warehouse at {settings.warehouse_path} (TESSERA_WAREHOUSE): these are the "
+            "definitions only; sizes appear once `tessera demo` or `tessera build` has built "
+            "the segments there.",
+            soft_wrap=True,
+        )
     return 0
 
 

@@ -306,3 +306,22 @@ def test_preview_says_a_segment_without_sql_has_no_sql(
         "only comments"
     ) in out, out
     assert "0 statements" not in out
+
+
+def test_list_without_a_warehouse_says_so(
+    project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With TESSERA_WAREHOUSE pointing nowhere, `segments list` showed every segment as
+    'not built' and exited 0, as if the warehouse existed and nothing had been built."""
+    folder = project / "models" / "segments"
+    (folder / "vips.sql").write_text(f"select person_id from {P}")
+    (folder / "vips.yml").write_text(
+        "models:\n  - name: vips\n    description: best customers\n"
+        "    config: {meta: {owner: crm, refresh: daily}}\n"
+    )
+    missing = tmp_path / "nowhere" / "w.duckdb"
+    settings = Settings.from_env({"TESSERA_WAREHOUSE": str(missing)})
+    assert run(settings, project, "list") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "vips" in out and f"No warehouse at {missing}" in out
+    assert not missing.parent.exists()
