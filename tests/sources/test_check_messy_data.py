@@ -24,6 +24,11 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> IdentifierRules:
     return IdentifierRules.compile(Settings.from_env({"TESSERA_WAREHOUSE": str(warehouse)}))
 
 
+# an identifier on every order, so that a check about timestamps or types is not also the
+# check's error that no row carries an identifier
+BUYER = "alter table raw.orders add column user_id varchar default 'u1'"
+
+
 def _warehouse(path: Path, *statements: str) -> Path:
     with duckdb.connect(str(path)) as con:
         con.execute("create schema raw")
@@ -56,6 +61,7 @@ def test_text_timestamps_are_judged_as_the_build_parses_them(
         "('o4', '2024-03-02', '2024-03-02'), "
         "('o5', '2024-03-02T10:00:00.250 -05:00', '2024-03-02T10:00:00.250 -05:00'), "
         "('o6', '03/02/2024 10:00', '03/02/2024 10:00')",
+        BUYER,
     )
     report = _check(warehouse, rules)
     errors = [f.message for f in report.errors]
@@ -105,6 +111,7 @@ def zone_named_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"insert into raw.orders values ('{key}', '{text}', '{text}')"
             for key, (text, _) in ZONE_NAMED.items()
         ),
+        BUYER,
     )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TZ", "Asia/Kolkata")
@@ -159,6 +166,7 @@ def test_columns_the_build_cannot_cast_are_errors_naming_them(tmp_path: Path) ->
         "item_count bigint, discount bigint)",
         "insert into raw.orders values "
         "(1, 1709287200, {'amount': 1.5, 'currency': 'EUR'}, 2.5, 9999999999, 3)",
+        BUYER,
     )
     result = tessera(warehouse, "sources", "check")
     out = " ".join(result.stdout.split())
