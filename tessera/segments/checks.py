@@ -35,8 +35,8 @@ from tessera.segments.catalog import (
 from tessera.segments.compiled import RenderedSegment, compiled_issues
 from tessera.segments.issues import Issue, SourceMap, line_col
 from tessera.segments.jinja import JinjaError, RelationResolver, render_with_map
+from tessera.segments.no_sql import no_sql, no_sql_message
 from tessera.segments.policy import DEFAULT_POLICY, ValidationPolicy
-from tessera.segments.sql_safety import no_sql, no_sql_message
 from tessera.segments.validate import (
     ColumnSource,
     Schema,

@@ -25,6 +25,7 @@ from sqlglot.tokens import Token, TokenType
 
 from tessera.segments.issues import Issue, first_position, line_col
 from tessera.segments.joins import Cartesian
+from tessera.segments.no_sql import no_sql, no_sql_message
 from tessera.segments.policy import (
     FILE_READING_FUNCTIONS,
     FORBIDDEN_STATEMENTS,
@@ -72,38 +73,6 @@ class SafetyResult:
     tree: exp.Query | None = None
     relations: set[str] = field(default_factory=set)
     issues: list[Issue] = field(default_factory=list)
-
-
-def no_sql(text: str) -> str | None:
-    """What text without any SQL holds ("is empty", "holds only whitespace", "holds only
-    comments"), or None when it has SQL. Only comments means so to every reader: sqlglot's
-    DuckDB and Snowflake tokenizers and DuckDB's own parser (a `//` line is a comment to
-    Snowflake only, so it is SQL here, and refused as such)."""
-    if not text:
-        return "is empty"
-    if not text.strip():
-        return "holds only whitespace"
-    if "--" not in text and "/*" not in text:
-        return None  # no comment either reader knows: something here is SQL
-    for dialect in (SOURCE_DIALECT, "snowflake"):
-        try:
-            if sqlglot.Dialect.get_or_raise(dialect).tokenize(text):
-                return None
-        except TokenError:
-            return None
-    connection = duckdb.connect(":memory:", config={"enable_external_access": False})
-    try:
-        statements = connection.extract_statements(text)
-    except duckdb.Error:
-        return None
-    finally:
-        connection.close()
-    return None if statements else "holds only comments"
-
-
-def no_sql_message(holds: str, what: str = "the file") -> str:
-    """`the segment has no SQL: the file holds only comments; ...` from what `no_sql` said."""
-    return f"the segment has no SQL: {what} {holds}; write one SELECT that returns person_id"
 
 
 def check_sql_safety(
