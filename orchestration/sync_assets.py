@@ -2,7 +2,8 @@
 
 Failures read well in the UI: a configuration error (bad YAML, a missing credential, a
 segment or column that does not exist, credentials the destination refuses) fails the step
-once, with the cause as its message (`dagster.Failure(allow_retries=False)`); only
+once, with the cause as its message (`dagster.Failure(allow_retries=False)`), and so does
+a run whose every row the destination refused (recorded `failed`, as in the CLI); only
 transient errors (a busy warehouse file, another run holding the sync's lock, a destination
 still failing after the client's own retries) are retried, through
 `orchestration.failures.step_failure`, like every other warehouse step. The asset has no
@@ -35,6 +36,7 @@ from orchestration.config import WAREHOUSE_POOL
 from orchestration.failures import step_failure
 from orchestration.resources import WarehouseResource
 from reverse_etl.config import DESTINATIONS_FILE, Catalog, ConfigError, SyncConfig
+from reverse_etl.destinations.base import AllRowsRejectedError
 from reverse_etl.runner import RunResult, SyncPaths
 
 SYNC_GROUP = "syncs"
@@ -116,6 +118,8 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
 
             result = run_stoppable(run, stop)
         except Exception as exc:
+            if isinstance(exc, AllRowsRejectedError):
+                raise _all_rejected_failure(sync, exc) from None
             if configuration_error(exc):
                 raise Failure(
                     description=f"sync {sync.name}: {type(exc).__name__}: {exc}",
@@ -137,6 +141,19 @@ def _sync_asset(sync: SyncConfig, catalog: Catalog, paths: SyncPaths) -> AssetsD
         return _materialization(context, sync, destination.name, settings, result)
 
     return run_one_sync
+
+
+def _all_rejected_failure(sync: SyncConfig, exc: AllRowsRejectedError) -> Failure:
+    """The destination answered and refused every row: the run is `failed`, as in the CLI,
+    and the step fails once (sent again at once, the same rows are refused again; they are
+    recorded in tessera_sync.errors and the next scheduled run retries them)."""
+    result = exc.result
+    metadata: dict[str, object] = {"sync": sync.name, "status": "failed"}
+    if isinstance(result, RunResult):
+        metadata |= {"run_id": result.run_id, "sent": 0, "rejected": result.stats.rejected}
+    return Failure(
+        description=f"sync {sync.name} failed: {exc}", metadata=metadata, allow_retries=False
+    )
 
 
 def _materialization(

@@ -152,7 +152,7 @@ def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import signal
 
-    from reverse_etl.destinations.base import DestinationDownError
+    from reverse_etl.destinations.base import AllRowsRejectedError, DestinationDownError
     from reverse_etl.runner import run_sync
     from reverse_etl.stopping import StopRequest, stop_on_signals
 
@@ -202,7 +202,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 on_progress=on_progress,
                 stop=stop,
             )
-    except DestinationDownError as exc:
+    except (DestinationDownError, AllRowsRejectedError) as exc:
         return _print_down(exc)
     _print_result(result, settings)
     if result.status == "cancelled":
@@ -232,8 +232,9 @@ def _progress_bar(args: argparse.Namespace) -> Progress:
 
 
 def _print_down(exc: Exception) -> int:
-    """A run that delivered nothing (the destination took no batch): one line naming the
-    sync, the destination and the cause; exit code 1, like any failed run."""
+    """A run that delivered nothing (the destination took no batch, or refused every row):
+    one line naming the sync, the destination and the cause (for rejections, how many and
+    where they are recorded); exit code 1, like any failed run."""
     result = getattr(exc, "result", None)
     line = f"sync {result.sync_name} failed: {result.error}" if result is not None else str(exc)
     console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
@@ -296,7 +297,7 @@ def _run_errors(settings: Settings, run_id: str, limit: int = 3) -> list[tuple[i
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.destinations.base import DestinationDownError
+    from reverse_etl.destinations.base import AllRowsRejectedError, DestinationDownError
     from reverse_etl.reconcile import reconcile_sync
 
     paths = _paths(args, settings)
@@ -320,7 +321,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
                 on_plan=on_plan,
                 on_progress=on_progress,
             )
-    except DestinationDownError as exc:  # the repair run delivered nothing
+    except (DestinationDownError, AllRowsRejectedError) as exc:  # the repair delivered nothing
         return _print_down(exc)
     if not report.readable:
         console.print(

@@ -4,8 +4,8 @@ A destination turns a batch of plan rows into one or more API calls and answers 
 `RowResult` per row. It raises `TransientError` (retry later: 5xx, timeout, 429) or
 `BatchRejectedError` (the whole batch is invalid), and `DestinationAuthError` to stop the
 run. Retrying, rate limiting, batching and committing are the executor's job, not its.
-`DestinationDownError` is the runner's: a run that delivered nothing because the
-destination never took a batch.
+`DestinationDownError` and `AllRowsRejectedError` are the runner's: a run that delivered
+nothing because the destination never took a batch, or refused every row it took.
 """
 
 from __future__ import annotations
@@ -82,6 +82,18 @@ class DestinationDownError(TransientError):
     `retry.max_undelivered_batches` in a row had failed. The run is recorded `failed`, its rows
     stay pending for the next run, and `result` is the run's RunResult. Transient: it passes
     when the destination is back (Dagster retries the step)."""
+
+    def __init__(self, message: str, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class AllRowsRejectedError(DestinationError):
+    """A run delivered nothing because the destination answered and refused every row it
+    was sent (per-row or whole-batch 4xx, a bulk job ending Failed). The run is recorded
+    `failed`; the rows are in `tessera_sync.errors`, as any rejection, and the next run
+    retries them. Not transient: sending the same rows again at once is refused again, so
+    Dagster fails the step once. `result` is the run's RunResult."""
 
     def __init__(self, message: str, result: Any = None) -> None:
         super().__init__(message)

@@ -17,7 +17,7 @@ from retl_helpers import (
     sync_paths,
 )
 
-from reverse_etl.destinations.base import DestinationDownError
+from reverse_etl.destinations.base import AllRowsRejectedError, DestinationDownError
 from reverse_etl.testing import EmulatorHandle
 from tessera.settings import Settings
 
@@ -164,9 +164,12 @@ def test_insert_mode_sends_new_keys_only_and_update_mode_never_creates(
             hubspot_sync(name="crm_update", mode="update"),
         ],
     )
-    # update before anything exists: every row is rejected as not found, nothing created
-    update = run(settings, paths, "crm_update")
-    assert update.status == "partial" and update.stats.rejected == 1960
+    # update before anything exists: every row is rejected as not found, nothing created,
+    # so nothing was delivered: the run is failed (the rows are kept for the next run)
+    with pytest.raises(AllRowsRejectedError) as rejected:
+        run(settings, paths, "crm_update")
+    update = rejected.value.result
+    assert update.status == "failed" and update.stats.rejected == 1960
     assert hubspot.app.contacts == {}
 
     run(settings, paths, "crm_insert")
@@ -198,7 +201,10 @@ def test_rejected_rows_are_recorded_retried_and_do_not_block_others(
     assert errors.error.str.contains("invalid email").all()
     assert set(errors.attempt) == {1}
 
-    second = run(settings, paths, "crm")  # still invalid: retried, attempt 2, others untouched
+    # still invalid: retried, attempt 2, others untouched; a run that only retried rows
+    # refused before stays partial (a row that stays bad must not fail every later run)
+    second = run(settings, paths, "crm")
+    assert second.status == "partial" and second.stats.rejected == 3
     assert second.plan.counts == {**second.plan.counts, "retry": 3, "added": 0, "changed": 0}
     assert query(settings, "select max(attempt) m from tessera_sync.errors").m[0] == 2
 

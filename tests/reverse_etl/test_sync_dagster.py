@@ -1,5 +1,6 @@
-"""Sync assets in a real Dagster: metadata users look for, configuration errors that fail
-once with their cause, and a cancelled run that stops the sync gracefully."""
+"""Sync assets in a real Dagster: metadata users look for, configuration errors (and a run
+whose every row was rejected) that fail once with their cause, and a cancelled run that stops
+the sync gracefully."""
 
 from __future__ import annotations
 
@@ -160,6 +161,29 @@ def test_a_destination_down_fails_the_step_naming_sync_destination_and_cause(
     assert materialize_syncs(settings, paths).success
     assert live_contacts(hubspot.app) == expected_contacts(settings)
     assert set(Counter(hubspot.app.received).values()) == {1}
+
+
+def test_every_row_rejected_fails_the_step_once_and_the_run_is_failed(
+    tmp_path: Path, settings: Settings, hubspot: EmulatorHandle, artifacts_env: None
+) -> None:
+    execute(settings, "delete from segments.test_audience where person_id >= 'p0000030'")
+    execute(settings, "update segments.test_audience set email = 'bad-' || person_id")
+    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    result = materialize_syncs(settings, paths)
+    assert not result.success
+    events = result.all_events
+    failures = [e for e in events if e.event_type == DagsterEventType.STEP_FAILURE]
+    retries = [e for e in events if e.event_type == DagsterEventType.STEP_UP_FOR_RETRY]
+    assert len(failures) == 1 and not retries  # sent again at once, refused again
+    failure = failures[0].step_failure_data
+    message = failure.error.message
+    assert "sync crm failed: destination hubspot (hubspot) rejected all 29 rows; " in message
+    assert "`tessera sync errors crm`" in message
+    metadata = {k: v.value for k, v in failure.user_failure_data.metadata.items()}
+    assert (metadata["status"], metadata["sent"], metadata["rejected"]) == ("failed", 0, 29)
+    runs = query(settings, "select run_id, status, rejected from tessera_sync.runs")
+    assert runs.status.tolist() == ["failed"] and runs.run_id[0] == metadata["run_id"]
+    assert query(settings, "select count(*) as n from tessera_sync.errors").n[0] == 29
 
 
 def test_cancelling_the_dagster_run_stops_the_sync_gracefully(
