@@ -14,6 +14,7 @@ from rich.table import Table
 
 from ml.config import MLConfig
 from ml.errors import MLError, NotEnoughDataError
+from tessera.cli_args import iso_date
 from tessera.settings import Settings
 
 
@@ -36,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--version", default=None, help="model version (default: champion)")
     evaluate.add_argument(
         "--cutoff",
-        type=date.fromisoformat,
+        type=iso_date,
         default=None,
-        help="labelled cutoff to evaluate on (default: the latest)",
+        help="labelled cutoff to evaluate on, YYYY-MM-DD (default: the latest)",
     )
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -73,9 +74,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _as_of(parser: argparse.ArgumentParser, help_text: str) -> None:
-    parser.add_argument(
-        "--as-of", dest="as_of", type=date.fromisoformat, default=None, help=help_text
-    )
+    parser.add_argument("--as-of", dest="as_of", type=iso_date, default=None, help=help_text)
 
 
 def _models(args: argparse.Namespace, config: MLConfig) -> list[str]:
@@ -405,6 +404,11 @@ def _prepare_as_of(
 def _run(
     verb: str, job: Callable[[Console, MLConfig], int], args: argparse.Namespace, settings: Settings
 ) -> int:
+    from tessera.warehouse import require_warehouse
+
+    # A warehouse that is missing, a directory or not a DuckDB file fails here, in the one
+    # line every command gives, not once per model after each has loaded its artifacts.
+    require_warehouse(settings)
     console = Console()
     try:
         config = MLConfig.load(args.config, settings.dbt_project_dir)

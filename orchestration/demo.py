@@ -22,7 +22,7 @@ from rich.table import Table
 
 from tessera.generated import NotGeneratedError, inspect, mark_generated
 from tessera.settings import Settings
-from tessera.warehouse import Session, Warehouse
+from tessera.warehouse import Session, Warehouse, warehouse_location
 
 SEGMENTS_SELECTOR = "path:models/segments"
 
@@ -81,6 +81,13 @@ def run_demo(
     if persons < 1:
         raise DemoError(f"--persons must be at least 1, not {persons}")
     prepare_warehouse(settings, persons, seed, force, console)
+    # before any step: a demo that stops half way has still said which file it wrote
+    console.print(
+        f"Demo warehouse: {warehouse_location(settings)}",
+        soft_wrap=True,
+        markup=False,
+        highlight=False,
+    )
     context = DemoContext(settings=settings, persons=persons, seed=seed, console=console)
     timings: dict[str, float] = {}
     for step in steps if steps is not None else demo_steps():
@@ -308,7 +315,9 @@ def print_next_steps(context: DemoContext) -> None:
     ):
         steps.add_row(command, what)
     console.print(steps)
-    console.print(f"Warehouse: {settings.warehouse_path}", soft_wrap=True)
+    console.print(
+        f"Warehouse: {warehouse_location(settings)}", soft_wrap=True, markup=False, highlight=False
+    )
     console.print(
         "Charts: each model's lift and reliability, "
         f"{settings.artifacts_dir / 'models'}/<model>/<version>/*.png (and in the Dagster UI)",

@@ -20,12 +20,13 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from tessera.cli_args import iso_date
 from tessera.settings import Settings, SettingsError
 
 console = Console()
@@ -87,9 +88,9 @@ def build_parser(
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
         "--end-date",
-        type=date.fromisoformat,
+        type=iso_date,
         default=None,
-        help="last day of simulated activity (default: today, UTC)",
+        help="last day of simulated activity, YYYY-MM-DD (default: today, UTC)",
     )
     p.add_argument("--days", type=int, default=730, help="days of history to simulate")
     p.add_argument("--parquet-dir", default=None, help="also write each table as Parquet here")
@@ -121,18 +122,30 @@ def _cmd_datagen(args: argparse.Namespace, settings: Settings) -> int:
     if args.mode == "adversarial":
         from tessera.datagen.adversarial.cli import run_datagen
 
-        return run_datagen(args, settings, print_rows_per_table)
+        code = run_datagen(args, settings, print_rows_per_table)
+    else:
+        summary = generate(
+            Warehouse(settings),
+            persons=args.persons,
+            seed=args.seed,
+            end_date=args.end_date,
+            days=args.days,
+            parquet_dir=args.parquet_dir,
+        )
+        print_rows_per_table(summary.rows_per_table, f"Generated {args.persons:,} persons")
+        code = 0
+    print_warehouse_written(settings)
+    return code
 
-    summary = generate(
-        Warehouse(settings),
-        persons=args.persons,
-        seed=args.seed,
-        end_date=args.end_date,
-        days=args.days,
-        parquet_dir=args.parquet_dir,
+
+def print_warehouse_written(settings: Settings, what: str = "Wrote the warehouse") -> None:
+    """One line: the warehouse a command wrote, absolute (and, for a relative
+    TESSERA_WAREHOUSE, that it was taken from the project root)."""
+    from tessera.warehouse import warehouse_location
+
+    console.print(
+        f"{what}: {warehouse_location(settings)}", soft_wrap=True, markup=False, highlight=False
     )
-    print_rows_per_table(summary.rows_per_table, f"Generated {args.persons:,} persons")
-    return 0
 
 
 def _prepare_generated_warehouse(settings: Settings, args: argparse.Namespace) -> None:

@@ -54,6 +54,16 @@ def _relative_hint(path: Path, setting: str | None) -> str:
     return hint + ")"
 
 
+def warehouse_location(settings: Settings) -> str:
+    """Where a command wrote (or reads) the warehouse, on one line for its output: the DuckDB
+    file's absolute path, and for a relative TESSERA_WAREHOUSE that it was taken from the
+    project root, not the working directory; or the Snowflake database."""
+    if settings.target == "snowflake" and settings.snowflake is not None:
+        return f"Snowflake database {settings.snowflake.database}"
+    path = settings.warehouse_path
+    return f"{path}{_relative_hint(path, settings.warehouse_setting)}"
+
+
 # The first bytes of a SQLite database file; DuckDB would try to download its sqlite extension.
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 # A DuckDB database file: an 8-byte checksum, then these magic bytes.

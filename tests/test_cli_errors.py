@@ -258,3 +258,40 @@ def test_the_process_exits_with_the_status_and_no_traceback_on_the_terminal(
     else:
         assert line == "DbtError: dbt build failed"
         assert logs == []
+
+
+# -- dates on the command line -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "text"),
+    [
+        (["ml", "score", "--as-of", "2024-13-01"], "--as-of", "2024-13-01"),
+        (["ml", "train", "--as-of", "2024-02-30"], "--as-of", "2024-02-30"),
+        (["ml", "evaluate", "--cutoff", "01/02/2024"], "--cutoff", "01/02/2024"),
+        (["datagen", "--end-date", "yesterday"], "--end-date", "yesterday"),
+    ],
+)
+def test_a_date_option_that_is_not_a_date_says_how_to_write_one(
+    artifacts: Path, capsys: pytest.CaptureFixture[str], argv: list[str], option: str, text: str
+) -> None:
+    from orchestration.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: {text!r} is not a date; write it as YYYY-MM-DD" in err, err
+    assert "fromisoformat" not in err and "Traceback" not in err
+    assert not (artifacts.parent / "w.duckdb").exists()  # nothing ran
+
+
+def test_date_options_take_yyyy_mm_dd() -> None:
+    from datetime import date
+
+    from orchestration.cli import build_parser, parse
+
+    parser = build_parser()
+    assert parse(parser, ["ml", "score", "--as-of", "2024-02-29"]).as_of == date(2024, 2, 29)
+    assert parse(parser, ["ml", "evaluate", "--cutoff", " 2025-01-31"]).cutoff == date(2025, 1, 31)
+    assert parse(parser, ["datagen", "--end-date", "2026-12-06"]).end_date == date(2026, 12, 6)

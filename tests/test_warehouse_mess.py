@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tessera.settings import PROJECT_ROOT
+
 TESSERA = Path(sys.executable).with_name("tessera")
 
 
@@ -215,3 +217,57 @@ def test_a_reader_holding_the_warehouse_is_named_when_dbt_cannot_write_it(
     assert result.returncode == 1, out
     assert "Traceback" not in out and 'File "' not in out and "^^^" not in out, out
     assert f"could not open DuckDB warehouse {path}: it is in use: process {holder.pid} (" in out
+
+
+# -- the file datagen and demo write -----------------------------------------------------------
+
+
+def test_datagen_names_the_file_it_wrote_and_that_a_relative_path_is_from_the_project_root(
+    tmp_path: Path,
+) -> None:
+    """A relative TESSERA_WAREHOUSE is taken from the project root, not the working directory:
+    datagen says so, with the absolute path, in one line (here the relative path climbs out of
+    the project into tmp_path, so the test writes nothing into the checkout)."""
+    target = tmp_path / "gen" / "my.duckdb"
+    relative = os.path.relpath(target, PROJECT_ROOT)
+    result = tessera(relative, "datagen", "--persons", "20", "--days", "60", tmp_path=tmp_path)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert target.is_file() and not (tmp_path / relative).exists()
+    (line,) = [line for line in out.splitlines() if line.startswith("Wrote the warehouse: ")]
+    assert line.startswith(f"Wrote the warehouse: {target} (TESSERA_WAREHOUSE={relative} ")
+    assert f"is relative, so it is taken from the project root {PROJECT_ROOT}" in line
+
+    absolute = tmp_path / "abs.duckdb"
+    result = tessera(absolute, "datagen", "--persons", "20", "--days", "60", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Wrote the warehouse: {absolute}\n" in result.stdout
+    assert "relative" not in result.stdout
+
+
+def test_demo_names_the_file_it_writes_before_its_first_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`tessera demo` through its CLI entry point, with its real first step (datagen into a
+    real DuckDB file) and none of the later ones (dbt, ML, syncs: other tests run those)."""
+    import orchestration.demo as demo
+    from orchestration.cli import main
+    from tessera.cli import console
+
+    target = tmp_path / "demo" / "my.duckdb"
+    relative = os.path.relpath(target, PROJECT_ROOT)
+    monkeypatch.setenv("TESSERA_WAREHOUSE", relative)
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(tmp_path / "artifacts"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(console, "width", 100)
+    monkeypatch.setattr(
+        demo, "demo_steps", lambda: [demo.DemoStep("Generate demo data", demo.generate_data)]
+    )
+    assert main(["demo", "--persons", "20"]) == 0
+    out = capsys.readouterr().out
+    assert target.is_file()
+    (first, last) = [line for line in out.splitlines() if "warehouse: " in line.lower()]
+    where = f"{target} (TESSERA_WAREHOUSE={relative} is relative, so it is taken from the project "
+    assert first.startswith(f"Demo warehouse: {where}"), first
+    assert last.startswith(f"Warehouse: {where}"), last
+    assert out.index(first) < out.index("Rows per source table")

@@ -259,3 +259,31 @@ def test_scoring_twice_keeps_one_row_per_person(copy: Settings) -> None:
     assert scores(copy) == before
     ((model, _version, rows, persons, _total),) = before
     assert model == MODEL and rows == persons
+
+
+@pytest.mark.parametrize("problem", ["missing", "directory", "not duckdb"])
+def test_an_unusable_warehouse_fails_first_in_one_line_before_any_model(
+    copy: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, problem: str
+) -> None:
+    """`ml score` (and evaluate) used to go model by model, reporting each one's own failure,
+    before failing on the warehouse; every ml command now checks it first, with the message
+    every other command gives, and touches nothing."""
+    path = tmp_path / "elsewhere.duckdb"
+    expected = f"WarehouseError: could not open DuckDB warehouse {path}: "
+    if problem == "missing":
+        expected = f"MissingWarehouseError: DuckDB warehouse {path} does not exist."
+    elif problem == "directory":
+        path.mkdir()
+        expected += "it is a directory"
+    else:
+        path.write_text("not a database\n")
+        expected += "it is not a valid DuckDB database file"
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(path))
+    champion = (Registry(copy.artifacts_dir).model_dir(MODEL) / "champion.json").read_text()
+    models = ["--model", "churn_90d", "--model", MODEL]  # the first has no champion
+    for verb in ("score", "evaluate", "train", "cluster"):
+        assert main(["ml", verb, *(models if verb != "cluster" else [])]) == 1, verb
+        lines = capsys.readouterr().out.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(expected), (verb, lines)
+    assert (Registry(copy.artifacts_dir).model_dir(MODEL) / "champion.json").read_text() == champion
+    assert problem != "missing" or not path.exists()  # never created
