@@ -1,7 +1,8 @@
 """The reverse-ETL part of `tessera demo`: sync starter segments to local emulators, change
 some rows, sync again, and show that only the changed rows were sent.
 
-The lead's `tessera/demo.py` calls `run_sync_demo(settings, console)` after `dbt build`.
+`orchestration/demo.py` calls `run_sync_demo(settings, console)` after the segments are built;
+it returns 1 when a destination refused or never took a sync, after the other syncs have run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.table import Table
 
+from reverse_etl.destinations.base import DestinationError
 from reverse_etl.planner import PlanError
 from reverse_etl.runner import RunResult, SyncPaths, run_sync
 from reverse_etl.testing import EmulatorHandle, start_emulator
@@ -68,6 +70,7 @@ def run_sync_demo(
 ) -> int:
     paths = SyncPaths.default(settings)
     catalog = paths.catalog()
+    failed: list[str] = []
     with demo_destinations() as destinations:
 
         def sync_round(label: str) -> dict[str, RunResult]:
@@ -79,6 +82,10 @@ def run_sync_demo(
                     )
                 except PlanError as exc:
                     console.print(f"[yellow]{label}: skipped {name}: {exc}[/yellow]")
+                except DestinationError as exc:
+                    # One sync the destination refused must not hide what the others did.
+                    failed.append(name)
+                    console.print(f"{label}: {name} failed: {exc}", style="red", markup=False)
             return results
 
         first = sync_round("first sync")
@@ -110,4 +117,4 @@ def run_sync_demo(
             + ", ".join(f"{k}: {len(v):,}" for k, v in destinations.meta.app.members.items())
         )
         console.print("Only the rows that changed were sent on the re-sync.")
-    return 0
+    return 1 if failed else 0

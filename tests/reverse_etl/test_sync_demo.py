@@ -46,3 +46,29 @@ def test_demo_syncs_starter_segments_then_only_the_changes(
     cells = [c.strip() for c in line.strip("│ ").split("│")]
     first, changed, removed, sent = (int(v.replace(",", "")) for v in cells[1:5])
     assert first == 1500 and 0 < changed < 60 and sent == changed  # upsert: no removals sent
+
+
+def test_a_sync_the_destination_refuses_fails_the_demo_but_not_the_other_syncs(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    settings = settings_for(tmp_path)
+    people = person_frame(300)
+    people["email"] = "not-an-email-" + people.person_id  # HubSpot refuses every row
+    people["country"] = "US"
+    people["rfm_segment"] = "cant_lose_them"
+    people["revenue_total"] = 120.5
+    with Warehouse(settings).session() as s:
+        for table in ("lapsed_vips", "recent_buyers_suppression", "high_value_churn_risk"):
+            s.write_df(people, "segments", table, mode="replace")
+        s.execute("create schema profiles")
+        s.execute(
+            "create table profiles.customer_profiles as select person_id, "
+            "true as consent_email, true as consent_sms, true as consent_ads "
+            "from segments.lapsed_vips"
+        )
+
+    assert run_sync_demo(settings, Console(width=200)) == 1
+    out = capsys.readouterr().out
+    assert "hubspot_lapsed_vips failed" in out and "rejected" in out
+    line = next(ln for ln in out.splitlines() if "meta_suppress_recent_buyers " in ln)
+    assert int(line.strip("│ ").split("│")[1].strip().replace(",", "")) > 0
