@@ -42,6 +42,9 @@ class ShopWorld:
     # customer ids whose web visitor was identified (user id or email), i.e. linkable
     identified: set[str] = field(default_factory=set)
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # filled by build(): gift order id -> (buyer's, recipient's customer id), shipped to the
+    # recipient's name and phone (every 50th customer's first order)
+    gifts: dict[int, tuple[str, str]] = field(default_factory=dict)
 
     def build(self) -> ShopWorld:
         rng = np.random.default_rng(self.seed)
@@ -140,6 +143,10 @@ class ShopWorld:
                 cancelled = rng.random() < 0.04
                 refunded = not cancelled and rng.random() < 0.05
                 total = float(np.round(subtotal * 1.08, 2))
+                ship_to = i
+                if i % 50 == 7 and k == 0:  # a recipient with a phone, someone else
+                    ship_to = 3 * (((i + 5) // 3) % (self.customers // 3))
+                    self.gifts[order_id] = (str(cid), str(3_500_000_000_000 + ship_to))
                 orders.append(
                     {
                         "id": order_id,
@@ -153,7 +160,16 @@ class ShopWorld:
                         "created_at": when,
                         "updated_at": when + timedelta(minutes=5),
                         "name": f"#{order_id - 4_000_000_000}",
-                        "shipping_address_phone": customers[-1]["phone"],
+                        "shipping_address_name": f"First{ship_to} Last{ship_to}",
+                        # a customer j has the phone +1 (415) 555-j when j % 3 == 0
+                        "shipping_address_phone": customers[-1]["phone"]
+                        if ship_to == i
+                        else f"+1 (415) 555-{ship_to:04d}",
+                        "billing_address_name": None
+                        if k % 7 == 5
+                        else f" first{i} LAST{i}"
+                        if k % 4 == 3
+                        else f"First{i} Last{i}",
                         "shipping_address_country_code": "US",
                         "shipping_address_zip": f"94{i % 1000:03d}",
                         "billing_address_phone": None,

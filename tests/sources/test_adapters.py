@@ -219,15 +219,19 @@ def test_hubspot_contacts_skip_deleted_and_take_mobile_phone(
     )
 
 
-def test_identity_links_the_web_visitors_to_the_buyers(discovered: Path, world: ShopWorld) -> None:
+@pytest.fixture(scope="module")
+def person_of(discovered: Path) -> dict[tuple[str, str], str]:
+    """(id_type, id_value) -> person_id after `dbt run` of identity on the loader shapes."""
+    dbt(settings_for(discovered), ["run", "--select", "+identity_graph"])
+    graph = rows(discovered, "select id_type, id_value, person_id from identity.identity_graph")
+    return {(t, v): p for t, v, p in graph}
+
+
+def test_identity_links_the_web_visitors_to_the_buyers(
+    world: ShopWorld, person_of: dict[tuple[str, str], str]
+) -> None:
     """The Done-when of #20: every web visitor who logged in or gave an email is the same
     person as the Shopify customer; visitors who never identified stay apart."""
-    dbt(settings_for(discovered), ["run", "--select", "+identity_graph"])
-    graph = pd.DataFrame(
-        rows(discovered, "select id_type, id_value, person_id from identity.identity_graph"),
-        columns=["id_type", "id_value", "person_id"],
-    )
-    person_of = {(t, v): p for t, v, p in graph.itertuples(index=False)}
     linked = [a for a, c in world.web_identity.items() if c in world.identified]
     assert len(linked) > 100
     for anonymous_id in linked:
@@ -238,6 +242,36 @@ def test_identity_links_the_web_visitors_to_the_buyers(discovered: Path, world: 
         person_of.get(("anonymous_id", a)) != person_of[("user_id", world.web_identity[a])]
         for a in never
     )
+
+
+def test_a_gift_shipped_to_someone_else_gives_the_buyer_no_phone(
+    discovered: Path, world: ShopWorld, person_of: dict[tuple[str, str], str]
+) -> None:
+    """A Shopify order shipped to another name carries the recipient's phone in its shipping
+    address: it is not the buyer's phone, so it must not join the buyer with the recipient.
+    An order shipped to the buyer's own name (any case or spacing), or whose billing name is
+    missing, keeps the shipping phone."""
+    assert len(world.gifts) >= 5
+    phones = dict(rows(discovered, "select order_id, phone from staging.stg_shop__orders"))
+    recipients_with_phones = 0
+    for order_id, (buyer, recipient) in world.gifts.items():
+        assert phones[str(order_id)] is None, order_id
+        assert person_of[("user_id", buyer)] != person_of[("user_id", recipient)]
+        # 555-0100..0199 are reserved for fiction: identity keeps no such number
+        recipient_phone = f"+1415555{int(recipient) - 3_500_000_000_000:04d}"
+        if ("phone", recipient_phone) in person_of:
+            recipients_with_phones += 1
+            assert person_of[("phone", recipient_phone)] == person_of[("user_id", recipient)]
+    assert recipients_with_phones >= 3
+    orders = world.frames["order"]
+    own = orders[
+        ~orders.test & ~orders.id.isin(world.gifts) & orders.shipping_address_phone.notna()
+    ]
+    respelt = own.billing_address_name.notna() & (
+        own.billing_address_name != own.shipping_address_name
+    )
+    assert own.billing_address_name.isna().any() and respelt.any()
+    assert all(phones[str(order_id)] is not None for order_id in own.id)
 
 
 # --- variants named by settings ------------------------------------------------------------

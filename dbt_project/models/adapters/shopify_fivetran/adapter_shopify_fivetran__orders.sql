@@ -8,7 +8,10 @@
                    refund is in shop.returns)
       user_id      customer_id: the same id as shop.customers and, when the storefront sends
                    it as the Segment userId, the web events'
-      phone        the order's phone, else the shipping, else the billing address's
+      phone        the buyer's: the order's phone, else the billing address's, else the
+                   shipping address's when it is addressed to the buyer (its name is the
+                   billing name, or either name is missing). A gift shipped to someone else
+                   carries the recipient's phone, which would join the buyer with them.
       subtotal     total_line_items_price (before discounts), else the subtotal
       item_count   the sum of its lines' quantities
       updated_at   _fivetran_synced (when the row reached the warehouse), else updated_at
@@ -42,8 +45,16 @@ orders as (
     select
         {{ tessera_pick(o, 'id', 'varchar') }} as order_id,
         {{ tessera_pick(o, 'email', 'varchar') }} as customer_email,
-        {{ tessera_pick(o, ['phone', 'shipping_address_phone', 'billing_address_phone'],
-                        'varchar') }} as customer_phone,
+        coalesce(
+            {{ tessera_pick(o, ['phone', 'billing_address_phone'], 'varchar') }},
+            case
+                when {{ tessera_pick(o, 'shipping_address_name', 'varchar') }} is null
+                    or {{ tessera_pick(o, 'billing_address_name', 'varchar') }} is null
+                    or lower(trim({{ tessera_pick(o, 'shipping_address_name', 'varchar') }}))
+                        = lower(trim({{ tessera_pick(o, 'billing_address_name', 'varchar') }}))
+                    then {{ tessera_pick(o, 'shipping_address_phone', 'varchar') }}
+            end
+        ) as customer_phone,
         {{ tessera_pick(o, 'customer_id', 'varchar') }} as user_id,
         cast(null as varchar) as anonymous_id,
         {{ tessera_pick(o, ['processed_at', 'created_at'], 'timestamp') }} as ordered_at,
