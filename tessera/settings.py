@@ -55,6 +55,23 @@ def _file_stem(path: Path) -> str:
     return path.name.lstrip(".").split(".")[0]
 
 
+# dbt-duckdb writes the catalog name (the file name's stem) into SQL without escaping it: a
+# quote or `;` ends the literal or statement, and `#` cuts the name short.
+_CATALOG_BREAKERS = frozenset("'\";#\\")
+
+
+def _check_warehouse_file_name(path: Path, setting: str | None) -> None:
+    stem = _file_stem(path)
+    bad = sorted({c for c in stem if c in _CATALOG_BREAKERS or ord(c) < 32})
+    if bad:
+        shown = " ".join(repr(c) for c in bad)
+        raise SettingsError(
+            f"TESSERA_WAREHOUSE={setting or str(path)!r}: the file name {path.name!r} holds "
+            f"{shown}, which dbt cannot use in the database name it takes from the file name; "
+            "rename the file (letters, digits, spaces, '.', '-', '_')"
+        )
+
+
 def duckdb_catalog_name(path: Path) -> str:
     """The catalog name DuckDB gives the database file at `path` when it opens it."""
     stem = _file_stem(path)
@@ -140,10 +157,14 @@ class Settings:
         sync_memory_limit = env.get("TESSERA_SYNC_MEMORY_LIMIT", "128MB").strip()
         sync_temp_directory = env.get("TESSERA_SYNC_TEMP_DIR")
         snowflake = SnowflakeSettings.from_env(env) if target == "snowflake" else None
+        warehouse_setting = env.get("TESSERA_WAREHOUSE") or None
+        warehouse_path = resolve_path(warehouse_setting or "warehouse/tessera.duckdb")
+        if target == "duckdb":
+            _check_warehouse_file_name(warehouse_path, warehouse_setting)
         return cls(
             target=target,
-            warehouse_path=resolve_path(env.get("TESSERA_WAREHOUSE") or "warehouse/tessera.duckdb"),
-            warehouse_setting=env.get("TESSERA_WAREHOUSE") or None,
+            warehouse_path=warehouse_path,
+            warehouse_setting=warehouse_setting,
             artifacts_dir=resolve_path(env.get("TESSERA_ARTIFACTS") or "artifacts"),
             syncs_dir=resolve_path(env.get("TESSERA_SYNCS_DIR") or "dbt_project/syncs"),
             threads=threads,

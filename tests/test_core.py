@@ -29,6 +29,50 @@ def test_threads_that_are_not_a_count_are_a_settings_error(value: str) -> None:
     assert Settings.from_env({"TESSERA_THREADS": " 3 "}).threads == 3
 
 
+@pytest.mark.parametrize(
+    ("file_name", "character"),
+    [
+        ("o'brien.duckdb", '"\'"'),
+        ('say"hi.duckdb', "'\"'"),
+        ("sales;2024.duckdb", "';'"),
+        ("shop#1.duckdb", "'#'"),
+        ("a\\b.duckdb", "'\\\\'"),
+        ("tab\there.duckdb", "'\\t'"),
+    ],
+)
+def test_a_warehouse_file_name_dbt_cannot_use_is_a_settings_error(
+    tmp_path: Path, file_name: str, character: str
+) -> None:
+    """dbt-duckdb writes the catalog name (the file name's stem) into SQL unescaped: each of
+    these broke `dbt build` with a parser or catalog error; now it is refused up front."""
+    setting = str(tmp_path / file_name)
+    with pytest.raises(SettingsError) as err:
+        Settings.from_env({"TESSERA_WAREHOUSE": setting})
+    message = str(err.value)
+    assert message.startswith("TESSERA_WAREHOUSE=") and character in message, message
+    assert "rename the file" in message
+
+
+@pytest.mark.parametrize(
+    "file_name", ["acme prod ä.duckdb", "a$b (1),x.duckdb", "ok.a;b.duckdb", "1st.db"]
+)
+def test_unusual_warehouse_file_names_dbt_can_use_are_accepted(
+    tmp_path: Path, file_name: str
+) -> None:
+    settings = Settings.from_env({"TESSERA_WAREHOUSE": str(tmp_path / file_name)})
+    assert settings.warehouse_path == tmp_path / file_name
+
+
+def test_the_cli_refuses_such_a_file_name_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(tmp_path / "sales;2024.duckdb"))
+    assert main(["datagen", "--persons", "50"]) == 2
+    out = capsys.readouterr().out.strip()
+    assert "rename the file" in out and "Traceback" not in out
+    assert not list(tmp_path.iterdir()), "nothing written"
+
+
 def test_snowflake_target_lists_every_missing_variable() -> None:
     with pytest.raises(SettingsError) as err:
         Settings.from_env({"TESSERA_TARGET": "snowflake", "SNOWFLAKE_USER": "u"})
