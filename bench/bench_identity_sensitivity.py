@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(rows[-1], flush=True)
     if args.write:
-        from bench.harness import BENCHMARKS_MD, git_sha, machine_description
+        from bench.harness import append_section, git_sha, machine_description
 
         when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         lines = [
@@ -156,8 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             "|---|---|---:|---:|---:|---:|---|---:|",
             *rows,
         ]
-        text = BENCHMARKS_MD.read_text()
-        BENCHMARKS_MD.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+        append_section(lines)
     return 0
 
 

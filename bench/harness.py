@@ -104,9 +104,14 @@ def format_metrics(metrics: dict) -> str:
     return "; ".join(parts)
 
 
-def append_markdown(results: list[Result], path: Path = BENCHMARKS_MD) -> None:
+def append_section(lines: list[str], path: Path = BENCHMARKS_MD) -> None:
+    """Append a section (its lines, starting with a blank one) to BENCHMARKS.md."""
     header = "# Benchmarks\n\nAppended by `make bench` (`python -m bench run`). Newest last.\n"
     text = path.read_text() if path.exists() else header
+    path.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+
+
+def append_markdown(results: list[Result], path: Path = BENCHMARKS_MD) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "",
@@ -123,7 +128,7 @@ def append_markdown(results: list[Result], path: Path = BENCHMARKS_MD) -> None:
             f"| {r.benchmark} | {r.scale:,} | {r.wall_seconds:,.1f} | {r.peak_rss_mb:,.0f} "
             f"| {r.load_average:.1f} | {figures} |"
         )
-    path.write_text(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+    append_section(lines, path)
 
 
 def main(argv: list[str] | None = None) -> int:

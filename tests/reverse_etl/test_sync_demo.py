@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from retl_helpers import person_frame, settings_for
+from retl_helpers import demo_warehouse, execute, person_frame, settings_for
 from rich.console import Console
 
 from reverse_etl.demo import run_sync_demo
@@ -52,20 +52,9 @@ def test_a_sync_the_destination_refuses_fails_the_demo_but_not_the_other_syncs(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     settings = settings_for(tmp_path)
-    people = person_frame(300)
-    people["email"] = "not-an-email-" + people.person_id  # HubSpot refuses every row
-    people["country"] = "US"
-    people["rfm_segment"] = "cant_lose_them"
-    people["revenue_total"] = 120.5
-    with Warehouse(settings).session() as s:
-        for table in ("lapsed_vips", "recent_buyers_suppression", "high_value_churn_risk"):
-            s.write_df(people, "segments", table, mode="replace")
-        s.execute("create schema profiles")
-        s.execute(
-            "create table profiles.customer_profiles as select person_id, "
-            "true as consent_email, true as consent_sms, true as consent_ads "
-            "from segments.lapsed_vips"
-        )
+    demo_warehouse(settings)
+    # HubSpot refuses every row of the segment its sync reads
+    execute(settings, "update segments.lapsed_vips set email = 'not-an-email-' || person_id")
 
     assert run_sync_demo(settings, Console(width=200)) == 1
     out = capsys.readouterr().out
