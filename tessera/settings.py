@@ -56,7 +56,8 @@ def _file_stem(path: Path) -> str:
 
 
 # dbt-duckdb writes the catalog name (the file name's stem) into SQL without escaping it: a
-# quote or `;` ends the literal or statement, and `#` cuts the name short.
+# quote or `;` ends the literal or statement, and `#` or a control character cuts the name
+# short. DuckDB itself reads a backslash as a path separator.
 _CATALOG_BREAKERS = frozenset("'\";#\\")
 
 

@@ -22,6 +22,8 @@
 {%- set orders = tessera_adapter_columns('shopify_fivetran', 'order', found) %}
 {%- set lines = tessera_adapter_columns('shopify_fivetran', 'order_line', found) %}
 {%- set o = orders.columns %}
+{%- set shipping_name = tessera_pick(o, 'shipping_address_name', 'varchar') %}
+{%- set billing_name = tessera_pick(o, 'billing_address_name', 'varchar') %}
 {%- set l = lines.columns %}
 
 with
@@ -48,10 +50,8 @@ orders as (
         coalesce(
             {{ tessera_pick(o, ['phone', 'billing_address_phone'], 'varchar') }},
             case
-                when {{ tessera_pick(o, 'shipping_address_name', 'varchar') }} is null
-                    or {{ tessera_pick(o, 'billing_address_name', 'varchar') }} is null
-                    or lower(trim({{ tessera_pick(o, 'shipping_address_name', 'varchar') }}))
-                        = lower(trim({{ tessera_pick(o, 'billing_address_name', 'varchar') }}))
+                when {{ shipping_name }} is null or {{ billing_name }} is null
+                    or lower(trim({{ shipping_name }})) = lower(trim({{ billing_name }}))
                     then {{ tessera_pick(o, 'shipping_address_phone', 'varchar') }}
             end
         ) as customer_phone,
