@@ -1,5 +1,7 @@
 """A warehouse file of any name works: DuckDB renames the catalog of a file called main, temp or
-system (main.duckdb is catalog main_db), which once broke every staging model."""
+system (main.duckdb is catalog main_db), which once broke every staging model; spaces, umlauts
+and punctuation dbt-duckdb can quote build too (names it cannot are refused by the settings,
+tests/test_core.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,9 @@ from identity_raw import create_raw_tables, event, insert, order
 from tessera.warehouse import Warehouse
 
 
-@pytest.mark.parametrize("name", ["main.duckdb", "Temp.warehouse.duckdb"])
+@pytest.mark.parametrize(
+    "name", ["main.duckdb", "Temp.warehouse.duckdb", "acme prod ä $(1),x.duckdb"]
+)
 def test_a_warehouse_named_like_a_reserved_catalog_builds(tmp_path: Path, name: str) -> None:
     path = tmp_path / name
     settings = settings_for(path)

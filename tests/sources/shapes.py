@@ -77,7 +77,7 @@ class ShopWorld:
                     "first_name": f"First{i}",
                     "last_name": f"Last{i}",
                     "email": f"  Customer.{i}@Example.com" if i % 7 == 0 else email,
-                    "phone": f"+1 (415) 555-{i:04d}" if i % 3 == 0 else None,
+                    "phone": customer_phone(i),
                     "state": "enabled",
                     "orders_count": 0,
                     "total_spent": 0.0,
@@ -161,15 +161,8 @@ class ShopWorld:
                         "updated_at": when + timedelta(minutes=5),
                         "name": f"#{order_id - 4_000_000_000}",
                         "shipping_address_name": f"First{ship_to} Last{ship_to}",
-                        # a customer j has the phone +1 (415) 555-j when j % 3 == 0
-                        "shipping_address_phone": customers[-1]["phone"]
-                        if ship_to == i
-                        else f"+1 (415) 555-{ship_to:04d}",
-                        "billing_address_name": None
-                        if k % 7 == 5
-                        else f" first{i} LAST{i}"
-                        if k % 4 == 3
-                        else f"First{i} Last{i}",
+                        "shipping_address_phone": customer_phone(ship_to),
+                        "billing_address_name": billing_name(i, k),
                         "shipping_address_country_code": "US",
                         "shipping_address_zip": f"94{i % 1000:03d}",
                         "billing_address_phone": None,
@@ -331,6 +324,19 @@ class ShopWorld:
         con.execute(f"create schema if not exists {schema}")
         for name in ("order", "order_line", "customer", "product", "refund", "order_line_refund"):
             write(con, schema, name, self.frames[name])
+
+
+def customer_phone(i: int) -> str | None:
+    """Every third customer has a phone (555-0100..0199 are fiction: identity drops them)."""
+    return f"+1 (415) 555-{i:04d}" if i % 3 == 0 else None
+
+
+def billing_name(i: int, k: int) -> str | None:
+    """Customer i's name on their k-th order: now and then missing, or in other case and
+    spacing than the shipping name."""
+    if k % 7 == 5:
+        return None
+    return f" first{i} LAST{i}" if k % 4 == 3 else f"First{i} Last{i}"
 
 
 def random_uuid(rng: np.random.Generator) -> str:
