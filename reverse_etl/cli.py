@@ -122,6 +122,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def _print_plan(plan: Plan) -> None:
     counts = ", ".join(f"{kind} {plan.counts.get(kind, 0):,}" for kind in KINDS)
+    held_back = plan.counts.get("held_back", 0)
+    if held_back and plan.match is not None:
+        counts += f"; held back {held_back:,} (another row has their {plan.match.field})"
     console.print(f"plan [bold]{plan.sync_name}[/bold]: {counts} (planned in {plan.seconds:.2f}s)")
 
 
@@ -251,7 +254,8 @@ def _print_result(result: RunResult, settings: Settings | None = None) -> None:
         )
     console.print(
         f"sync [bold]{result.sync_name}[/bold] {result.status}: sent {sent}; "
-        f"rejected {stats.rejected:,}; "
+        f"rejected {stats.rejected:,}"
+        + (f" ({stats.held_back:,} held back before sending); " if stats.held_back else "; ")
         + (f"not delivered {stats.not_delivered:,}; " if stats.not_delivered else "")
         + f"{stats.calls:,} requests "
         f"({stats.rate_limited:,} rate limited, {stats.retries:,} retried) in "

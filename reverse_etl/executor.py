@@ -55,7 +55,8 @@ from reverse_etl.destinations.base import (
     TransientError,
 )
 from reverse_etl.journal import AckJournal
-from reverse_etl.planner import KINDS, Plan, field_column, iter_plan
+from reverse_etl.match import CONFLICT_COLUMN, held_back_message
+from reverse_etl.planner import HELD_BACK, KINDS, Plan, field_column, iter_held_back, iter_plan
 from reverse_etl.ratelimit import TokenBucket
 from reverse_etl.state import Outcomes, StateStore
 from reverse_etl.stopping import StopRequest
@@ -100,6 +101,7 @@ class RunStats:
     # run stopped taking batches; the rest of the plan (`not_sent` rows) was never tried
     stopped_early: str | None = None
     not_sent: int = 0  # rows counted in `not_delivered` that were never sent (see above)
+    held_back: int = 0  # counted in `rejected`: another row has their match value (match.py)
     unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
 
 
@@ -361,6 +363,22 @@ class Executor:
             if rest > 0:
                 self._absorb(self._not_sent(kind, rest))
 
+    def _reject_held_back(self, read_session: Session, plan: Plan, read_rows: int) -> None:
+        """Record the plan's held-back upserts (match.py) as rejected, naming the row sent
+        instead; nothing of theirs is sent."""
+        assert plan.match is not None
+        for record_batch in iter_held_back(read_session, plan, read_rows):
+            columns = record_batch.select(["_key", "_kind", "_person_id", CONFLICT_COLUMN])
+            by_kind: dict[str, tuple[list[PlanRow], list[RowResult]]] = {}
+            for key, kind, person, instead in zip(*columns.to_pydict().values(), strict=True):
+                rows, results = by_kind.setdefault(kind, ([], []))
+                rows.append(PlanRow(key, kind, None, None, {}, person))
+                message = held_back_message(plan.match, self.destination.type, instead)
+                results.append(RowResult(key, False, message))
+            for kind, (rows, results) in by_kind.items():
+                self._absorb(self._acknowledge(BatchOutcome(kind, rows, results, 0, 0, 0)))
+        self.stats.held_back = plan.counts.get(HELD_BACK, 0)
+
     def execute(self, read_session: Session, plan: Plan) -> RunStats:
         size = self.destination.batch_size
         read_rows = max(size, (10_000 // size) * size)
@@ -374,6 +392,8 @@ class Executor:
             max_workers=self.destination.concurrency, thread_name_prefix=f"sync-{plan.sync_name}"
         )
         try:
+            if plan.counts.get(HELD_BACK):
+                self._reject_held_back(read_session, plan, read_rows)
             for kind in KINDS:
                 if not plan.counts.get(kind) or self._stop_taking():
                     continue

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from reverse_etl.config import SyncConfig
 from reverse_etl.dialect import hash_expression, key_expression, quote, row_hash_expression
+from reverse_etl.match import CONFLICT_COLUMN, MatchField, hold_back_shared_values
 from reverse_etl.state import ensure_tables, plan_table, state_table
 from reverse_etl.suppression import (
     DELETION_REQUESTS,
@@ -35,6 +36,7 @@ PROFILES_TABLE = "customer_profiles"
 KINDS = ("erased", "suppressed", "removed", "retry", "changed", "added")
 # (reverse_etl.cli repeats KINDS so `tessera --help` need not import the engine)
 PLAN_COLUMNS = ("_key", "_kind", "_row_hash", "_previous_dest_id", "_person_id")
+HELD_BACK = "held_back"  # plan count: upserts sharing a match value with another row
 
 
 class PlanError(ValueError):
@@ -48,6 +50,7 @@ class Plan:
     fields: tuple[str, ...]  # destination field names, in plan column order f_0, f_1, ...
     counts: dict[str, int]
     seconds: float
+    match: MatchField | None = None  # the destination's match field, when it has one
 
     @property
     def to_send(self) -> int:
@@ -236,6 +239,7 @@ def plan_sql(
         )
         select
             d._key, d._kind, d._row_hash, d._previous_dest_id, d._person_id,
+            cast(null as varchar) as {CONFLICT_COLUMN},
             {", ".join(f"{mapped(i, f'v.r_{i}')} as {field_column(i)}" for i in range(len(fields)))}
         from diff as d
         left join values_by_key as v on v._key = d._key
@@ -243,7 +247,14 @@ def plan_sql(
     """
 
 
-def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) -> Plan:
+def build_plan(
+    session: Session,
+    sync: SyncConfig,
+    full_resync: bool = False,
+    match: MatchField | None = None,
+) -> Plan:
+    """`match`: the field the destination knows records by; upserts that share its value
+    with another row are held back (match.py), counted as `held_back`."""
     started = time.perf_counter()
     sources = detect(session, sync)
     check_sources(session, sync, sources)
@@ -256,12 +267,17 @@ def build_plan(session: Session, sync: SyncConfig, full_resync: bool = False) ->
         f"{plan_sql(sync, session.dialect, full_resync, sources)}"
     )
     _refuse_duplicate_keys(session, sync, table)
-    counts = {kind: 0 for kind in (*KINDS, "forget")}
+    counts = {kind: 0 for kind in (*KINDS, "forget", HELD_BACK)}
+    if match is not None:
+        column = field_column(list(sync.mapping).index(match.field))
+        counts[HELD_BACK] = hold_back_shared_values(session, sync, table, match, column)
     for kind, n in session.df(
-        f"select _kind as kind, count(*) as n from {table} group by _kind"
+        f"select _kind as kind, count(*) as n from {table} "
+        f"where {CONFLICT_COLUMN} is null group by _kind"
     ).itertuples(index=False):
         counts[kind] = int(n)
-    return Plan(sync.name, table, tuple(sync.mapping), counts, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Plan(sync.name, table, tuple(sync.mapping), counts, seconds, match)
 
 
 RECONCILE_KINDS = ("in_sync", "unacknowledged")
@@ -327,7 +343,16 @@ def _refuse_duplicate_keys(session: Session, sync: SyncConfig, table: str) -> No
 def iter_plan(session: Session, plan: Plan, kind: str, batch_size: int) -> Iterator[pa.RecordBatch]:
     """Stream one kind of the plan's rows in record batches (memory flat in plan size)."""
     yield from session.iter_batches(
-        f"select * from {plan.table} where _kind = '{kind}'", batch_size=batch_size
+        f"select * from {plan.table} where _kind = '{kind}' and {CONFLICT_COLUMN} is null",
+        batch_size=batch_size,
+    )
+
+
+def iter_held_back(session: Session, plan: Plan, batch_size: int) -> Iterator[pa.RecordBatch]:
+    """The upserts held back because another row has their match value (match.py)."""
+    yield from session.iter_batches(
+        f"select * from {plan.table} where {CONFLICT_COLUMN} is not null order by _kind, _key",
+        batch_size=batch_size,
     )
 
 

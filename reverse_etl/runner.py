@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from reverse_etl.alerts import RunSummary, notify, scrub
 from reverse_etl.config import Catalog, SyncConfig
-from reverse_etl.destinations import build_destination
+from reverse_etl.destinations import build_destination, destination_class
 from reverse_etl.destinations.base import (
     AllRowsRejectedError,
     Destination,
@@ -166,7 +166,8 @@ def plan_sync(
         (limits or WarehouseLimits.from_settings(settings)).apply(session)
         if lock_dir is not None:
             _replay_if_idle(session, settings, sync, lock_dir)
-        plan = build_plan(session, sync, full_resync=full_resync)
+        match = destination_class(catalog.destination_for(sync).type).match_field(sync)
+        plan = build_plan(session, sync, full_resync=full_resync, match=match)
         try:
             return plan, sample(session, plan, rows)
         finally:
@@ -241,7 +242,8 @@ def _run_locked(
     journal = AckJournal(journals, sync.name, run_id)
     try:
         on_phase("plan")
-        plan = build_plan(session, sync, full_resync=opts.full_resync)
+        match = destination_class(destination.type).match_field(sync)
+        plan = build_plan(session, sync, full_resync=opts.full_resync, match=match)
         store.forget_never_acknowledged(plan.table)
         if opts.on_plan:
             opts.on_plan(plan)
@@ -281,9 +283,14 @@ def _run_locked(
             error += f"; {stats.unfinished_batches} batch(es) still in flight at the deadline"
     elif stats.not_delivered and not stats.sent_ok:
         status, error = "failed", _nothing_delivered(destination, stats, sync)
-    elif stats.rejected and not stats.sent_ok and set(stats.failed_by_kind) - {"retry"}:
+    elif (
+        stats.rejected > stats.held_back
+        and not stats.sent_ok
+        and set(stats.failed_by_kind) - {"retry"}
+    ):
         # answered, and refused every row; a run whose only work was retrying rows refused
-        # before stays partial, so one bad row does not fail every later run
+        # before stays partial, so one bad row does not fail every later run (nor do rows
+        # held back before sending: the destination refused nothing)
         example = _commonest_rejection(session, run_id, destination)
         status, error = "failed", _all_rejected(destination, stats, sync, example)
     else:

@@ -22,6 +22,7 @@ from reverse_etl.config import ConfigError, DestinationConfig, RateLimitConfig, 
 from reverse_etl.config import SyncConfig as SyncConfig
 from reverse_etl.jsonio import dumps as dumps
 from reverse_etl.jsonio import loads
+from reverse_etl.match import MatchField
 
 Operation = Literal["upsert", "update", "insert", "delete", "suppress", "erase"]
 # delete: the row left the segment (mirror, add_remove); suppress: consent for the sync's
@@ -168,6 +169,13 @@ class BaseDestination:
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:
         """Raise ConfigError if `sync` cannot work with this destination type."""
+
+    @classmethod
+    def match_field(cls, sync: SyncConfig) -> MatchField | None:
+        """The field this destination knows a record by, when two rows of `sync` with one
+        value there would be one record (match.py). None: rows are separate whatever their
+        values (audiences are sets of hashed identifiers; files and webhooks take every row)."""
+        return None
 
     def read(self, rows: Sequence[PlanRow]) -> dict[str, RemoteRecord | None]:
         """Row key -> what the destination holds for it (None: nothing), by the id we know

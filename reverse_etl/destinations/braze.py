@@ -40,6 +40,7 @@ from reverse_etl.destinations.base import (
     dumps,
     is_removal,
 )
+from reverse_etl.match import MatchField
 
 IDENTIFIERS = ("external_id", "email")
 SET_BY_CONSENT = ("email_subscribe", "subscription_groups")
@@ -78,6 +79,11 @@ class BrazeUsers(BaseDestination):
         group = self.sync.options.get("subscription_group_id")
         self.group_id = str(group) if group is not None else None
         self.http = self.http_client()
+
+    @classmethod
+    def match_field(cls, sync: SyncConfig) -> MatchField:
+        identifier = identifier_field(sync)  # external_id is case-sensitive in Braze
+        return MatchField(identifier, case_insensitive=identifier == "email", record="user")
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

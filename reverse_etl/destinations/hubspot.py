@@ -34,6 +34,7 @@ from reverse_etl.destinations.base import (
     dumps,
     is_removal,
 )
+from reverse_etl.match import MatchField
 
 ID_PROPERTY = "email"
 
@@ -67,6 +68,10 @@ class HubSpotContacts(BaseDestination):
                 f"{sync.source_file}: sync {sync.name!r} field `hashing`: HubSpot needs the "
                 "plain email as its id property; do not hash it"
             )
+
+    @classmethod
+    def match_field(cls, sync: SyncConfig) -> MatchField:
+        return MatchField(ID_PROPERTY, case_insensitive=True, record="contact")
 
     def _headers(self) -> dict[str, str]:
         token = self._secrets["token"].get_secret_value()

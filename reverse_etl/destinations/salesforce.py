@@ -49,6 +49,7 @@ from reverse_etl.destinations.base import (
     dumps,
     is_removal,
 )
+from reverse_etl.match import MatchField
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 API_VERSION = re.compile(r"^[0-9]{2}\.[0-9]$")
@@ -126,6 +127,12 @@ class SalesforceBulk(BaseDestination):
             f for f in self.sync.mapping if f != self.external_id_field
         ]
         self.http = self.http_client()
+
+    @classmethod
+    def match_field(cls, sync: SyncConfig) -> MatchField:
+        # external ids are unique case-insensitively unless the field is made case-sensitive
+        field = str(sync.options.get("external_id_field"))
+        return MatchField(field, case_insensitive=True, record="record")
 
     @classmethod
     def check_sync(cls, sync: SyncConfig) -> None:

@@ -2,7 +2,8 @@
 
 Contract enforced (HubSpot CRM v3 docs): bearer token; `{"inputs": [...]}` with at most 100
 inputs. Writes: each input has `id`, `idProperty: "email"` (upsert) and a `properties`
-object; invalid emails are per-row errors in a 207 multi-status answer. Upsert by email is
+object; invalid emails are per-row errors in a 207 multi-status answer, and two inputs
+naming one contact (an email twice, or an id twice) fail the whole batch. Upsert by email is
 idempotent (a resent batch updates, never duplicates); `creates` counts contact creations
 per email so tests can prove it.
 Reads: `POST .../batch/read` with `properties`, optional `idProperty` and `inputs: [{id}]`
@@ -107,6 +108,14 @@ class HubSpotEmulator(EmulatorApp):
                 return _error(
                     "every input needs `id` and `properties`; upserts need `idProperty: email`"
                 )
+        # HubSpot refuses, whole, a batch in which two inputs resolve to one contact
+        targets = Counter(
+            item["id"].strip().lower() if item.get("idProperty") == "email" else item["id"]
+            for item in inputs
+        )
+        repeated = sorted(target for target, n in targets.items() if n > 1)
+        if repeated:
+            return _error(f"Duplicate IDs found in batch input: {repeated}. IDs must be unique")
         results, errors = [], []
         for item in inputs:
             by_email = item.get("idProperty") == "email"

@@ -8,11 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from retl_helpers import meta_destination, meta_sync, sync_paths
+from retl_helpers import (
+    hubspot_destination,
+    hubspot_sync,
+    meta_destination,
+    meta_sync,
+    sync_paths,
+)
 
 from reverse_etl.config import SyncConfig
 from reverse_etl.hashing import hash_value
-from reverse_etl.planner import build_plan, drop_plan, field_column
+from reverse_etl.planner import KINDS, build_plan, drop_plan, field_column
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
 
@@ -116,3 +122,60 @@ def test_two_pass_plan_as_snowflake_sql(tmp_path: Path, fakesnow_settings: Setti
     sync = paths.catalog().sync("ads")
     with Warehouse(fakesnow_settings).session() as session:
         check_two_runs(session, sync)
+
+
+def check_held_back(session: Session, sync: SyncConfig) -> None:
+    """Rows sharing a HubSpot match value (the email, whatever its case) after the first by
+    key, and rows taking an email a synced row holds, are held back naming the row sent."""
+    from reverse_etl.destinations.hubspot import HubSpotContacts
+    from reverse_etl.match import CONFLICT_COLUMN
+
+    match = HubSpotContacts.match_field(sync)
+
+    def held_back() -> dict[str, str]:
+        plan = build_plan(session, sync, match=match)
+        try:
+            rows = session.arrow(
+                f"select _key, {CONFLICT_COLUMN} as instead from {plan.table} "
+                f"where {CONFLICT_COLUMN} is not null"
+            ).to_pylist()
+            assert plan.counts["held_back"] == len(rows)
+            planned = session.scalar(f"select count(*) from {plan.table}")
+            assert sum(plan.counts[kind] for kind in KINDS) == planned - len(rows)
+        finally:
+            drop_plan(session, plan)
+        return {r["_key"]: r["instead"] for r in rows}
+
+    twins = [
+        *PEOPLE,
+        ("p6", " ann@EXAMPLE.com", None, False),
+        ("p7", "ann@example.com", None, True),
+    ]
+    load(session, twins)
+    assert held_back() == {"p6": "p1", "p7": "p1"}
+    # p7 alone is synced now; p1 (new) takes its email: the contact HubSpot holds wins
+    session.execute(
+        f"insert into tessera_sync.state_{sync.name} (key, row_hash, dest_id, status, attempts) "
+        "values ('p7', 'h', '101', 'synced', 0)"
+    )
+    load(session, [*PEOPLE, ("p7", "ann@example.com", None, True)])
+    assert held_back() == {"p1": "p7"}
+
+
+def test_held_back_plan_on_duckdb(tmp_path: Path, settings: Settings) -> None:
+    sync = hubspot_plan_sync(tmp_path)
+    with Warehouse(settings).session() as session:
+        check_held_back(session, sync)
+
+
+def test_held_back_plan_as_snowflake_sql(tmp_path: Path, fakesnow_settings: Settings) -> None:
+    sync = hubspot_plan_sync(tmp_path)
+    with Warehouse(fakesnow_settings).session() as session:
+        check_held_back(session, sync)
+
+
+def hubspot_plan_sync(tmp_path: Path) -> SyncConfig:
+    mapping = {"email": "email", "phone": "phone"}
+    sync = hubspot_sync(consent=None, mapping=mapping, segment="segments.test_audience")
+    paths = sync_paths(tmp_path, [hubspot_destination("http://127.0.0.1:9")], [sync])
+    return paths.catalog().sync("crm")
