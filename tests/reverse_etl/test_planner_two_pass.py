@@ -179,3 +179,27 @@ def hubspot_plan_sync(tmp_path: Path) -> SyncConfig:
     sync = hubspot_sync(consent=None, mapping=mapping, segment="segments.test_audience")
     paths = sync_paths(tmp_path, [hubspot_destination("http://127.0.0.1:9")], [sync])
     return paths.catalog().sync("crm")
+
+
+def test_braze_external_ids_differing_in_case_are_two_users(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """Braze external ids are case-sensitive, so only the same id (spaces aside) is held back."""
+    from more_destination_cases import braze_destination, braze_sync
+
+    from reverse_etl.destinations.braze import BrazeUsers
+    from reverse_etl.match import CONFLICT_COLUMN
+
+    sync_dict = braze_sync(consent=None, mapping={"external_id": "email", "phone": "phone"})
+    paths = sync_paths(tmp_path, [braze_destination("http://127.0.0.1:9")], [sync_dict])
+    sync = paths.catalog().sync("braze")
+    twins = [*PEOPLE, ("p6", "ann@example.com", None, True), ("p7", "Ann@Example.com", None, True)]
+    with Warehouse(settings).session() as session:
+        load(session, twins)
+        plan = build_plan(session, sync, match=BrazeUsers.match_field(sync))
+        held = session.arrow(
+            f"select _key, {CONFLICT_COLUMN} as instead from {plan.table} "
+            f"where {CONFLICT_COLUMN} is not null"
+        ).to_pylist()
+        drop_plan(session, plan)
+    assert held == [{"_key": "p7", "instead": "p1"}]
