@@ -12,7 +12,9 @@ So the plan holds such rows back, in the warehouse, before anything is sent: of 
 share a match value, the one the destination already holds (it is in state as synced, or is
 being updated by the id the destination gave it) is sent, otherwise the first by key; the
 others are recorded as rejected (`tessera_sync.errors`, naming the row sent instead) and are
-planned again on every run, so each one goes out once its value is its own.
+planned again on every run, so each one goes out once its value is its own. A deletion
+request for a row held back (never sent) must not delete, by that value, the record of the
+row that was sent: its erasure finds nothing by it.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ def hold_back_shared_values(
     session: Session, sync: SyncConfig, plan: str, match: MatchField, field_column: str
 ) -> int:
     """Mark the plan's upserts whose match value another row of the sync holds or is sent
-    with (see the module doc); returns how many were marked."""
+    with (see the module doc); returns how many were marked. Then keep erasures of rows the
+    destination never acknowledged from finding another row's record by that value."""
     segment_value = _normalised(f"seg.{sync.mapping[match.field]}", match)
     planned_value = _normalised(f"p.{field_column}", match)
     upserts = ", ".join(f"'{kind}'" for kind in UPSERT_KINDS)
@@ -65,31 +68,68 @@ def hold_back_shared_values(
         from {plan} as p
         where p._kind in ({upserts})
     """
-    if not session.scalar(f"select count(*) from ({planned}) as n"):
-        return 0
-    # the rows the destination holds and this run leaves alone, where an upsert's value is
-    held = f"""
-        {planned}
-        union all
-        select s.key, {segment_value}, 0
+    # the rows the destination holds and this run leaves alone
+    kept = f"""
+        select s.key, {segment_value} as value, 0 as unknown
         from {state_table(sync.name)} as s
         join {sync.segment} as seg on {segment_key} = s.key
         where s.status = 'synced'
             and not exists (select 1 from {plan} as q where q._key = s.key)
-            and {segment_value} in (select n.value from ({planned}) as n)
     """
-    ranked = f"""
-        select h.key, first_value(h.key) over (
-            partition by h.value order by h.unknown, h.key
-        ) as sent_instead
-        from ({held}) as h
-        where h.value is not null and h.value <> ''
+    held_back = 0
+    if session.scalar(f"select count(*) from ({planned}) as n"):
+        ranked = f"""
+            select h.key, first_value(h.key) over (
+                partition by h.value order by h.unknown, h.key
+            ) as sent_instead
+            from (
+                {planned}
+                union all
+                select k.* from ({kept}) as k
+                where k.value in (select n.value from ({planned}) as n)
+            ) as h
+            where h.value is not null and h.value <> ''
+        """
+        conflicts = (
+            f"select r.key, r.sent_instead from ({ranked}) as r where r.key <> r.sent_instead"
+        )
+        session.execute(
+            f"update {plan} set {CONFLICT_COLUMN} = m.sent_instead from ({conflicts}) as m "
+            f"where {plan}._key = m.key and {plan}._kind in ({upserts})"
+        )
+        held_back = int(
+            session.scalar(f"select count(*) from {plan} where {CONFLICT_COLUMN} is not null") or 0
+        )
+    _spare_other_rows_records(session, plan, match, field_column, planned, kept)
+    return held_back
+
+
+def _spare_other_rows_records(
+    session: Session, plan: str, match: MatchField, field_column: str, planned: str, kept: str
+) -> None:
+    """An erasure of a row the destination never acknowledged (no id of ours) finds the record
+    by the match value: HubSpot's gdpr-delete and Braze's users/delete by email. When another
+    row holds that value, the record is that row's (this one was held back, or refused), so
+    the value is blanked and the erasure deletes nothing of it."""
+    unknown_erasures = f"""
+        select count(*) from {plan} where _kind = 'erased' and _previous_dest_id is null
     """
-    conflicts = f"select r.key, r.sent_instead from ({ranked}) as r where r.key <> r.sent_instead"
+    if not session.scalar(unknown_erasures):
+        return
+    erased_value = _normalised(f"e.{field_column}", match)
+    holders = f"""
+        select n.key, n.value from ({planned}) as n
+        where n.key not in (select c._key from {plan} as c where c.{CONFLICT_COLUMN} is not null)
+        union all
+        select k.key, k.value from ({kept}) as k
+    """
+    others = f"""
+        select distinct e._key as key
+        from {plan} as e
+        join ({holders}) as h on h.value = {erased_value} and h.key <> e._key
+        where e._kind = 'erased' and e._previous_dest_id is null
+    """
     session.execute(
-        f"update {plan} set {CONFLICT_COLUMN} = m.sent_instead from ({conflicts}) as m "
-        f"where {plan}._key = m.key and {plan}._kind in ({upserts})"
-    )
-    return int(
-        session.scalar(f"select count(*) from {plan} where {CONFLICT_COLUMN} is not null") or 0
+        f"update {plan} set {field_column} = null from ({others}) as m "
+        f"where {plan}._key = m.key and {plan}._kind = 'erased'"
     )

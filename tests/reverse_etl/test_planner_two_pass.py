@@ -129,6 +129,7 @@ def check_held_back(session: Session, sync: SyncConfig) -> None:
     key, and rows taking an email a synced row holds, are held back naming the row sent."""
     from reverse_etl.destinations.hubspot import HubSpotContacts
     from reverse_etl.match import CONFLICT_COLUMN
+    from reverse_etl.privacy import request_deletion
 
     match = HubSpotContacts.match_field(sync)
 
@@ -160,6 +161,25 @@ def check_held_back(session: Session, sync: SyncConfig) -> None:
     )
     load(session, [*PEOPLE, ("p7", "ann@example.com", None, True)])
     assert held_back() == {"p1": "p7"}
+    # p1 was held back (failed, no id of ours) and asks to be erased: the erasure must not
+    # find p7's contact by the shared email; p2, whose email is its own, keeps it
+    session.execute(
+        f"insert into tessera_sync.state_{sync.name} (key, status, attempts) "
+        "values ('p1', 'failed', 1), ('p2', 'failed', 1)"
+    )
+    request_deletion(session, "p1")
+    request_deletion(session, "p2")
+    plan = build_plan(session, sync, match=match)
+    try:
+        erased = session.arrow(
+            f"select _key, {field_column(0)} as email from {plan.table} where _kind = 'erased'"
+        ).to_pylist()
+    finally:
+        drop_plan(session, plan)
+    assert sorted((r["_key"], r["email"]) for r in erased) == [
+        ("p1", None),
+        ("p2", "bob@example.com"),
+    ]
 
 
 def test_held_back_plan_on_duckdb(tmp_path: Path, settings: Settings) -> None:

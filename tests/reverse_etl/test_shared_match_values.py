@@ -129,3 +129,30 @@ def test_the_cli_says_what_was_held_back_and_why(
     out = capsys.readouterr().out
     assert "rejected 1 (1 held back before sending)" in out
     assert "1 x not sent: row 'p0000010' of this sync has the same email" in out
+
+
+def test_erasing_a_held_back_person_leaves_the_contact_of_the_row_sent(
+    tmp_path: Path, settings: Settings, hubspot: EmulatorHandle
+) -> None:
+    from reverse_etl.privacy import request_deletion
+    from tessera.warehouse import Warehouse
+
+    _email_of(settings, "p0000011", "person.10@example.com")
+    paths = sync_paths(tmp_path, [hubspot_destination(hubspot.base_url)], [hubspot_sync()])
+    assert run(settings, paths, "crm").stats.held_back == 1
+    with Warehouse(settings).session() as session:
+        request_deletion(session, "p0000011")
+    erased = run(settings, paths, "crm")
+    assert erased.stats.ok_by_kind.get("erased") == 1, "the person is forgotten"
+    with hubspot.app.lock:
+        gdpr_deleted = list(hubspot.app.gdpr_deleted)
+    assert gdpr_deleted == [], "p0000010's contact, found by the shared email, is kept"
+    assert live_contacts(hubspot.app)["person.10@example.com"]["firstname"] == "First10"
+    state = query(settings, "select key from tessera_sync.state_crm where key = 'p0000011'")
+    assert state.empty and query(settings, ERRORS).empty, "nothing of p0000011 is kept"
+
+    # a person never held back, whom HubSpot holds, is still erased by the contact id
+    with Warehouse(settings).session() as session:
+        request_deletion(session, "p0000010")
+    run(settings, paths, "crm")
+    assert "person.10@example.com" not in live_contacts(hubspot.app)
