@@ -19,6 +19,7 @@ row that was sent: its erasure finds nothing by it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from reverse_etl.config import SyncConfig
@@ -68,14 +69,19 @@ def hold_back_shared_values(
         from {plan} as p
         where p._kind in ({upserts})
     """
-    # the rows the destination holds and this run leaves alone
-    kept = f"""
-        select s.key, {segment_value} as value, 0 as unknown
-        from {state_table(sync.name)} as s
-        join {sync.segment} as seg on {segment_key} = s.key
-        where s.status = 'synced'
-            and not exists (select 1 from {plan} as q where q._key = s.key)
-    """
+
+    def kept(values: str) -> str:
+        """The rows the destination holds and this run leaves alone, with one of `values`
+        (filtered on the segment first: a small plan reads few rows of a large state)."""
+        return f"""
+            select s.key, {segment_value} as value, 0 as unknown
+            from {sync.segment} as seg
+            join {state_table(sync.name)} as s on s.key = {segment_key}
+            where {segment_value} in ({values})
+                and s.status = 'synced'
+                and not exists (select 1 from {plan} as q where q._key = s.key)
+        """
+
     held_back = 0
     if session.scalar(f"select count(*) from ({planned}) as n"):
         ranked = f"""
@@ -85,8 +91,7 @@ def hold_back_shared_values(
             from (
                 {planned}
                 union all
-                select k.* from ({kept}) as k
-                where k.value in (select n.value from ({planned}) as n)
+                {kept(f"select n.value from ({planned}) as n")}
             ) as h
             where h.value is not null and h.value <> ''
         """
@@ -105,23 +110,29 @@ def hold_back_shared_values(
 
 
 def _spare_other_rows_records(
-    session: Session, plan: str, match: MatchField, field_column: str, planned: str, kept: str
+    session: Session,
+    plan: str,
+    match: MatchField,
+    field_column: str,
+    planned: str,
+    kept: Callable[[str], str],
 ) -> None:
     """An erasure of a row the destination never acknowledged (no id of ours) finds the record
     by the match value: HubSpot's gdpr-delete and Braze's users/delete by email. When another
     row holds that value, the record is that row's (this one was held back, or refused), so
     the value is blanked and the erasure deletes nothing of it."""
-    unknown_erasures = f"""
-        select count(*) from {plan} where _kind = 'erased' and _previous_dest_id is null
-    """
-    if not session.scalar(unknown_erasures):
-        return
     erased_value = _normalised(f"e.{field_column}", match)
+    unknown_erasures = f"""
+        select {erased_value} from {plan} as e
+        where e._kind = 'erased' and e._previous_dest_id is null
+    """
+    if not session.scalar(f"select count(*) from ({unknown_erasures}) as u"):
+        return
     holders = f"""
         select n.key, n.value from ({planned}) as n
         where n.key not in (select c._key from {plan} as c where c.{CONFLICT_COLUMN} is not null)
         union all
-        select k.key, k.value from ({kept}) as k
+        select k.key, k.value from ({kept(unknown_erasures)}) as k
     """
     others = f"""
         select distinct e._key as key
