@@ -111,7 +111,9 @@
     {#- post-hook of identity_records: the keys of the records this run and earlier ones have
         counted, so the next run skips them. For a source in var identity_full_reread_sources,
         every record's key (kept = 'all', the next run reads the source in full); for the
-        others, those inside the new lookback window (kept = 'window') -#}
+        others, those inside the new lookback window (kept = 'window'). Records without an
+        identifier are kept too: the next run skips them anyway, and testing for identifiers
+        would normalise every identifier of the window again. -#}
     {%- set full_reread = identity_config().full_reread_sources -%}
     {%- set relation = api.Relation.create(database=this.database, schema=this.schema,
                                            identifier='identity_records_seen') -%}
@@ -123,13 +125,8 @@
         {{ _identity_record_loaded(src) }} as loaded_at,
         '{{ 'all' if src.source in full_reread else 'window' }}' as kept
     from {{ ref(src.model) }}
-    where (
-        {%- for expr in src.ids.values() %}
-        {{ expr }} is not null{{ ' or' if not loop.last }}
-        {%- endfor %}
-    )
     {%- if src.source not in full_reread %}
-        and {{ _identity_record_loaded(src) }} > {{ identity_lookback_start(src.source) }}
+    where {{ _identity_record_loaded(src) }} > {{ identity_lookback_start(src.source) }}
     {%- endif %}
     {{ 'union all' if not loop.last }}
     {%- endfor %}
