@@ -31,46 +31,32 @@ valid_records as (
 
 ),
 
-occurrences as {{ materialized_cte() }} (
-
-    {%- for id_type in id_types %}
-    select record_key, '{{ id_type }}' as id_type, {{ id_type }} as id_value
-    from valid_records
-    where {{ id_type }} is not null
-    {{ 'union all' if not loop.last }}
-    {%- endfor %}
-
-),
-
-caps as (
+{# one distinct pair per capped type direction, each from its own two columns: cheaper than
+   unpivoting every record and joining it to itself on record_key #}
+pairs as {{ materialized_cte() }} (
 
     {%- for id_type, linked_type, max in caps %}
-    select '{{ id_type }}' as id_type, '{{ linked_type }}' as linked_type, {{ max }} as max_links
+    select
+        '{{ id_type }}' as id_type,
+        {{ id_type }} as id_value,
+        '{{ linked_type }}' as linked_type,
+        {{ linked_type }} as linked_value,
+        {{ max }} as max_links
+    from (
+        select distinct {{ id_type }}, {{ linked_type }}
+        from valid_records
+        where {{ id_type }} is not null and {{ linked_type }} is not null
+    ) as linked
     {{ 'union all' if not loop.last }}
     {%- else %}
-    select cast(null as varchar) as id_type, cast(null as varchar) as linked_type,
+    select
+        cast(null as varchar) as id_type,
+        cast(null as varchar) as id_value,
+        cast(null as varchar) as linked_type,
+        cast(null as varchar) as linked_value,
         0 as max_links
     where 1 = 0
     {%- endfor %}
-
-),
-
-pairs as {{ materialized_cte() }} (
-
-    select distinct
-        a.id_type,
-        a.id_value,
-        b.id_type as linked_type,
-        b.id_value as linked_value,
-        c.max_links
-
-    from occurrences a
-    join occurrences b
-        on b.record_key = a.record_key
-        and b.id_type <> a.id_type
-    join caps c
-        on c.id_type = a.id_type
-        and c.linked_type = b.id_type
 
 ),
 
