@@ -138,26 +138,32 @@ component_heirs as (
 
 ),
 
-component_seeds as (
+{# each component's seed is its oldest node (then the smallest key); aggregates, not a
+   window over every node, which sorted them all #}
+cluster_firsts as (
 
     select
         cluster_key,
-        node_key as seed_key,
-        had_earlier_person
+        min(first_seen_at) as first_seen_at,
+        max(case when earlier_person_id is not null then 1 else 0 end) as had_earlier_person
 
-    from (
-        select
-            cluster_key,
-            node_key,
-            max(case when earlier_person_id is not null then 1 else 0 end)
-                over (partition by cluster_key) as had_earlier_person,
-            row_number() over (
-                partition by cluster_key
-                order by first_seen_at, node_key
-            ) as age_rank
-        from labelled
-    ) ranked
-    where age_rank = 1
+    from labelled
+    group by cluster_key
+
+),
+
+component_seeds as (
+
+    select
+        l.cluster_key,
+        min(l.node_key) as seed_key,
+        max(f.had_earlier_person) as had_earlier_person
+
+    from labelled l
+    join cluster_firsts f
+        on f.cluster_key = l.cluster_key
+        and l.first_seen_at is not distinct from f.first_seen_at
+    group by l.cluster_key
 
 ),
 
