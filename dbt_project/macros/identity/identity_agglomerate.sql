@@ -283,14 +283,13 @@
     {%- do run_query(create ~ "tessera_agg_decisions as " ~ decisions_sql) -%}
     {#- refused joins: cut, and audit, every edge between the two clusters -#}
     {%- set cuts_sql -%}
-        insert into tessera_agg_cuts
         select
-            e.a_key,
-            e.b_key,
+            e.a_key as src_key,
+            e.b_key as dst_key,
             case
                 when d.refused in ('weak_join', 'uncorroborated') then d.refused
                 else 'person_limit'
-            end,
+            end as reason,
             case
                 when d.refused = 'weak_join'
                     then 'a device or cookie would join two persons that their strong '
@@ -306,7 +305,7 @@
                         || cast(sa.n_{{ id_type }} + sb.n_{{ id_type }} as varchar)
                         || ' {{ id_type }} (var identity_person_limits: {{ limit }})'
                 {%- endfor %}
-            end,
+            end as detail,
             na.component_key
         from tessera_agg_decisions d
         join tessera_agg_stats sa on sa.cluster_key = d.a
@@ -316,17 +315,18 @@
         join tessera_agg_nodes nb on nb.node_key = e.b_key and nb.cluster_key = d.b
         where d.refused is not null
     {%- endset -%}
-    {%- do run_query(cuts_sql) -%}
-    {%- do run_query(create ~ "tessera_agg_edges as
-        select e.*
-        from tessera_agg_edges e
-        join tessera_agg_nodes na on na.node_key = e.a_key
-        join tessera_agg_nodes nb on nb.node_key = e.b_key
-        left join tessera_agg_decisions d1
-            on d1.a = na.cluster_key and d1.b = nb.cluster_key and d1.refused is not null
-        left join tessera_agg_decisions d2
-            on d2.a = nb.cluster_key and d2.b = na.cluster_key and d2.refused is not null
-        where d1.a is null and d2.a is null") -%}
+    {%- do run_query(create ~ "tessera_agg_round_cuts as " ~ cuts_sql) -%}
+    {%- do run_query("insert into tessera_agg_cuts select * from tessera_agg_round_cuts") -%}
+    {#- the cut edges leave the graph, in both directions: a few per refused join, where
+        rebuilding the edges would join every one of them to its clusters again -#}
+    {%- do run_query("delete from tessera_agg_edges
+        using (
+            select src_key, dst_key from tessera_agg_round_cuts
+            union all
+            select dst_key, src_key from tessera_agg_round_cuts
+        ) as cut
+        where tessera_agg_edges.a_key = cut.src_key and tessera_agg_edges.b_key = cut.dst_key") -%}
+    {%- do run_query("drop table if exists tessera_agg_round_cuts") -%}
     {#- accepted joins -#}
     {%- do run_query(create ~ "tessera_agg_nodes as
         select
