@@ -26,10 +26,19 @@ def generated_warehouse(scale: int, workdir: Path) -> Settings:
     The generated file is cached beside the benchmark folders (one per scale) so that the
     staging, identity and profile benchmarks do not each pay for generation.
     """
+    cache = cached_generated_warehouse(scale, workdir.parent)
+    target = workdir / "warehouse.duckdb"
+    shutil.copyfile(cache, target)
+    return bench_settings(target)
+
+
+def cached_generated_warehouse(scale: int, folder: Path) -> Path:
+    """The generated warehouse at `scale` persons cached in `folder`, generated if missing
+    (seed and end date of this module). Copy it before writing to it."""
     from tessera.datagen import generate
     from tessera.warehouse import Warehouse
 
-    cache = workdir.parent / f"_generated-{scale}-v{GENERATED_LAYOUT}.duckdb"
+    cache = folder / f"_generated-{scale}-v{GENERATED_LAYOUT}.duckdb"
     if not cache.exists():
         tmp = cache.with_suffix(".partial")
         tmp.unlink(missing_ok=True)
@@ -41,9 +50,7 @@ def generated_warehouse(scale: int, workdir: Path) -> Settings:
             progress=False,
         )
         tmp.rename(cache)
-    target = workdir / "warehouse.duckdb"
-    shutil.copyfile(cache, target)
-    return bench_settings(target)
+    return cache
 
 
 def build_synthetic_segment(settings: Settings, table: str, rows: int) -> None:
