@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import cached_generated_warehouse
+from bench.harness import append_section, machine_description
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMORY_LIMIT = "6GB"
@@ -130,8 +131,6 @@ def main() -> None:
     lines = _table(args, runs)
     print("\n".join(lines))
     if args.write:
-        from bench.harness import append_section
-
         append_section(lines)
 
 
@@ -147,7 +146,7 @@ def _table(args: argparse.Namespace, runs: list[tuple[str, dict]]) -> list[str]:
         f"## Identity build, {args.before} against {args.after}, alternated — {stamp}",
         "",
         f"`python -m bench.bench_identity_cost --before {args.before} --after {args.after} "
-        f"--scale {args.scale} --pairs {args.pairs}`; {os.cpu_count()} cores.",
+        f"--scale {args.scale} --pairs {args.pairs}`; {machine_description()}.",
         "",
         "| run | commit | exit | wall s | CPU s | peak RSS MB | load |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -158,6 +157,9 @@ def _table(args: argparse.Namespace, runs: list[tuple[str, dict]]) -> list[str]:
             f"| {i} | {name} | {r['exit']} | {r['wall']:.1f} | {r['cpu']:.1f} | "
             f"{r['peak_rss_mb']:,} | {load} |"
         )
+    lines += [
+        f"\nRun {i} failed: {r.get('error', '')}" for i, (_, r) in enumerate(runs, 1) if r["exit"]
+    ]
     wall = _mean(runs, "after", "wall") / _mean(runs, "before", "wall")
     cpu = _mean(runs, "after", "cpu") / _mean(runs, "before", "cpu")
     lines += [
