@@ -33,7 +33,7 @@ chromium:
 	@test -x /usr/bin/chromium || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
 
 test: lint chromium
-	$(BIN)/python -m pytest -n 2 --dist loadfile --durations=40
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder --durations=40
 
 # The Dagster UI on the demo's warehouse, with local destination emulators on a fresh clone.
 ui: $(STAMP)

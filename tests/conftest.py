@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import shutil
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -27,6 +29,29 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGINT, signal.default_int_handler)
     if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest test files first, from the seconds tests/record_durations.py recorded.
+
+    `make test` hands whole files to two workers in collection order (`--dist loadfile
+    --no-loadscope-reorder`; xdist's own reorder puts files with the most tests first, which
+    left the browser test, one test of five minutes, to start last). Longest first keeps both
+    workers busy to the end. A file not recorded yet counts as short; the order of tests
+    within a file is unchanged."""
+    recorded = Path(__file__).with_name("file_durations.json")
+    seconds: dict[str, int] = json.loads(recorded.read_text()) if recorded.exists() else {}
+    root = Path(str(config.rootpath))
+    position = {id(item): index for index, item in enumerate(items)}
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        try:
+            name = item.path.relative_to(root).as_posix()
+        except ValueError:
+            name = item.path.as_posix()
+        return -seconds.get(name, 0), position[id(item)]
+
+    items.sort(key=key)
 
 
 @pytest.fixture(scope="session")
