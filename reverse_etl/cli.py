@@ -125,6 +125,9 @@ def _print_plan(plan: Plan) -> None:
     held_back = plan.counts.get("held_back", 0)
     if held_back and plan.match is not None:
         counts += f"; held back {held_back:,} (another row has their {plan.match.field})"
+    narrowed = plan.counts.get("narrowed", 0)
+    if narrowed:
+        counts += f"; {narrowed:,} removals leave out identifiers staying members share"
     console.print(f"plan [bold]{plan.sync_name}[/bold]: {counts} (planned in {plan.seconds:.2f}s)")
 
 

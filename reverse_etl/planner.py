@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from reverse_etl.audience import narrow_shared_removals
 from reverse_etl.config import SyncConfig
 from reverse_etl.dialect import hash_expression, key_expression, quote, row_hash_expression
 from reverse_etl.match import CONFLICT_COLUMN, MatchField, hold_back_shared_values
@@ -37,6 +38,7 @@ KINDS = ("erased", "suppressed", "removed", "retry", "changed", "added")
 # (reverse_etl.cli repeats KINDS so `tessera --help` need not import the engine)
 PLAN_COLUMNS = ("_key", "_kind", "_row_hash", "_previous_dest_id", "_person_id")
 HELD_BACK = "held_back"  # plan count: upserts sharing a match value with another row
+NARROWED = "narrowed"  # plan count: removals that keep identifiers a staying member shares
 
 
 class PlanError(ValueError):
@@ -252,9 +254,12 @@ def build_plan(
     sync: SyncConfig,
     full_resync: bool = False,
     match: MatchField | None = None,
+    removes_by_identifier: bool = False,
 ) -> Plan:
     """`match`: the field the destination knows records by; upserts that share its value
-    with another row are held back (match.py), counted as `held_back`."""
+    with another row are held back (match.py), counted as `held_back`.
+    `removes_by_identifier`: the destination removes members by their identifiers (ad
+    audiences), so removals leave out the identifiers staying members share (audience.py)."""
     started = time.perf_counter()
     sources = detect(session, sync)
     check_sources(session, sync, sources)
@@ -267,10 +272,13 @@ def build_plan(
         f"{plan_sql(sync, session.dialect, full_resync, sources)}"
     )
     _refuse_duplicate_keys(session, sync, table)
-    counts = {kind: 0 for kind in (*KINDS, "forget", HELD_BACK)}
+    counts = {kind: 0 for kind in (*KINDS, "forget", HELD_BACK, NARROWED)}
     if match is not None:
         column = field_column(list(sync.mapping).index(match.field))
         counts[HELD_BACK] = hold_back_shared_values(session, sync, table, match, column)
+    if removes_by_identifier and not full_resync:
+        columns = [field_column(i) for i in range(len(sync.mapping))]
+        counts[NARROWED] = narrow_shared_removals(session, sync, table, columns)
     for kind, n in session.df(
         f"select _kind as kind, count(*) as n from {table} "
         f"where {CONFLICT_COLUMN} is null group by _kind"

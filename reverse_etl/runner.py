@@ -166,8 +166,14 @@ def plan_sync(
         (limits or WarehouseLimits.from_settings(settings)).apply(session)
         if lock_dir is not None:
             _replay_if_idle(session, settings, sync, lock_dir)
-        match = destination_class(catalog.destination_for(sync).type).match_field(sync)
-        plan = build_plan(session, sync, full_resync=full_resync, match=match)
+        kind = destination_class(catalog.destination_for(sync).type)
+        plan = build_plan(
+            session,
+            sync,
+            full_resync=full_resync,
+            match=kind.match_field(sync),
+            removes_by_identifier=kind.removes_by_identifier,
+        )
         try:
             return plan, sample(session, plan, rows)
         finally:
@@ -242,8 +248,14 @@ def _run_locked(
     journal = AckJournal(journals, sync.name, run_id)
     try:
         on_phase("plan")
-        match = destination_class(destination.type).match_field(sync)
-        plan = build_plan(session, sync, full_resync=opts.full_resync, match=match)
+        kind = destination_class(destination.type)
+        plan = build_plan(
+            session,
+            sync,
+            full_resync=opts.full_resync,
+            match=kind.match_field(sync),
+            removes_by_identifier=kind.removes_by_identifier,
+        )
         store.forget_never_acknowledged(plan.table)
         if opts.on_plan:
             opts.on_plan(plan)

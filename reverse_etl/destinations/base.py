@@ -139,6 +139,9 @@ class BaseDestination:
     readable: ClassVar[bool] = False
     unreadable_reason: ClassVar[str] = "this destination offers no API to read its rows back"
     read_batch_size: ClassVar[int] = 100
+    # Members are removed by their identifiers, which two rows may share (ad audiences):
+    # the plan narrows removals to identifiers no staying member holds (audience.py).
+    removes_by_identifier: ClassVar[bool] = False
 
     def __init__(
         self, config: DestinationConfig, sync: SyncConfig, secrets: Mapping[str, SecretStr]

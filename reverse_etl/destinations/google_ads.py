@@ -61,6 +61,7 @@ class GoogleAdsCustomerMatch(BaseDestination):
     type = "google_ads"
     modes = ("add_remove",)
     max_batch_size = 100_000
+    removes_by_identifier = True
     unreadable_reason = "Customer Match lists cannot be read back member by member (only sizes)"
     default_batch_size = 50_000  # rows per job: few large jobs, as Google advises
     required_credentials = ("access_token", "developer_token")

@@ -35,6 +35,7 @@ class MetaCustomAudience(BaseDestination):
     type = "meta_audience"
     modes = ("add_remove", "upsert")
     max_batch_size = 10_000
+    removes_by_identifier = True
     unreadable_reason = "Meta Custom Audiences do not list their members (only an approximate size)"
     required_credentials = ("access_token",)
 
@@ -93,14 +94,17 @@ class MetaCustomAudience(BaseDestination):
             else:
                 sent.append((row, values))
         if sent:
-            invalid = self._call("POST", [values for _, values in sent])
             stale = [
                 r.previous_dest_id.split(SEPARATOR)
                 for r, values in sent
                 if r.previous_dest_id and r.previous_dest_id != SEPARATOR.join(values)
             ]
-            if stale:  # identifiers changed: the old hashed tuple must leave the audience
+            # identifiers changed: the old hashed tuple leaves the audience, before the new
+            # one is added, since Meta removes the user a tuple matches and the old and new
+            # tuples of one person usually match the same user (through the email kept)
+            if stale:
                 self._call("DELETE", stale)
+            invalid = self._call("POST", [values for _, values in sent])
             for row, values in sent:
                 bad = [v for v in values if v and v in invalid]
                 if bad:

@@ -18,7 +18,9 @@ header on every call;
   `hold_jobs` > 0 makes the next jobs to run stay RUNNING, whatever the clock says, until
   each has turned away one other job on its list with 409 (a conflict a test can count on).
 Operations are applied when the job runs (it finishes even if the client went away).
-Members of a list are the hashed identifier tuples (hashedEmail, hashedPhoneNumber).
+Members of a list are the hashed identifier tuples (hashedEmail, hashedPhoneNumber). Google
+removes the user a remove operation's identifiers match, so a removal takes out every member
+tuple that shares an identifier with it.
 """
 
 from __future__ import annotations
@@ -262,7 +264,13 @@ class GoogleAdsEmulator(EmulatorApp):
                     members.add(member)  # type: ignore[arg-type]
                 else:
                     self.count("|".join(member or ()), removal=True)
-                    members.discard(member)  # type: ignore[arg-type]
+                    removed = member or ("", "")
+                    matched = [
+                        m
+                        for m in members
+                        if any(v and v == w for v, w in zip(removed, m, strict=True))
+                    ]
+                    members.difference_update(matched)
         operation_id = str(next(self._ids))
         self.operations[operation_id] = job.id
         return Response(

@@ -3,7 +3,9 @@
 Contract enforced: bearer token, `{"payload": {"schema": [...], "data": [[...]]}}` with
 known schema keys, at most 10,000 rows, each row as long as the schema; values must be
 lower-case SHA-256 hex (or empty), otherwise the row is counted invalid and sampled back in
-`invalid_entry_samples`. Members are the hashed identifier tuples per audience.
+`invalid_entry_samples`. Members are the hashed identifier tuples per audience. Meta
+matches each row to a user through any of its identifiers and removes that user, so a
+removal takes out every member tuple that shares an identifier with it (same schema key).
 """
 
 from __future__ import annotations
@@ -69,7 +71,12 @@ class MetaAudienceEmulator(EmulatorApp):
             if method == "POST":
                 members.add(tuple(row))
             else:
-                members.discard(tuple(row))
+                matched = [
+                    m
+                    for m in members
+                    if len(m) == len(row) and any(v and v == w for v, w in zip(row, m, strict=True))
+                ]
+                members.difference_update(matched)
         return Response(
             200,
             {

@@ -65,6 +65,50 @@ def test_audience_add_remove_follows_segment_and_consent(
     assert len(meta.app.requests) == before
 
 
+def test_a_member_who_leaves_takes_no_identifier_a_staying_member_shares(
+    tmp_path: Path, settings: Settings, meta: EmulatorHandle
+) -> None:
+    """Meta removes the user a removal's identifiers match, so the emulator removes every
+    member sharing one: the removal must name only what no staying member holds."""
+    consented = query(
+        settings,
+        "select s.person_id, s.email, s.phone from segments.test_audience s "
+        "join profiles.customer_profiles p on p.person_id = s.person_id and p.consent_ads "
+        "where s.email is not null and s.phone is not null order by s.person_id limit 4",
+    )
+    (stay, _, _), (leaves, _, _), (twin, twin_email, twin_phone), (copy, _, _) = (
+        consented.itertuples(index=False)
+    )
+    execute(  # a family email: one leaves, one stays
+        settings,
+        f"update segments.test_audience set email = 'family@example.com' "
+        f"where person_id in ('{stay}', '{leaves}')",
+    )
+    execute(  # a row with every identifier of a staying member
+        settings,
+        f"update segments.test_audience set email = '{twin_email}', phone = '{twin_phone}' "
+        f"where person_id = '{copy}'",
+    )
+    paths = sync_paths(tmp_path, [meta_destination(meta.base_url)], [meta_sync()])
+    run(settings, paths, "ads")
+    assert members(meta) == expected_members(settings)
+    leaving_phone = hash_value("phone", consented.phone[1])
+
+    execute(
+        settings, f"delete from segments.test_audience where person_id in ('{leaves}', '{copy}')"
+    )
+    before = len(meta.app.requests)
+    second = run(settings, paths, "ads")
+    assert second.plan.counts["removed"] == 2 and second.plan.counts["narrowed"] == 2
+    assert members(meta) == expected_members(settings)  # the family and the twin stay in
+    assert not any(leaving_phone in member for member in members(meta))
+    removals = [r for r in meta.app.requests[before:] if r.method == "DELETE"]
+    assert sum(r.rows for r in removals) == 1  # the copy's removal had nothing of its own
+    state = query(settings, "select key from tessera_sync.state_ads").key.tolist()
+    assert leaves not in state and copy not in state and twin in state and stay in state
+    assert run(settings, paths, "ads").plan.to_send == 0
+
+
 def test_audience_full_resync_never_removes(
     tmp_path: Path, settings: Settings, meta: EmulatorHandle
 ) -> None:

@@ -86,6 +86,36 @@ def test_sync_runs_one_job_per_batch_and_members_match_the_segment(
     assert google_actual(google.app) == google_expected(settings)
 
 
+def test_a_member_who_leaves_takes_no_identifier_a_staying_member_shares(
+    tmp_path: Path, settings: Settings, google: EmulatorHandle
+) -> None:
+    """Google removes the user a remove operation matches, so the emulator removes every
+    member sharing an identifier: the removal names only what no staying member holds."""
+    consented = query(
+        settings,
+        f"select s.person_id, s.phone from {SEGMENT} s join profiles.customer_profiles p "
+        "on p.person_id = s.person_id and p.consent_ads "
+        "where s.email is not null and s.phone is not null order by s.person_id limit 2",
+    )
+    (stay, _), (leaves, leaving_phone) = consented.itertuples(index=False)
+    execute(
+        settings,
+        f"update {SEGMENT} set email = 'family@gmail.com' "
+        f"where person_id in ('{stay}', '{leaves}')",
+    )
+    paths = sync_paths(tmp_path, [google_destination(google.base_url)], [google_sync()])
+    run(settings, paths, "gads")
+    assert google_actual(google.app) == google_expected(settings)
+
+    execute(settings, f"delete from {SEGMENT} where person_id = '{leaves}'")
+    again = run(settings, paths, "gads")
+    assert again.plan.counts["removed"] == again.plan.counts["narrowed"] == 1
+    assert again.stats.sent_ok == 1
+    assert google_actual(google.app) == google_expected(settings)  # the family stays in
+    gone = hash_value("phone_e164", leaving_phone)
+    assert not any(gone in member for member in google_actual(google.app))
+
+
 def test_partial_failures_reject_only_their_rows(tmp_path: Path, google: EmulatorHandle) -> None:
     syncs_dir = write_config(
         tmp_path / "syncs", [google_destination(google.base_url)], [google_sync()]

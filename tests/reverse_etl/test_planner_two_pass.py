@@ -19,6 +19,7 @@ from retl_helpers import (
 from reverse_etl.config import SyncConfig
 from reverse_etl.hashing import hash_value
 from reverse_etl.planner import KINDS, build_plan, drop_plan, field_column
+from reverse_etl.state import ensure_tables
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
 
@@ -106,6 +107,52 @@ def test_two_pass_plan_on_duckdb(tmp_path: Path, settings: Settings) -> None:
         check_two_runs(session, sync)
 
 
+def check_narrowed_removals(session: Session, sync: SyncConfig) -> None:
+    """An audience removal names only the identifiers no staying member holds (audience.py):
+    neither one a row added this run carries nor one a member left in place holds."""
+    e1, p1 = expected(PEOPLE[0])
+    e2, _ = expected(PEOPLE[1])
+    e3, p3 = expected(PEOPLE[2])
+    e5, p5 = expected(PEOPLE[4])
+    ensure_tables(session, sync.name)
+    session.execute(f"delete from tessera_sync.state_{sync.name}")  # fakesnow's is shared
+    held = {  # what the audience holds: p3 shares p5's phone, p7 is p2's email again
+        "p1": f"{e1}|{p1}",
+        "p2": f"{e2}|",
+        "p3": f"{e3}|{p5}",
+        "p5": f"{e5}|{p5}",
+        "p7": f"{e2}|",
+    }
+    values = ", ".join(f"('{key}', 'h', '{dest}', 'synced', 0)" for key, dest in held.items())
+    session.execute(
+        f"insert into tessera_sync.state_{sync.name} (key, row_hash, dest_id, status, attempts) "
+        f"values {values}"
+    )
+    # p1, p3 and p7 leave; p6 arrives with p1's email
+    load(session, [PEOPLE[1], PEOPLE[4], ("p6", PEOPLE[0][1], None, True)])
+    plan = build_plan(session, sync, removes_by_identifier=True)
+    try:
+        rows = session.arrow(
+            f"select _key, _kind, _previous_dest_id from {plan.table} where _kind = 'removed'"
+        ).to_pylist()
+    finally:
+        drop_plan(session, plan)
+    assert {r["_key"]: r["_previous_dest_id"] for r in rows} == {
+        "p1": f"|{p1}",
+        "p3": f"{e3}|",
+        "p7": None,  # nothing of its own: no removal is sent
+    }
+    assert p3 != p5
+
+
+def test_audience_removals_keep_shared_identifiers_on_duckdb(
+    tmp_path: Path, settings: Settings
+) -> None:
+    paths = sync_paths(tmp_path, [meta_destination("http://127.0.0.1:9")], [meta_sync()])
+    with Warehouse(settings).session() as session:
+        check_narrowed_removals(session, paths.catalog().sync("ads"))
+
+
 @pytest.fixture(scope="module")
 def fakesnow_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A `fakesnow -s` server, as the Snowflake suite runs it (its helper module is reused)."""
@@ -122,6 +169,14 @@ def test_two_pass_plan_as_snowflake_sql(tmp_path: Path, fakesnow_settings: Setti
     sync = paths.catalog().sync("ads")
     with Warehouse(fakesnow_settings).session() as session:
         check_two_runs(session, sync)
+
+
+def test_audience_removals_keep_shared_identifiers_as_snowflake_sql(
+    tmp_path: Path, fakesnow_settings: Settings
+) -> None:
+    paths = sync_paths(tmp_path, [meta_destination("http://127.0.0.1:9")], [meta_sync()])
+    with Warehouse(fakesnow_settings).session() as session:
+        check_narrowed_removals(session, paths.catalog().sync("ads"))
 
 
 def check_held_back(session: Session, sync: SyncConfig) -> None:
