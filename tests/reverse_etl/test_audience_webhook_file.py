@@ -74,16 +74,18 @@ def test_a_member_who_leaves_takes_no_identifier_a_staying_member_shares(
         settings,
         "select s.person_id, s.email, s.phone from segments.test_audience s "
         "join profiles.customer_profiles p on p.person_id = s.person_id and p.consent_ads "
-        "where s.email is not null and s.phone is not null order by s.person_id limit 4",
+        "where s.email is not null and s.phone is not null order by s.person_id limit 6",
     )
-    (stay, _, _), (leaves, _, _), (twin, twin_email, twin_phone), (copy, _, _) = (
+    (stay, _, _), (leaves, _, _), (twin, twin_email, twin_phone), (copy, _, _), *couple = (
         consented.itertuples(index=False)
     )
-    execute(  # a family email: one leaves, one stays
-        settings,
-        f"update segments.test_audience set email = 'family@example.com' "
-        f"where person_id in ('{stay}', '{leaves}')",
-    )
+    (moves, _, _), (partner, _, _) = couple
+    for email, persons in (("family", (stay, leaves)), ("couple", (moves, partner))):
+        execute(  # a shared email: one leaves, or changes phone; the other stays as it is
+            settings,
+            f"update segments.test_audience set email = '{email}@example.com' "
+            f"where person_id in {persons}",
+        )
     execute(  # a row with every identifier of a staying member
         settings,
         f"update segments.test_audience set email = '{twin_email}', phone = '{twin_phone}' "
@@ -97,13 +99,18 @@ def test_a_member_who_leaves_takes_no_identifier_a_staying_member_shares(
     execute(
         settings, f"delete from segments.test_audience where person_id in ('{leaves}', '{copy}')"
     )
+    execute(
+        settings,
+        f"update segments.test_audience set phone = '+1 415 555 0199' where person_id = '{moves}'",
+    )
     before = len(meta.app.requests)
     second = run(settings, paths, "ads")
-    assert second.plan.counts["removed"] == 2 and second.plan.counts["narrowed"] == 2
-    assert members(meta) == expected_members(settings)  # the family and the twin stay in
+    assert members(meta) == expected_members(settings)  # family, twin and partner stay in
+    assert second.plan.counts["removed"] == 2 and second.plan.counts["changed"] == 1
+    assert second.plan.counts["narrowed"] == 3
     assert not any(leaving_phone in member for member in members(meta))
     removals = [r for r in meta.app.requests[before:] if r.method == "DELETE"]
-    assert sum(r.rows for r in removals) == 1  # the copy's removal had nothing of its own
+    assert sum(r.rows for r in removals) == 2  # the copy's removal had nothing of its own
     state = query(settings, "select key from tessera_sync.state_ads").key.tolist()
     assert leaves not in state and copy not in state and twin in state and stay in state
     assert run(settings, paths, "ads").plan.to_send == 0

@@ -108,12 +108,17 @@ def test_two_pass_plan_on_duckdb(tmp_path: Path, settings: Settings) -> None:
 
 
 def check_narrowed_removals(session: Session, sync: SyncConfig) -> None:
-    """An audience removal names only the identifiers no staying member holds (audience.py):
-    neither one a row added this run carries nor one a member left in place holds."""
+    """An audience removal names only the identifiers no other staying member holds
+    (audience.py): neither one a row added this run carries nor one a member left in place
+    holds; so does the old tuple of a member whose phone changed."""
     e1, p1 = expected(PEOPLE[0])
     e2, _ = expected(PEOPLE[1])
-    e3, p3 = expected(PEOPLE[2])
+    e3, _ = expected(PEOPLE[2])
     e5, p5 = expected(PEOPLE[4])
+    p9_new = ("p9", "eve@example.com", "+1 415 555 0109", True)  # p5's email
+    p10_new = ("p10", "fay@example.com", "+1 415 555 0110", True)
+    e10, _ = expected(p10_new)
+    old_phone, old_phone_10 = (hash_value("phone", f"+1 415 555 01{n}") for n in (98, 99))
     ensure_tables(session, sync.name)
     session.execute(f"delete from tessera_sync.state_{sync.name}")  # fakesnow's is shared
     held = {  # what the audience holds: p3 shares p5's phone, p7 is p2's email again
@@ -122,27 +127,35 @@ def check_narrowed_removals(session: Session, sync: SyncConfig) -> None:
         "p3": f"{e3}|{p5}",
         "p5": f"{e5}|{p5}",
         "p7": f"{e2}|",
+        "p9": f"{e5}|{old_phone}",
+        "p10": f"{e10}|{old_phone_10}",
     }
     values = ", ".join(f"('{key}', 'h', '{dest}', 'synced', 0)" for key, dest in held.items())
     session.execute(
         f"insert into tessera_sync.state_{sync.name} (key, row_hash, dest_id, status, attempts) "
         f"values {values}"
     )
-    # p1, p3 and p7 leave; p6 arrives with p1's email
-    load(session, [PEOPLE[1], PEOPLE[4], ("p6", PEOPLE[0][1], None, True)])
+    # p1, p3 and p7 leave; p6 arrives with p1's email; p9 and p10 have new phones
+    load(session, [PEOPLE[1], PEOPLE[4], ("p6", PEOPLE[0][1], None, True), p9_new, p10_new])
     plan = build_plan(session, sync, removes_by_identifier=True)
     try:
         rows = session.arrow(
-            f"select _key, _kind, _previous_dest_id from {plan.table} where _kind = 'removed'"
+            f"select _key, _kind, _previous_dest_id from {plan.table} "
+            "where _kind in ('removed', 'changed')"
         ).to_pylist()
+        narrowed = plan.counts["narrowed"]
     finally:
         drop_plan(session, plan)
-    assert {r["_key"]: r["_previous_dest_id"] for r in rows} == {
-        "p1": f"|{p1}",
-        "p3": f"{e3}|",
-        "p7": None,  # nothing of its own: no removal is sent
+    assert {r["_key"]: (r["_kind"], r["_previous_dest_id"]) for r in rows} == {
+        "p1": ("removed", f"|{p1}"),
+        "p3": ("removed", f"{e3}|"),
+        "p7": ("removed", None),  # nothing of its own: no removal is sent
+        "p9": ("changed", f"|{old_phone}"),  # p5 keeps the email
+        "p10": ("changed", f"{e10}|{old_phone_10}"),  # its own email: the whole old tuple
+        "p2": ("changed", f"{e2}|"),  # the state's fake row hash; identifiers unchanged
+        "p5": ("changed", f"{e5}|{p5}"),
     }
-    assert p3 != p5
+    assert narrowed == 4
 
 
 def test_audience_removals_keep_shared_identifiers_on_duckdb(
