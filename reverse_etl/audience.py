@@ -47,6 +47,17 @@ def narrow_shared_removals(
         return f"split_part({expression}, '{SEPARATOR}', {index + 1})"
 
     new_tuple = f" || '{SEPARATOR}' || ".join(f"coalesce({c}, '')" for c in field_columns)
+    removing = f"""l._previous_dest_id is not null and (
+        l._kind in ({_kinds(NARROWED_KINDS)})
+        or (l._kind in ({_kinds(SENT_KINDS)}) and l.{CONFLICT_COLUMN} is null
+            and l._previous_dest_id <> {new_tuple}))"""
+    if not session.scalar(f"select count(*) from {plan} as l where {removing}"):
+        return 0  # most runs: the state is not read at all
+    wanted = " union all ".join(
+        f"select {i} as part, {part('l._previous_dest_id', i)} as value "
+        f"from {plan} as l where {removing}"
+        for i in parts
+    )
     staying_state = f"""
         select s.key, s.dest_id from {state_table(sync.name)} as s
         where s.dest_id is not null and not exists (
@@ -55,9 +66,11 @@ def narrow_shared_removals(
         )"""
     held = " union all ".join(
         f"""select key, {i} as part, {part("dest_id", i)} as value from staying_state
+            where {part("dest_id", i)} in (select value from wanted where part = {i})
             union all
             select _key as key, {i} as part, {column} as value from {plan}
-            where _kind in ({_kinds(SENT_KINDS)}) and {CONFLICT_COLUMN} is null"""
+            where _kind in ({_kinds(SENT_KINDS)}) and {CONFLICT_COLUMN} is null
+                and {column} in (select value from wanted where part = {i})"""
         for i, column in enumerate(field_columns)
     )
     # who holds each value: enough to tell "someone other than this row" without a join
@@ -73,30 +86,27 @@ def narrow_shared_removals(
         for i in parts
     )
     narrowed = f"""
-        with staying_state as ({staying_state}),
+        with wanted as ({wanted}),
+        staying_state as ({staying_state}),
         held as ({held}),
         holders as (
             select part, value, count(distinct key) as keys, min(key) as some_key
             from held group by part, value
         ),
-        removing as (
+        narrowed as (
             select l._key, {kept} as kept, l._previous_dest_id as whole
             from {plan} as l
             {joins}
-            where l._previous_dest_id is not null and (
-                l._kind in ({_kinds(NARROWED_KINDS)})
-                or (l._kind in ({_kinds(SENT_KINDS)}) and {CONFLICT_COLUMN} is null
-                    and l._previous_dest_id <> {new_tuple})
-            )
+            where {removing}
         )
         select _key,
             case when replace(kept, '{SEPARATOR}', '') = '' then null else kept end as kept
-        from removing
+        from narrowed
         where kept <> whole"""
     table = f"{plan}_narrowed"
     session.execute(f"create or replace table {table} as {narrowed}")
     try:
-        count = int(session.df(f"select count(*) from {table}").iloc[0, 0])
+        count = int(session.scalar(f"select count(*) from {table}") or 0)
         if count:
             session.execute(
                 f"update {plan} set _previous_dest_id = n.kept from {table} as n "
