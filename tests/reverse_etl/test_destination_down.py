@@ -31,7 +31,7 @@ from retl_helpers import (
     sync_paths,
 )
 
-from reverse_etl.cli import _print_result, console
+from reverse_etl.cli_output import console, print_result
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import DestinationDownError
 from reverse_etl.testing import EmulatorHandle
@@ -304,7 +304,7 @@ def test_batches_taken_before_the_breaker_tripped_are_committed_and_the_run_is_p
     runs = query(settings, "select status, sent_ok, not_delivered from tessera_sync.runs")
     assert (runs.status[0], runs.sent_ok[0], runs.not_delivered[0]) == ("partial", 20, 80)
     monkeypatch.setattr(console, "width", 200)
-    _print_result(first)
+    print_result(first)
     out = capsys.readouterr().out
     assert "not delivered 80;" in out and "80 rows were not delivered" in out
     assert f"{stats.not_sent} x not sent: the run stopped early" in out
