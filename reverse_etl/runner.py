@@ -166,18 +166,23 @@ def plan_sync(
         (limits or WarehouseLimits.from_settings(settings)).apply(session)
         if lock_dir is not None:
             _replay_if_idle(session, settings, sync, lock_dir)
-        kind = destination_class(catalog.destination_for(sync).type)
-        plan = build_plan(
-            session,
-            sync,
-            full_resync=full_resync,
-            match=kind.match_field(sync),
-            removes_by_identifier=kind.removes_by_identifier,
-        )
+        plan = _plan_for(session, sync, catalog.destination_for(sync).type, full_resync)
         try:
             return plan, sample(session, plan, rows)
         finally:
             drop_plan(session, plan)
+
+
+def _plan_for(session: Session, sync: SyncConfig, destination_type: str, full_resync: bool) -> Plan:
+    """The plan, with what the destination's way of matching records asks of it."""
+    kind = destination_class(destination_type)
+    return build_plan(
+        session,
+        sync,
+        full_resync=full_resync,
+        match=kind.match_field(sync),
+        removes_by_identifier=kind.removes_by_identifier,
+    )
 
 
 def _replay_if_idle(session: Session, settings: Settings, sync: SyncConfig, lock_dir: Path) -> None:
@@ -248,14 +253,7 @@ def _run_locked(
     journal = AckJournal(journals, sync.name, run_id)
     try:
         on_phase("plan")
-        kind = destination_class(destination.type)
-        plan = build_plan(
-            session,
-            sync,
-            full_resync=opts.full_resync,
-            match=kind.match_field(sync),
-            removes_by_identifier=kind.removes_by_identifier,
-        )
+        plan = _plan_for(session, sync, destination.type, opts.full_resync)
         store.forget_never_acknowledged(plan.table)
         if opts.on_plan:
             opts.on_plan(plan)
