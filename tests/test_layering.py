@@ -51,9 +51,9 @@ def imported_layers(source: str, modules: set[str]) -> list[tuple[int, str]]:
 
 
 def _parse(source: str) -> ast.Module:
-    """ast.parse with the garbage collector held off. On Python 3.11 (before 3.11.8), an
+    """ast.parse with the garbage collector held off. On Python 3.11 (3.11.7 here), an
     ast.parse run inside another corrupts the outer one's depth count ("AST constructor
-    recursion depth mismatch", CPython gh-106905): a collection during the parse can finalise
+    recursion depth mismatch", see CPython gh-106905): a collection during the parse can finalise
     objects an earlier test left (Dagster's SQLite connections) whose logged error formats a
     traceback, and 3.11's traceback formatting calls ast.parse. This failed one CI run."""
     gc.disable()
