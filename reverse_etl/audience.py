@@ -25,7 +25,7 @@ from reverse_etl.match import CONFLICT_COLUMN
 from reverse_etl.state import state_table
 from tessera.warehouse import Session
 
-SEPARATOR = "|"
+SEPARATOR = "|"  # between the hashed values of a `dest_id` (meta_audience.py, google_ads.py)
 NARROWED_KINDS = ("removed", "suppressed")
 LEAVING_KINDS = (*NARROWED_KINDS, "erased")
 SENT_KINDS = ("added", "changed", "retry")

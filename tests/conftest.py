@@ -41,7 +41,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     within a file is unchanged."""
     recorded = Path(__file__).with_name("file_durations.json")
     seconds: dict[str, int] = json.loads(recorded.read_text()) if recorded.exists() else {}
-    root = Path(str(config.rootpath))
+    root = config.rootpath
     position = {id(item): index for index, item in enumerate(items)}
 
     def key(item: pytest.Item) -> tuple[int, int]:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from reverse_etl.audience import SEPARATOR
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.async_jobs import PollPolicy, poll_until, retry_in_place
 from reverse_etl.destinations.base import (
@@ -38,7 +39,6 @@ from reverse_etl.destinations.base import (
 )
 
 IDENTIFIER_RULES = {"hashedEmail": "email_google", "hashedPhoneNumber": "phone_e164"}
-SEPARATOR = "|"
 OPERATIONS_PER_REQUEST = 10_000  # Google's advice; 2 identifiers each stays far below 100,000
 MAX_IDENTIFIERS_PER_REQUEST = 100_000
 DIGITS = re.compile(r"^[0-9]+$")

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from reverse_etl.audience import SEPARATOR
 from reverse_etl.config import ConfigError
 from reverse_etl.destinations.base import (
     BaseDestination,
@@ -28,7 +29,6 @@ from reverse_etl.destinations.base import (
 )
 
 SCHEMA_RULES = {"EMAIL_SHA256": "email", "PHONE_SHA256": "phone"}
-SEPARATOR = "|"
 
 
 class MetaCustomAudience(BaseDestination):
