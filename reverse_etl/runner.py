@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from reverse_etl.alerts import RunSummary, notify, scrub
+from reverse_etl.alerts import RunSummary, notify
 from reverse_etl.config import Catalog, SyncConfig
 from reverse_etl.destinations import build_destination, destination_class
 from reverse_etl.destinations.base import (
@@ -20,15 +20,19 @@ from reverse_etl.destinations.base import (
     Destination,
     DestinationDownError,
 )
-from reverse_etl.dialect import placeholder
 from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback, RunStats
 from reverse_etl.journal import AckJournal, journal_dir, replay
 from reverse_etl.lock import SyncLock, SyncLockedError
 from reverse_etl.planner import Plan, build_plan, drop_plan, sample
+from reverse_etl.run_outcome import (
+    all_rejected,
+    commonest_rejection,
+    not_delivered_note,
+    nothing_delivered,
+)
 from reverse_etl.runlog import RunLog
-from reverse_etl.state import SCHEMA, StateStore, ensure_tables
+from reverse_etl.state import StateStore, ensure_tables
 from reverse_etl.stopping import StopRequest
-from reverse_etl.undelivered import NOT_SENT
 from tessera.settings import Settings
 from tessera.warehouse import Session, Warehouse
 
@@ -292,7 +296,7 @@ def _run_locked(
         if stats.unfinished_batches:
             error += f"; {stats.unfinished_batches} batch(es) still in flight at the deadline"
     elif stats.not_delivered and not stats.sent_ok:
-        status, error = "failed", _nothing_delivered(destination, stats, sync)
+        status, error = "failed", nothing_delivered(destination, stats, sync)
     elif (
         stats.rejected > stats.held_back
         and not stats.sent_ok
@@ -301,99 +305,20 @@ def _run_locked(
         # answered, and refused every row; a run whose only work was retrying rows refused
         # before stays partial, so one bad row does not fail every later run (nor do rows
         # held back before sending: the destination refused nothing)
-        example = _commonest_rejection(session, run_id, destination)
-        status, error = "failed", _all_rejected(destination, stats, sync, example)
+        example = commonest_rejection(session, run_id, destination)
+        status, error = "failed", all_rejected(destination, stats, sync, example)
     else:
         status = "success" if not (stats.rejected or stats.not_delivered) else "partial"
-        error = _not_delivered_note(stats) if stats.not_delivered else None
+        error = not_delivered_note(stats) if stats.not_delivered else None
     runs.finish(run_id, status, _figures(plan, stats, seconds, recovered, error=error))
     alerted = _alert(catalog, sync, destination, run_id, status, stats, seconds, opts, error)
     result = RunResult(run_id, sync.name, status, plan, stats, seconds, recovered, alerted, error)
     if status == "failed":  # nothing delivered: down (transient), or refused every row
         if stats.not_delivered:
-            raise DestinationDownError(_nothing_delivered(destination, stats, sync, True), result)
+            raise DestinationDownError(nothing_delivered(destination, stats, sync, True), result)
         raise AllRowsRejectedError(str(error), result)
     on_phase("done")
     return result
-
-
-def _cause(stats: RunStats) -> str:
-    """The commonest reason batches were not delivered, on one line (the executor took the
-    credentials out); then, when the run stopped taking batches, that and how many rows it
-    did not send (the error that stopped it comes first, however few rows it cost)."""
-    causes = sorted(
-        (
-            (cause, rows)
-            for cause, rows in stats.not_delivered_causes.items()
-            if not cause.startswith(NOT_SENT)
-        ),
-        key=lambda item: (-item[1], item[0]),
-    )
-    text = causes[0][0] if causes else "not delivered"
-    if len(causes) > 1:
-        text += f" (and {len(causes) - 1} other error(s))"
-    text = " ".join(text.split())[:400]
-    if stats.not_sent:
-        why = stats.stopped_early or "the run stopped early"
-        text += f"; {stats.not_sent:,} of them not sent: {why}"
-    return text
-
-
-def _not_delivered_note(stats: RunStats) -> str:
-    return (
-        f"{stats.not_delivered:,} rows not delivered (pending: the next run sends them): "
-        f"{_cause(stats)}"
-    )
-
-
-def _nothing_delivered(
-    destination: Destination, stats: RunStats, sync: SyncConfig, name_sync: bool = False
-) -> str:
-    """One line for the run record (and, naming the sync, for the error the CLI, alerts and
-    Dagster show): the destination, what happened to the rows and why."""
-    rejected = (
-        f" ({stats.rejected:,} rejected, recorded in {SCHEMA}.errors: "
-        f"`tessera sync errors {sync.name}`)"
-        if stats.rejected
-        else ""
-    )
-    by = f" by sync {sync.name}" if name_sync else ""
-    return (
-        f"nothing was delivered to destination {destination.name} ({destination.type}){by}"
-        f"{rejected}; {_not_delivered_note(stats)}"
-    )
-
-
-def _all_rejected(
-    destination: Destination, stats: RunStats, sync: SyncConfig, example: str | None
-) -> str:
-    """One line for a run the destination answered and refused entirely: how many rows,
-    where they are recorded (nothing is lost: the next run retries them) and the commonest
-    reason."""
-    text = (
-        f"destination {destination.name} ({destination.type}) rejected all "
-        f"{stats.rejected:,} rows; they are recorded in {SCHEMA}.errors "
-        f"(`tessera sync errors {sync.name}`) and retried on the next run"
-    )
-    return f"{text}; most common: {example}" if example else text
-
-
-def _commonest_rejection(session: Session, run_id: str, destination: Destination) -> str | None:
-    """This run's most frequent rejection, scrubbed of values and credentials (None when the
-    errors cannot be read: the line is still right without it)."""
-    try:
-        frame = session.df(
-            f"select error, count(*) as n from {SCHEMA}.errors "
-            f"where run_id = {placeholder(session.dialect)} group by error "
-            "order by n desc, error limit 1",
-            [run_id],
-        )
-    except Exception:  # a hint is not worth failing the run's record over
-        return None
-    if frame.empty or frame.error[0] is None:
-        return None
-    text = scrub(str(frame.error[0]), getattr(destination, "redact", None))
-    return " ".join(text.split())[:200]
 
 
 def _finish_journal(journal: AckJournal, store: StateStore, run_id: str, stats: RunStats) -> None:
