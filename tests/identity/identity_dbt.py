@@ -7,6 +7,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import duckdb
+import pandas as pd
+
 from tessera.dbt import dbt_command
 from tessera.settings import Settings
 
@@ -81,3 +84,27 @@ def build_identity(settings: Settings, target_path: Path, *extra: str, **kw) -> 
 def run_identity(settings: Settings, target_path: Path, *extra: str, **kw) -> DbtResult:
     """`dbt run` of staging and identity models (no data tests): the fast path for scenarios."""
     return dbt(settings, target_path, "run", "--select", IDENTITY_SELECTION, *extra, **kw)
+
+
+def frame(path: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as conn:
+        return conn.execute(sql).df()
+
+
+def graph(path: Path) -> dict[str, str]:
+    df = frame(path, "select node_key, person_id from identity.identity_graph")
+    return dict(zip(df.node_key, df.person_id, strict=True))
+
+
+def partition(path: Path) -> set[frozenset[str]]:
+    df = frame(path, "select node_key, person_id from identity.identity_graph")
+    return set(df.groupby("person_id").node_key.apply(frozenset))
+
+
+def full_rebuild_partition(path: Path, target_path: Path, vars: dict | None = None) -> set:
+    """The partition a `--full-refresh` of staging and identity gives on the same raw data,
+    in place: read the incremental result before calling this. The warehouse path, target and
+    vars of the incremental runs keep dbt's saved parse valid (a copy under another path
+    would make dbt parse the whole project again, ~5 s per test)."""
+    run_identity(settings_for(path), target_path, "--full-refresh", vars=vars)
+    return partition(path)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import duckdb
-import pandas as pd
 import pytest
-from identity_dbt import run_identity, settings_for
+from identity_dbt import (
+    frame,
+    full_rebuild_partition,
+    graph,
+    partition,
+    run_identity,
+    settings_for,
+)
 from identity_raw import at, create_raw_tables, days, event, insert, order
 
 from tessera.warehouse import Warehouse
@@ -17,34 +21,9 @@ from tessera.warehouse import Warehouse
 END = date(2026, 6, 30)
 
 
-def frame(path: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
-def graph(path: Path) -> dict[str, str]:
-    df = frame(path, "select node_key, person_id from identity.identity_graph")
-    return dict(zip(df.node_key, df.person_id, strict=True))
-
-
-def partition(path: Path) -> set[frozenset[str]]:
-    df = frame(path, "select node_key, person_id from identity.identity_graph")
-    return set(df.groupby("person_id").node_key.apply(frozenset))
-
-
 def merges(path: Path) -> set[tuple[str, str]]:
     df = frame(path, "select old_person_id, person_id from identity.person_merges")
     return set(zip(df.old_person_id, df.person_id, strict=True))
-
-
-def full_rebuild_partition(path: Path, tmp: Path) -> set[frozenset[str]]:
-    copy = tmp / "rebuilt.duckdb"
-    shutil.copyfile(path, copy)
-    run_identity(settings_for(copy), tmp / "target_rebuild", "--full-refresh")
-    return partition(copy)
 
 
 RECORD_COLUMNS = (
@@ -101,7 +80,7 @@ def test_several_incremental_steps_equal_a_full_build(tmp_path: Path) -> None:
     total = len(graph(path))
     incremental_regions = runs[runs["mode"] == "incremental"].region
     assert (incremental_regions < total).all()  # only touched persons were resolved
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert partition(path) == full_rebuild_partition(path, target)
 
 
 def test_merge_keeps_the_older_id_and_records_it(tmp_path: Path) -> None:
@@ -140,7 +119,7 @@ def test_merge_keeps_the_older_id_and_records_it(tmp_path: Path) -> None:
     run_identity(settings, target)
     assert graph(path) == after
     assert merges(path) == {(younger, older)}
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert partition(path) == full_rebuild_partition(path, target)
 
 
 def test_device_that_becomes_shared_joins_no_one_like_a_full_rebuild(tmp_path: Path) -> None:
@@ -185,7 +164,7 @@ def test_device_that_becomes_shared_joins_no_one_like_a_full_rebuild(tmp_path: P
     assert {frozenset((r.src_key, r.dst_key)) for r in cut.itertuples()} == {
         frozenset(("device_id:D_tab", "user_id:u_2"))
     }
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert partition(path) == full_rebuild_partition(path, target)
 
 
 def test_late_consent_older_than_the_lookback_is_folded_in_like_a_full_build(
@@ -238,8 +217,8 @@ def test_late_consent_older_than_the_lookback_is_folded_in_like_a_full_build(
     run_identity(settings, target)
     assert graph(path) == after
     incremental_records = records(path)
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
-    assert incremental_records == records(tmp_path / "rebuilt.duckdb")
+    assert partition(path) == full_rebuild_partition(path, target)
+    assert incremental_records == records(path)
 
 
 def test_keys_kept_by_an_older_run_only_for_the_window_count_nothing_twice(
@@ -274,8 +253,8 @@ def test_keys_kept_by_an_older_run_only_for_the_window_count_nothing_twice(
         insert(session, "consents", [consent("c4", days(10), "email", "late@mail.com")])
     run_identity(settings, target)
     incremental_records = records(path)
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
-    assert incremental_records == records(tmp_path / "rebuilt.duckdb")
+    assert partition(path) == full_rebuild_partition(path, target)
+    assert incremental_records == records(path)
 
 
 @pytest.mark.parametrize("cap", [0])

@@ -4,37 +4,20 @@ persons check fails the build when a person breaks the limits."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import duckdb
-import pandas as pd
-from identity_dbt import dbt, run_identity, settings_for
+from identity_dbt import (
+    dbt,
+    frame,
+    full_rebuild_partition,
+    graph,
+    partition,
+    run_identity,
+    settings_for,
+)
 from identity_raw import at, create_raw_tables, crm, days, insert, order, pos
 
 from tessera.warehouse import Warehouse
-
-
-def frame(path: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as conn:
-        return conn.execute(sql).df()
-
-
-def graph(path: Path) -> dict[str, str]:
-    df = frame(path, "select node_key, person_id from identity.identity_graph")
-    return dict(zip(df.node_key, df.person_id, strict=True))
-
-
-def partition(path: Path) -> set[frozenset[str]]:
-    df = frame(path, "select node_key, person_id from identity.identity_graph")
-    return set(df.groupby("person_id").node_key.apply(frozenset))
-
-
-def full_rebuild_partition(path: Path, tmp: Path, vars: dict | None = None) -> set:
-    copy = tmp / "rebuilt.duckdb"
-    shutil.copyfile(path, copy)
-    run_identity(settings_for(copy), tmp / "target_rebuild", "--full-refresh", vars=vars)
-    return partition(copy)
 
 
 def new_warehouse(tmp: Path) -> Path:
@@ -70,7 +53,7 @@ def test_a_late_pos_row_older_than_the_watermark_is_folded_in_once(tmp_path: Pat
         path, "select sum(record_count) as n from identity.identity_records where source = 'pos'"
     ).n[0]
     assert counted == 4
-    assert partition(path) == full_rebuild_partition(path, tmp_path)
+    assert partition(path) == full_rebuild_partition(path, target)
 
 
 def three_customers_on_one_phone(path: Path) -> None:
@@ -116,7 +99,7 @@ def test_a_stricter_hub_rule_splits_persons_on_the_next_incremental_run(tmp_path
     assert set(changes.change_type) == {"split"}
     assert set(changes.old_person_id) == {before["email:ann@mail.com"]}
     assert len(changes) == 2
-    assert partition(path) == full_rebuild_partition(path, tmp_path, vars=stricter)
+    assert partition(path) == full_rebuild_partition(path, target, vars=stricter)
 
 
 def test_a_stricter_person_limit_splits_persons_on_the_next_incremental_run(
@@ -148,7 +131,7 @@ def test_a_stricter_person_limit_splits_persons_on_the_next_incremental_run(
     )
     assert list(runs["mode"].drop_duplicates()) == ["full"]  # rules changed: all again
     assert "split" in set(frame(path, "select change_type from identity.person_merges").change_type)
-    assert partition(path) == full_rebuild_partition(path, tmp_path, vars=one_email)
+    assert partition(path) == full_rebuild_partition(path, target, vars=one_email)
 
 
 def test_records_deleted_upstream_unmerge_after_identity_records_is_rebuilt(
