@@ -13,7 +13,7 @@ from reverse_etl.undelivered import NOT_SENT
 from tessera.warehouse import Session
 
 
-def cause(stats: RunStats) -> str:
+def _commonest_cause(stats: RunStats) -> str:
     """The commonest reason batches were not delivered, on one line (the executor took the
     credentials out); then, when the run stopped taking batches, that and how many rows it
     did not send (the error that stopped it comes first, however few rows it cost)."""
@@ -38,7 +38,7 @@ def cause(stats: RunStats) -> str:
 def not_delivered_note(stats: RunStats) -> str:
     return (
         f"{stats.not_delivered:,} rows not delivered (pending: the next run sends them): "
-        f"{cause(stats)}"
+        f"{_commonest_cause(stats)}"
     )
 
 
