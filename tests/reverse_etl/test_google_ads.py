@@ -67,6 +67,10 @@ def test_hashing_follows_googles_documented_normalisation(tmp_path: Path) -> Non
             assert s.scalar(sql, [raw]) == hash_value(rule, raw), (rule, raw)
 
 
+def ran_jobs(google: EmulatorHandle) -> list:
+    return [job for job in google.app.jobs.values() if job.status != "PENDING"]
+
+
 def test_sync_runs_one_job_per_batch_and_members_match_the_segment(
     tmp_path: Path, settings: Settings, google: EmulatorHandle
 ) -> None:
@@ -74,15 +78,21 @@ def test_sync_runs_one_job_per_batch_and_members_match_the_segment(
     result = run(settings, paths, "gads")
     assert result.status == "success" and result.stats.sent_ok == 1960
     verbs = [r.path.rsplit(":", 1)[-1] if ":" in r.path else "poll" for r in google.app.requests]
-    assert verbs[:3] == ["create", "addOperations", "run"] and verbs[-1] == "poll"
-    job = next(iter(google.app.jobs.values()))
+    # create, add, run, poll; a create or addOperations repeated is a retry in place (the
+    # test client's 0.5 s timeout expires on a loaded machine), counted in the run's retries
+    steps = [v for i, v in enumerate(verbs) if i == 0 or v != verbs[i - 1]]
+    assert steps == ["create", "addOperations", "run", "poll"], verbs
+    repeated = len(verbs) - verbs.count("poll") - 3
+    assert repeated <= result.stats.retries, (verbs, result.stats.retries)
+    # a create retried in place leaves an empty job that is never run
+    [job] = ran_jobs(google)
     assert job.status == "SUCCESS" and job.consented and len(job.operations) == 1960
     assert google_actual(google.app) == google_expected(settings)
 
     # a changed email: the old identifier tuple is removed, the new one added
     execute(settings, f"update {SEGMENT} set email = 'x@gmail.com' where person_id = 'p0000001'")
     again = run(settings, paths, "gads")
-    assert again.stats.sent_ok == 1 and len(google.app.jobs) == 3  # a remove and a create job
+    assert again.stats.sent_ok == 1 and len(ran_jobs(google)) == 3  # a remove and a create job
     assert google_actual(google.app) == google_expected(settings)
 
 
