@@ -7,7 +7,7 @@ import math
 from rich.table import Table
 
 
-def fmt(value: float | None) -> str:
+def _fmt(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
@@ -32,10 +32,10 @@ def metrics_table(evaluation: dict, title: str) -> Table:
     table.add_column("model - baseline", justify="right")
     for label, key in METRIC_ROWS:
         model, base = evaluation["model"][key], evaluation["baseline"][key]
-        row = [label, fmt(model), fmt(base)]
+        row = [label, _fmt(model), _fmt(base)]
         if has_btyd:
-            row.append(fmt(evaluation["btyd"][key]))
-        row.append(fmt(model - base))
+            row.append(_fmt(evaluation["btyd"][key]))
+        row.append(_fmt(model - base))
         table.add_row(*row)
     model = evaluation["model"]
     horizon = evaluation.get("label_horizon_days")
