@@ -86,9 +86,15 @@ def run_identity(settings: Settings, target_path: Path, *extra: str, **kw) -> Db
     return dbt(settings, target_path, "run", "--select", IDENTITY_SELECTION, *extra, **kw)
 
 
-def frame(path: Path, sql: str) -> pd.DataFrame:
+def frame(path: Path, sql: str, parameters: list | None = None) -> pd.DataFrame:
     with duckdb.connect(str(path), read_only=True) as conn:
-        return conn.execute(sql).df()
+        return conn.execute(sql, parameters).df()
+
+
+def person(path: Path, node_key: str) -> str | None:
+    """The person an identifier (`type:value`) resolved to, or None when it is not in the graph."""
+    df = frame(path, "select person_id from identity.identity_graph where node_key = ?", [node_key])
+    return None if df.empty else df.person_id[0]
 
 
 def graph(path: Path) -> dict[str, str]:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
-from identity_dbt import run_identity, settings_for
+from identity_dbt import frame, person, run_identity, settings_for
 from identity_raw import click, create_raw_tables, crm, days, event, insert, order, pos, ticket
 
 from tessera.warehouse import Warehouse
@@ -427,16 +426,6 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
         mess_records(session)
     run_identity(settings, tmp / "target")
     return path
-
-
-def frame(path: Path, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as conn:
-        return conn.execute(sql).df()
-
-
-def person(path: Path, node_key: str) -> str | None:
-    df = frame(path, f"select person_id from identity.identity_graph where node_key = '{node_key}'")
-    return None if df.empty else df.person_id[0]
 
 
 def persons(path: Path, *node_keys: str) -> list[str | None]:

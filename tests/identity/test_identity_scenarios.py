@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
-from identity_dbt import run_identity, settings_for
+from identity_dbt import frame, person, run_identity, settings_for
 from identity_raw import create_raw_tables, crm, event, insert, order, pos
 
 from tessera.warehouse import Warehouse
@@ -116,27 +115,14 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def frame(path: Path, sql: str) -> pd.DataFrame:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).df()
-    finally:
-        con.close()
-
-
-def person_of(path: Path, node_key: str) -> str | None:
-    df = frame(path, f"select person_id from identity.identity_graph where node_key = '{node_key}'")
-    return None if df.empty else df.person_id[0]
-
-
 def test_shared_device_does_not_merge_two_people(warehouse: Path) -> None:
-    first, second = person_of(warehouse, "user_id:u_sd1"), person_of(warehouse, "user_id:u_sd2")
+    first, second = person(warehouse, "user_id:u_sd1"), person(warehouse, "user_id:u_sd2")
     assert first and second and first != second
-    assert person_of(warehouse, "anonymous_id:a_sd1") == first
-    assert person_of(warehouse, "anonymous_id:a_sd2") == second
+    assert person(warehouse, "anonymous_id:a_sd1") == first
+    assert person(warehouse, "anonymous_id:a_sd2") == second
     # the tablet attaches to the first who used it and joins no one: its link to the second
     # account is cut, with the reason
-    assert person_of(warehouse, "device_id:D_SHARED") == first
+    assert person(warehouse, "device_id:D_SHARED") == first
     audit = frame(
         warehouse,
         "select audit_kind, reason, detail, id_value, linked_id_value "
@@ -150,10 +136,10 @@ def test_shared_device_does_not_merge_two_people(warehouse: Path) -> None:
 
 def test_placeholder_ids_merge_no_one(warehouse: Path) -> None:
     users = [f"user_id:u_ph{i}" for i in (1, 2, 3, 4, 7, 8, 9, 10)]
-    persons = [person_of(warehouse, u) for u in users]
+    persons = [person(warehouse, u) for u in users]
     assert all(persons) and len(set(persons)) == len(users)
-    assert person_of(warehouse, "anonymous_id:a_ph5") != person_of(warehouse, "anonymous_id:a_ph6")
-    assert person_of(warehouse, "email:x1@shop.org") != person_of(warehouse, "email:x2@shop.org")
+    assert person(warehouse, "anonymous_id:a_ph5") != person(warehouse, "anonymous_id:a_ph6")
+    assert person(warehouse, "email:x1@shop.org") != person(warehouse, "email:x2@shop.org")
     dropped = frame(
         warehouse,
         "select id_type, id_value, reason from identity.identity_audit "
@@ -172,9 +158,9 @@ def test_placeholder_ids_merge_no_one(warehouse: Path) -> None:
 
 
 def test_user_id_over_its_email_cap_is_shared_not_merged(warehouse: Path) -> None:
-    persons = {person_of(warehouse, f"email:m{i}@shop.org") for i in range(5)}
+    persons = {person(warehouse, f"email:m{i}@shop.org") for i in range(5)}
     assert None not in persons and len(persons) == 5
-    assert person_of(warehouse, "user_id:u_many") is None
+    assert person(warehouse, "user_id:u_many") is None
     audit = frame(
         warehouse,
         "select reason, detail from identity.identity_audit "
@@ -191,10 +177,10 @@ def test_chain_a_b_c_d_is_stitched_into_one_person(warehouse: Path) -> None:
         "phone:+12126340199",
         "loyalty_id:D_chain",
     ]
-    persons = {person_of(warehouse, key) for key in chain}
+    persons = {person(warehouse, key) for key in chain}
     assert len(persons) == 1 and None not in persons
-    person = persons.pop()
-    row = frame(warehouse, f"select * from identity.persons where person_id = '{person}'")
+    person_id = persons.pop()
+    row = frame(warehouse, f"select * from identity.persons where person_id = '{person_id}'")
     assert row.identifier_count[0] == 4
     assert bool(row.is_known[0])
 
@@ -218,8 +204,8 @@ def test_normalised_variants_are_one_node_and_one_person(warehouse: Path) -> Non
 
 
 def test_anonymous_visitor_is_an_unknown_person(warehouse: Path) -> None:
-    visitor = person_of(warehouse, "anonymous_id:a_visitor")
-    assert visitor == person_of(warehouse, "device_id:D_visitor")
+    visitor = person(warehouse, "anonymous_id:a_visitor")
+    assert visitor == person(warehouse, "device_id:D_visitor")
     row = frame(warehouse, f"select is_known from identity.persons where person_id = '{visitor}'")
     assert not bool(row.is_known[0])
 
