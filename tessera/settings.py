@@ -92,6 +92,7 @@ class SnowflakeSettings:
     port: int | None = None
     protocol: str | None = None
     private_key_path: str | None = None
+    private_key_passphrase: SecretStr | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> SnowflakeSettings:
@@ -110,6 +111,9 @@ class SnowflakeSettings:
                 "TESSERA_TARGET=snowflake needs these environment variables: " + ", ".join(missing)
             )
         port = env.get("SNOWFLAKE_PORT")
+        passphrase = env.get(DBT_SECRET_PREFIX + "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE") or env.get(
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"
+        )
         return cls(
             account=env["SNOWFLAKE_ACCOUNT"],
             user=env["SNOWFLAKE_USER"],
@@ -122,6 +126,7 @@ class SnowflakeSettings:
             port=int(port) if port else None,
             protocol=env.get("SNOWFLAKE_PROTOCOL"),
             private_key_path=env.get("SNOWFLAKE_PRIVATE_KEY_PATH"),
+            private_key_passphrase=SecretStr(passphrase) if passphrase else None,
         )
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tessera.settings import PROJECT_ROOT, Settings, SettingsError
+from tessera.snowflake_key import private_key_der
 
 
 class WarehouseError(RuntimeError):
@@ -389,7 +390,7 @@ class Warehouse:
             "session_parameters": {"QUERY_TAG": "tessera"},
         }
         if sf.private_key_path:
-            kwargs["private_key_file"] = sf.private_key_path
+            kwargs["private_key"] = private_key_der(sf.private_key_path, sf.private_key_passphrase)
         else:
             kwargs["password"] = sf.password.get_secret_value()
         for name in ("warehouse", "role", "host", "port", "protocol"):
