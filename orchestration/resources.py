@@ -10,11 +10,13 @@ from functools import cached_property
 from importlib.metadata import version as installed_version
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
 from packaging.version import parse as parse_version
+from pydantic import PrivateAttr
 
+from orchestration.writer_lock import WriterLock
 from tessera.dbt import dbt_executable
 from tessera.settings import Settings, secrets_named_for_dbt
 from tessera.warehouse import Warehouse
@@ -25,6 +27,25 @@ class WarehouseResource(ConfigurableResource):
 
     target: str = "duckdb"
     duckdb_path: str = ""
+    _writer_lock: WriterLock | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """In a run, a step that uses the DuckDB warehouse holds its writer lock
+        (orchestration/writer_lock.py); sensors and schedules only read, and take none."""
+        if context.run is None or self.target != "duckdb":
+            return
+        warehouse = self.settings().warehouse_path
+        if not warehouse.parent.is_dir():
+            return  # the step fails on its own, naming the path; no lock file is left there
+        job = context.run.job_name
+        lock = WriterLock(warehouse, f"run {context.run.run_id} of job {job}")
+        lock.acquire(context.log.info)
+        self._writer_lock = lock
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        if self._writer_lock is not None:
+            self._writer_lock.release()
+            self._writer_lock = None
 
     def settings(self) -> Settings:
         settings = Settings.from_env()
