@@ -37,12 +37,10 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 
-import pyarrow as pa
-
+from reverse_etl.batches import BatchOutcome, chunks, operation_for, outcomes_of, plan_rows
 from reverse_etl.committer import Committer
 from reverse_etl.config import SyncConfig
 from reverse_etl.destinations.base import (
@@ -56,9 +54,10 @@ from reverse_etl.destinations.base import (
 )
 from reverse_etl.journal import AckJournal
 from reverse_etl.match import CONFLICT_COLUMN, held_back_message
-from reverse_etl.planner import HELD_BACK, KINDS, Plan, field_column, iter_held_back, iter_plan
+from reverse_etl.planner import HELD_BACK, KINDS, Plan, iter_held_back, iter_plan
 from reverse_etl.ratelimit import TokenBucket
-from reverse_etl.state import Outcomes, StateStore
+from reverse_etl.run_stats import RunStats
+from reverse_etl.state import StateStore
 from reverse_etl.stopping import StopRequest
 from reverse_etl.undelivered import NOT_SENT, UndeliveredStreak, stopped_early_reason
 from tessera.warehouse import Session
@@ -69,96 +68,7 @@ log = logging.getLogger("tessera.reverse_etl")
 ProgressCallback = Callable[[str, int, int], None]
 PhaseCallback = Callable[[str], None]  # "send", then "commit" (the last acknowledgements)
 
-
-def operation_for(mode: str, kind: str) -> Operation:
-    if kind == "erased":
-        return "erase"  # a deletion request: the vendor's delete for personal data
-    if kind == "suppressed":
-        return "suppress"  # consent revoked: out of the audience / CRM, whatever the mode
-    if kind == "removed":
-        return "delete"
-    if mode == "update":
-        return "update"
-    if mode == "insert":
-        return "insert"
-    return "upsert"
-
-
-@dataclass
-class RunStats:
-    sent_ok: int = 0
-    rejected: int = 0  # refused by the destination (per row or the whole batch): in `errors`
-    not_delivered: int = 0  # batches the destination never took: still pending, sent next run
-    calls: int = 0
-    rate_limited: int = 0
-    retries: int = 0
-    ok_by_kind: dict[str, int] = field(default_factory=dict)
-    failed_by_kind: dict[str, int] = field(default_factory=dict)
-    not_delivered_by_kind: dict[str, int] = field(default_factory=dict)
-    not_delivered_causes: dict[str, int] = field(default_factory=dict)  # message -> rows
-    stopped: bool = False  # a stop request ended the run before the plan was sent
-    # the destination took none of `retry.max_undelivered_batches` batches in a row: why the
-    # run stopped taking batches; the rest of the plan (`not_sent` rows) was never tried
-    stopped_early: str | None = None
-    not_sent: int = 0  # rows counted in `not_delivered` that were never sent (see above)
-    held_back: int = 0  # counted in `rejected`: another row has their match value (match.py)
-    unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
-
-
-REMOVAL_KINDS = ("erased", "suppressed", "removed")
 _USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)  # user:pass@
-
-
-@dataclass
-class BatchOutcome:
-    kind: str
-    rows: Sequence[PlanRow]
-    results: list[RowResult]
-    calls: int
-    rate_limited: int
-    retries: int
-    ok: int = 0
-    failed: int = 0
-    not_delivered: int = 0  # the batch never reached the destination (see module doc)
-    cause: str | None = None  # why it was not delivered
-    tried: bool = True  # False: not sent at all, the run had stopped taking batches
-
-
-def plan_rows(batch: pa.RecordBatch, kind: str, fields: Sequence[str]) -> list[PlanRow]:
-    columns = [field_column(i) for i in range(len(fields))]
-    values = batch.select(columns).rename_columns(list(fields)).to_pylist()
-    meta = batch.select(["_key", "_row_hash", "_previous_dest_id", "_person_id"]).to_pydict()
-    return [
-        PlanRow(key, kind, row_hash, previous, row_fields, person)
-        for key, row_hash, previous, person, row_fields in zip(
-            meta["_key"],
-            meta["_row_hash"],
-            meta["_previous_dest_id"],
-            meta["_person_id"],
-            values,
-            strict=True,
-        )
-    ]
-
-
-def outcomes_of(kind: str, rows: Sequence[PlanRow], results: list[RowResult]) -> Outcomes:
-    """Per-row outcomes to journal and commit; a row the destination did not answer failed."""
-    by_key = {r.key: r for r in results}
-    pending = Outcomes()
-    for row in rows:
-        result = by_key.get(row.key) or RowResult(row.key, False, "destination gave no result")
-        if not result.ok:
-            pending.add(row.key, "failed", kind, None, None, result.error, row.person_id)
-        elif kind in REMOVAL_KINDS:
-            pending.add(row.key, "removed", kind, None, None, None, row.person_id)
-        else:
-            pending.add(row.key, "synced", kind, row.row_hash, result.dest_id, None, row.person_id)
-    return pending
-
-
-def chunks(rows: Sequence[PlanRow], size: int) -> Iterator[Sequence[PlanRow]]:
-    for start in range(0, len(rows), size):
-        yield rows[start : start + size]
 
 
 class Executor:
@@ -303,27 +213,9 @@ class Executor:
     # --- collecting side (calling thread only: counts and progress) ----------------------
 
     def _absorb(self, outcome: BatchOutcome) -> None:
-        s = self.stats
-        s.calls += outcome.calls
-        s.rate_limited += outcome.rate_limited
-        s.retries += outcome.retries
-        ok, failed = outcome.ok, outcome.failed
-        s.sent_ok += ok
-        s.rejected += failed
-        s.ok_by_kind[outcome.kind] = s.ok_by_kind.get(outcome.kind, 0) + ok
-        s.failed_by_kind[outcome.kind] = s.failed_by_kind.get(outcome.kind, 0) + failed
-        if outcome.not_delivered:
-            s.not_delivered += outcome.not_delivered
-            by_kind = s.not_delivered_by_kind
-            by_kind[outcome.kind] = by_kind.get(outcome.kind, 0) + outcome.not_delivered
-            cause = outcome.cause or "not delivered"
-            s.not_delivered_causes[cause] = (
-                s.not_delivered_causes.get(cause, 0) + outcome.not_delivered
-            )
-            if not outcome.tried:
-                s.not_sent += outcome.not_delivered
+        self.stats.absorb(outcome)
         if self.on_progress:
-            self.on_progress(outcome.kind, ok, failed + outcome.not_delivered)
+            self.on_progress(outcome.kind, outcome.ok, outcome.failed + outcome.not_delivered)
 
     def _collect(self, futures: set[Future], limit: int) -> None:
         """Absorb finished batches; block while `limit` or more are still in flight (waking

@@ -26,12 +26,12 @@ from typing import Any
 
 import pyarrow as pa
 
+from reverse_etl.batches import plan_rows
 from reverse_etl.config import Catalog
 from reverse_etl.destinations import build_destination
 from reverse_etl.destinations.async_jobs import retry_in_place
 from reverse_etl.destinations.base import BaseDestination, PlanRow, RemoteRecord
 from reverse_etl.dialect import stage_rows, unstage_rows
-from reverse_etl.executor import plan_rows
 from reverse_etl.journal import replay
 from reverse_etl.lock import SyncLock
 from reverse_etl.planner import RECONCILE_KINDS, build_reconcile_plan, drop_plan, iter_plan

@@ -7,7 +7,7 @@ from reverse_etl.alerts import scrub
 from reverse_etl.config import SyncConfig
 from reverse_etl.destinations.base import Destination
 from reverse_etl.dialect import placeholder
-from reverse_etl.executor import RunStats
+from reverse_etl.run_stats import RunStats
 from reverse_etl.state import SCHEMA
 from reverse_etl.undelivered import NOT_SENT
 from tessera.warehouse import Session

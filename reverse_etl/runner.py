@@ -20,7 +20,7 @@ from reverse_etl.destinations.base import (
     Destination,
     DestinationDownError,
 )
-from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback, RunStats
+from reverse_etl.executor import Executor, PhaseCallback, ProgressCallback
 from reverse_etl.journal import AckJournal, journal_dir, replay
 from reverse_etl.lock import SyncLock, SyncLockedError
 from reverse_etl.planner import Plan, build_plan, drop_plan, sample
@@ -30,6 +30,7 @@ from reverse_etl.run_outcome import (
     not_delivered_note,
     nothing_delivered,
 )
+from reverse_etl.run_stats import RunStats
 from reverse_etl.runlog import RunLog
 from reverse_etl.state import StateStore, ensure_tables
 from reverse_etl.stopping import StopRequest
