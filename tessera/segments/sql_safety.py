@@ -12,18 +12,15 @@ lengths. Every issue carries a line and column in the checked text.
 
 from __future__ import annotations
 
-import json
-import re
-import unicodedata
 from dataclasses import dataclass, field
 
 import duckdb
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import Token, TokenType
+from sqlglot.errors import ParseError
+from sqlglot.tokens import Token
 
-from tessera.segments.issues import Issue, first_position, line_col
+from tessera.segments.issues import Issue, first_position, line_col, offset_of
 from tessera.segments.joins import Cartesian
 from tessera.segments.no_sql import no_sql, no_sql_message
 from tessera.segments.policy import (
@@ -34,11 +31,11 @@ from tessera.segments.policy import (
     ValidationPolicy,
 )
 from tessera.segments.scopes import MAX_SCANS, Scopes
+from tessera.segments.sql_lexical import Lexical
 from tessera.segments.sql_nodes import PLAIN_NAME, function_name, small_number
+from tessera.segments.sql_offsets import duckdb_error_offset, duckdb_message, duckdb_parser_offset
 
 MAX_SQL_CHARS = 100_000
-MAX_TOKENS = 20_000
-MAX_DEPTH = 40  # parentheses, brackets and braces
 MAX_PAD = 10_000
 # Names DuckDB reads as files when no table has them (`from segments.csv`).
 FILE_SUFFIXES = frozenset(
@@ -65,7 +62,6 @@ FILE_SUFFIXES = frozenset(
         "sqlite3",
     ]
 )
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad")
 
 
 @dataclass
@@ -157,8 +153,9 @@ class _Safety:
         if holds:
             self.add("empty", no_sql_message(holds, "the SQL"), 0)
             return
-        snow_tokens = self.lexical()
-        if snow_tokens is None or not self.same_tokens(self.tokens, snow_tokens):
+        lexical = Lexical(self)
+        snow_tokens = lexical.tokens()
+        if snow_tokens is None or not lexical.same_tokens(self.tokens, snow_tokens):
             return
         duck = self.parse(SOURCE_DIALECT)
         if duck is None:
@@ -191,147 +188,6 @@ class _Safety:
         self.result.tree = duck
         self.result.relations = relations
 
-    def lexical(self) -> list[Token] | None:
-        """Checks on characters and tokens; returns Snowflake's tokens when all pass."""
-        for index, char in enumerate(self.sql):
-            category = unicodedata.category(char)
-            if (
-                (category == "Cc" and char not in "\t\n\r")
-                or char in _INVISIBLE
-                or category == "Cf"
-            ):
-                hint = (
-                    " (a byte order mark: save the file as UTF-8 without BOM)"
-                    if char == "\ufeff" and index == 0
-                    else ""
-                )
-                self.add(
-                    "control_character",
-                    f"invisible or control character U+{ord(char):04X} is not allowed{hint}",
-                    index,
-                )
-                return None
-        semicolon = self.sql.find(";")
-        if semicolon >= 0:
-            self.add(
-                "multiple_statements",
-                "';' is not allowed anywhere in a segment: it is exactly one SELECT (dbt wraps "
-                "it, and Snowflake's driver would split the text into statements at ';')",
-                semicolon,
-            )
-            return None
-        tokenized: dict[str, list[Token]] = {}
-        failures: dict[str, TokenError] = {}
-        for dialect in (SOURCE_DIALECT, "snowflake"):
-            try:
-                tokenized[dialect] = sqlglot.Dialect.get_or_raise(dialect).tokenize(self.sql)
-            except TokenError as exc:
-                failures[dialect] = exc
-        for tokens in tokenized.values():
-            self.tokens = tokens
-            if not self.strings_and_comments():
-                return None
-        for dialect, exc in failures.items():
-            self.add(
-                "tokenize",
-                f"cannot read the SQL as {dialect} (an unterminated string, quoted name or "
-                f"comment?): {_first_line(str(exc))}",
-                _token_error_offset(self.sql, str(exc)),
-            )
-            return None
-        self.tokens = tokenized[SOURCE_DIALECT]
-        if len(self.tokens) > MAX_TOKENS:
-            self.add("too_large", f"the SQL has over {MAX_TOKENS:,} tokens", 0)
-            return None
-        if not self.depth():
-            return None
-        return tokenized["snowflake"]
-
-    def same_tokens(self, duck: list[Token], snow: list[Token]) -> bool:
-        for a, b in zip(duck, snow, strict=False):
-            if a.text != b.text or a.start != b.start or a.comments != b.comments:
-                first = a if a.start <= b.start else b
-                where: Token | int = first
-                if a.comments != b.comments and a.text == b.text and a.start == b.start:
-                    differing = [
-                        c
-                        for c in a.comments + b.comments
-                        if c not in b.comments or c not in a.comments
-                    ]
-                    where = _comment_offset(self.sql, differing[0]) if differing else first
-                self.add(
-                    "dialects_disagree",
-                    "DuckDB and Snowflake read this text differently here (a // comment in "
-                    "Snowflake is integer division in DuckDB, for example)",
-                    where,
-                )
-                return False
-        if len(duck) != len(snow):
-            rest = (duck if len(duck) > len(snow) else snow)[min(len(duck), len(snow))]
-            self.add("dialects_disagree", "DuckDB and Snowflake read this text differently", rest)
-            return False
-        return True
-
-    def strings_and_comments(self) -> bool:
-        for token in self.tokens:
-            nested = [c for c in token.comments if "/*" in c or "*/" in c]
-            if nested:
-                self.add(
-                    "nested_comment",
-                    "nested block comments are not allowed: DuckDB nests them and Snowflake "
-                    "does not, so they can hide SQL from one of them",
-                    _comment_offset(self.sql, nested[0]),
-                )
-                return False
-            if token.token_type in (TokenType.STRING, TokenType.NATIONAL_STRING) and (
-                "\\" in token.text
-            ):
-                self.add(
-                    "backslash_string",
-                    "backslashes in string literals are not allowed: DuckDB and Snowflake read "
-                    "them differently",
-                    token,
-                )
-                return False
-            if token.token_type in (
-                TokenType.BYTE_STRING,
-                TokenType.HEREDOC_STRING,
-                TokenType.RAW_STRING,
-                TokenType.BIT_STRING,
-                TokenType.HEX_STRING,
-                TokenType.UNICODE_STRING,
-            ):
-                self.add(
-                    "special_string",
-                    "escape (E'...'), dollar-quoted and other special strings are not allowed",
-                    token,
-                )
-                return False
-            if token.token_type in (TokenType.PARAMETER, TokenType.PLACEHOLDER):
-                self.add(
-                    "parameter", "query parameters and session variables are not allowed", token
-                )
-                return False
-        return True
-
-    def depth(self) -> bool:
-        opening = {TokenType.L_PAREN, TokenType.L_BRACKET, TokenType.L_BRACE}
-        closing = {TokenType.R_PAREN, TokenType.R_BRACKET, TokenType.R_BRACE}
-        depth = 0
-        for token in self.tokens:
-            if token.token_type in opening:
-                depth += 1
-                if depth > MAX_DEPTH:
-                    self.add(
-                        "too_deep",
-                        f"brackets nest more than {MAX_DEPTH} deep; use CTEs instead",
-                        token,
-                    )
-                    return False
-            elif token.token_type in closing:
-                depth -= 1
-        return True
-
     def parse(self, dialect: str) -> exp.Query | None:
         if dialect == SOURCE_DIALECT and not self.duckdb_parser_agrees():
             return None
@@ -342,7 +198,7 @@ class _Safety:
             line, column = error.get("line"), error.get("col")
             offset = 0
             if line and column:
-                offset = _offset(self.sql, int(line), max(1, int(column) - 1))
+                offset = offset_of(self.sql, int(line), max(1, int(column) - 1))
             self.add(
                 "parse_error",
                 f"cannot parse the SQL as {dialect}: {error.get('description', exc)}",
@@ -365,11 +221,11 @@ class _Safety:
         try:
             statements = connection.extract_statements(self.sql)
         except duckdb.Error as exc:
-            offset = _duckdb_parser_offset(connection, self.sql)
+            offset = duckdb_parser_offset(connection, self.sql)
             self.add(
                 "parse_error",
-                f"DuckDB cannot parse the SQL: {_duckdb_message(exc)}",
-                offset if offset is not None else _duckdb_error_offset(self.sql, str(exc)),
+                f"DuckDB cannot parse the SQL: {duckdb_message(exc)}",
+                offset if offset is not None else duckdb_error_offset(self.sql, str(exc)),
             )
             return False
         finally:
@@ -512,72 +368,3 @@ class _Safety:
             )
             return None
         return relation
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else text
-
-
-def _offset(sql: str, line: int, column: int) -> int:
-    from tessera.segments.issues import offset_of
-
-    return offset_of(sql, line, column)
-
-
-def _duckdb_message(exc: Exception) -> str:
-    return _first_line(str(exc)).replace("Parser Error: ", "")
-
-
-def _duckdb_parser_offset(connection: duckdb.DuckDBPyConnection, sql: str) -> int | None:
-    """Where DuckDB's parser stopped, as a character offset into `sql`.
-
-    DuckDB reports the byte offset of a syntax error through `json_serialize_sql`; the caret
-    under `LINE n:` in its message is drawn by display width (tabs count 0, CJK and emoji 2)
-    and, on a long line, under an excerpt that may occur earlier in the line too.
-    """
-    try:
-        row = connection.execute("select json_serialize_sql($1::varchar)", [sql]).fetchone()
-        position = json.loads(row[0]).get("position") if row and row[0] else None
-        if position is None:
-            return None
-        return len(sql.encode("utf-8")[: int(position)].decode("utf-8", errors="ignore"))
-    except (duckdb.Error, ValueError, TypeError):
-        return None
-
-
-def _duckdb_error_offset(sql: str, message: str) -> int:
-    """DuckDB prints `LINE n: <text>` and a caret line under the error."""
-    lines = message.splitlines()
-    for index, text in enumerate(lines):
-        match = re.match(r"^LINE (\d+): ", text)
-        if match and index + 1 < len(lines):
-            caret = lines[index + 1].find("^")
-            snippet = text[match.end() :]
-            line = int(match.group(1))
-            source_line = sql.splitlines()[line - 1] if line <= len(sql.splitlines()) else ""
-            if snippet.startswith("...") and caret >= 0:
-                found = source_line.find(snippet[3:].rstrip(".")[:20])
-                column = found + (caret - match.end() - 3) if found >= 0 else 0
-            else:
-                column = max(0, caret - match.end())
-            return _offset(sql, line, column + 1)
-    return 0
-
-
-def _comment_offset(sql: str, comment: str) -> int:
-    """Where a comment (as sqlglot keeps it, without its delimiters) opens in the SQL."""
-    inside = sql.find(comment) if comment else -1
-    if inside < 0:
-        return 0
-    openings = [sql.rfind(m, 0, inside + 1) for m in ("--", "/*", "//")]
-    return max(openings) if max(openings) >= 0 else inside
-
-
-def _token_error_offset(sql: str, message: str) -> int:
-    match = re.search(r"line (\d+), col (\d+)", message, re.IGNORECASE)
-    if match:
-        return _offset(sql, int(match.group(1)), int(match.group(2)))
-    for quote in ("'", '"'):
-        if sql.count(quote) % 2:
-            return sql.rfind(quote)
-    return 0
