@@ -2,7 +2,7 @@
 
 Layers, each naming the problem with the line and column in the author's file:
 1. the folder holds only `<name>.sql` and YAML, and the YAML only describes segments
-   (yaml_policy.py);
+   (folder_check.py, yaml_policy.py);
 2. the Jinja is three literal substitutions (jinja.py) and the SQL one bounded, read-only
    SELECT over readable relations that DuckDB and Snowflake read alike (sql_safety.py),
    returning one row per person (validate.py);
@@ -23,16 +23,9 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from tessera.segments.catalog import (
-    RESERVED_NAMES,
-    SEGMENT_NAME,
-    SYNCS_SUFFIX,
-    CatalogError,
-    Segment,
-    SegmentCatalog,
-    load_catalog,
-)
+from tessera.segments.catalog import Segment, SegmentCatalog
 from tessera.segments.compiled import RenderedSegment, compiled_issues
+from tessera.segments.folder_check import check_folder, project_relative
 from tessera.segments.issues import Issue, SourceMap, line_col
 from tessera.segments.jinja import JinjaError, RelationResolver, render_with_map
 from tessera.segments.no_sql import no_sql, no_sql_message
@@ -45,7 +38,6 @@ from tessera.segments.validate import (
     find_issues,
     transpile_to_snowflake,
 )
-from tessera.segments.yaml_policy import check_segment_yaml, segment_files
 
 _SEGMENT_REFERENCE = re.compile(r"\bsegments\s*\.\s*([a-z][a-z0-9_]*)", re.IGNORECASE)
 _REF = re.compile(r"""ref\(\s*['"]([a-z][a-z0-9_]*)['"]\s*\)""")
@@ -288,45 +280,8 @@ def check_project(
     read); with `compile_with_dbt`, also what dbt compiles for `target`."""
     result = ProjectCheck()
     resolver = RelationResolver.from_project(project_dir)
-    folder = project_dir / "models" / resolver.segments_schema
-    if not folder.is_dir():
-        result.folder_issues.append(
-            Issue("segments", "no_folder", f"{folder} does not exist", 1, 1, file=str(folder))
-        )
-        return result
-    sql_files, yaml_files, refused = segment_files(folder)
-    for path, why in refused:
-        result.folder_issues.append(
-            Issue(path.stem, "file_not_allowed", why, 1, 1, file=_rel(project_dir, path))
-        )
-    undecodable = [_not_utf8(project_dir, path) for path in [*sql_files, *yaml_files]]
-    if any(undecodable):
-        result.folder_issues.extend(issue for issue in undecodable if issue is not None)
-        return result  # nothing else can read these files
-    names_in_folder = frozenset(
-        p.stem for p in sql_files if SEGMENT_NAME.match(p.stem) and p.stem not in RESERVED_NAMES
-    )
-    readable_models = frozenset(r.split(".", 1)[1] for r in resolver.readable)
-    for path in yaml_files:
-        syncs_file = path.name.endswith(SYNCS_SUFFIX)
-        text = path.read_text()
-        for problem in check_segment_yaml(text, names_in_folder, readable_models, syncs_file):
-            result.folder_issues.append(
-                Issue(
-                    path.stem,
-                    "yaml_not_allowed",
-                    problem.message,
-                    problem.line,
-                    problem.column,
-                    file=_rel(project_dir, path),
-                )
-            )
-    try:
-        catalog = load_catalog(folder)
-    except CatalogError as exc:
-        result.folder_issues.extend(_catalog_issues(exc, project_dir, folder))
-        return result
-    if result.folder_issues:
+    catalog, result.folder_issues = check_folder(project_dir, resolver)
+    if catalog is None:
         return result
     unknown = [n for n in names or [] if n not in catalog.segments]
     if unknown:
@@ -359,69 +314,19 @@ def check_project(
         by_name = {r.name: r for r in result.reports}
         for issue in issues:
             report = by_name.get(issue.segment)
-            issue = issue.at(issue.line or 1, issue.column or 1, _rel_str(project_dir, issue.file))
+            issue = issue.at(
+                issue.line or 1, issue.column or 1, project_relative(project_dir, issue.file)
+            )
             if report is None:
                 result.folder_issues.append(issue)
             else:
                 report.issues.append(issue)
     for report in result.reports:
         report.issues = [
-            i.at(i.line or 1, i.column or 1, _rel_str(project_dir, i.file)) for i in report.issues
+            i.at(i.line or 1, i.column or 1, project_relative(project_dir, i.file))
+            for i in report.issues
         ]
     return result
-
-
-def _catalog_issues(exc: CatalogError, project_dir: Path, folder: Path) -> list[Issue]:
-    issues = []
-    for problem in exc.problems:
-        match = re.match(r"^(.+?) \(line (\d+), column (\d+)\): (.*)$", problem, re.DOTALL)
-        if match:
-            file, line, column, message = match.groups()
-            issues.append(
-                Issue(
-                    Path(file).stem,
-                    "catalog",
-                    message,
-                    int(line),
-                    int(column),
-                    file=_rel(project_dir, folder / file),
-                )
-            )
-        else:
-            issues.append(
-                Issue("segments", "catalog", problem, 1, 1, file=_rel(project_dir, folder))
-            )
-    return issues
-
-
-def _not_utf8(project_dir: Path, path: Path) -> Issue | None:
-    """dbt reads model and YAML files as UTF-8: anything else is refused where it breaks."""
-    data = path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        prefix = data[: exc.start].decode("utf-8", errors="replace")
-        line, column = line_col(prefix, len(prefix))
-        return Issue(
-            path.stem,
-            "not_utf8",
-            f"byte 0x{data[exc.start]:02x} is not UTF-8; save the file as UTF-8",
-            line,
-            column,
-            file=_rel(project_dir, path),
-        )
-    return None
-
-
-def _rel(project_dir: Path, path: Path) -> str:
-    try:
-        return str(path.relative_to(project_dir))
-    except ValueError:
-        return str(path)
-
-
-def _rel_str(project_dir: Path, file: str | None) -> str | None:
-    return None if file is None else _rel(project_dir, Path(file))
 
 
 class InvalidSegmentsError(ValueError):
