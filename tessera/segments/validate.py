@@ -1,36 +1,29 @@
 """Validate a segment's SQL before anything runs it.
 
 A segment must be one bounded, read-only SELECT over readable relations that both
-warehouses read alike (sql_safety.py), return `person_id` exactly once per row, name only
-existing columns, and transpile from DuckDB to Snowflake.
+warehouses read alike (sql_safety.py), return `person_id` exactly once per row (person_id.py),
+name only existing columns (columns.py), and transpile from DuckDB to Snowflake.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, OptimizeError, ParseError, TokenError, UnsupportedError
-from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 
+from tessera.segments.columns import Schema, qualify_columns
 from tessera.segments.issues import Issue, SegmentValidationError, first_position, line_col
-from tessera.segments.policy import DEFAULT_POLICY, KEY_COLUMN, SOURCE_DIALECT, ValidationPolicy
+from tessera.segments.person_id import check_person_id, check_uniqueness
+from tessera.segments.policy import DEFAULT_POLICY, SOURCE_DIALECT, ValidationPolicy
 from tessera.segments.sql_safety import check_sql_safety
 from tessera.segments.task_names import check_task_names
-from tessera.segments.uniqueness import person_id_is_unique
 from tessera.warehouse import Session
 
 __all__ = ["Issue", "SegmentValidationError", "ValidatedSegment", "find_issues", "validate_sql"]
-
-_UNRESOLVED_COLUMN = re.compile(r"Column '([^']+)' could not be resolved|Unknown column: (\S+)")
-
-Schema = dict[str, dict[str, dict[str, str]]]
 
 
 class ColumnSource(Protocol):
@@ -113,20 +106,20 @@ def find_issues(
     output_columns: tuple[str, ...] = ()
     have_schema = all(_in_schema(r, schema) for r in relations)
     if have_schema:
-        qualified = checker.qualify_columns(tree, schema)
+        qualified = qualify_columns(checker, tree, schema)
         if qualified is None:
             return checker.issues, None
         output_columns = tuple(qualified.named_selects)
-        checker.check_person_id(qualified, output_columns, expanded=True)
+        check_person_id(checker, qualified, output_columns, expanded=True)
         if not any(i.code.startswith("person_id") for i in checker.issues):
-            checker.check_uniqueness(qualified)
+            check_uniqueness(checker, qualified)
     else:
         checker.warn(
             "columns_not_checked",
             "columns and uniqueness were not checked: no warehouse schema for "
             + ", ".join(sorted(r for r in relations if not _in_schema(r, schema))),
         )
-        checker.check_person_id(tree, tuple(tree.named_selects), expanded=False)
+        check_person_id(checker, tree, tuple(tree.named_selects), expanded=False)
     check_task_names(checker, tree, relations)  # ml scores by a task that exists (#17)
     if any(i.severity == "error" for i in checker.issues):
         return checker.issues, None
@@ -236,155 +229,6 @@ class _Checker:
     def warn(self, code: str, message: str, where: exp.Expression | None = None) -> None:
         self.add(code, message, where, severity="warning")
 
-    # ---- lexical and statement-level checks -------------------------------------------------
-
-    def qualify_columns(self, tree: exp.Expression, schema: Schema) -> exp.Expression | None:
-        self._report_unknown_columns(tree, schema)
-        if self.issues and any(i.severity == "error" for i in self.issues):
-            return None
-        try:
-            with _quiet_sqlglot():
-                return qualify(
-                    tree.copy(),
-                    schema=schema,
-                    dialect=SOURCE_DIALECT,
-                    validate_qualify_columns=True,
-                    identify=False,
-                )
-        except OptimizeError as exc:
-            match = _UNRESOLVED_COLUMN.search(str(exc))
-            column_name = (match.group(1) or match.group(2)) if match else None
-            node = _column_node(tree, column_name) if column_name else None
-            self.add(
-                "unknown_column" if column_name else "qualify",
-                f"unknown or ambiguous column {column_name!r}"
-                if column_name
-                else f"cannot resolve the query's columns: {exc}",
-                node,
-            )
-            return None
-
-    def _report_unknown_columns(self, tree: exp.Expression, schema: Schema) -> None:
-        """Every explicitly or implicitly unknown column, before qualify stops at the first."""
-        seen: set[int] = set()
-        for scope in traverse_scope(tree):  # innermost scopes first
-            aliases = {p.alias.lower() for p in _selects(scope.expression) if p.alias}
-            for column in scope.columns:
-                if id(column) in seen:
-                    continue  # judged in the innermost scope it appears in
-                seen.add(id(column))
-                name = column.name.lower()
-                if column.table:
-                    known = self._source_columns(scope, column.table, schema)
-                    if known is not None and name not in known:
-                        self.add(
-                            "unknown_column",
-                            f"column {column.table}.{column.name} does not exist in "
-                            f"{_source_label(scope, column.table)}",
-                            column,
-                        )
-                    continue
-                if name in aliases:
-                    continue
-                candidates: set[str] = set()
-                unknown_source = False
-                current: Scope | None = scope
-                while current is not None:
-                    for alias in current.sources:
-                        known = self._source_columns(current, alias, schema)
-                        if known is None:
-                            unknown_source = True
-                        else:
-                            candidates |= known
-                    current = current.parent
-                if not unknown_source and name not in candidates:
-                    self.add(
-                        "unknown_column",
-                        f"column {column.name!r} does not exist in any relation the query reads",
-                        column,
-                    )
-
-    @staticmethod
-    def _source_columns(scope: Scope, alias: str, schema: Schema) -> set[str] | None:
-        source = scope.sources.get(alias)
-        if isinstance(source, exp.Table) and source.db:
-            cols = schema.get(source.db.lower(), {}).get(source.name.lower())
-            return set(cols) if cols is not None else None
-        if isinstance(source, Scope):
-            expression = source.expression
-            for node in (expression, expression.parent):
-                # `(values ...) as w(a, b)`, `cte(a, b) as (...)`, `... as t(a, b)`
-                names = node.alias_column_names if isinstance(node, exp.Expression) else []
-                if names:
-                    return {c.lower() for c in names}
-            if isinstance(expression, exp.Lateral):
-                expression = expression.this
-            if isinstance(expression, exp.Values):
-                return None
-            selects = _selects(expression)
-            if any(isinstance(p, exp.Star) or p.is_star for p in selects):
-                return None
-            return {p.alias_or_name.lower() for p in selects}
-        return None
-
-    def check_person_id(self, tree: exp.Expression, names: tuple[str, ...], expanded: bool) -> None:
-        lowered = [n.lower() for n in names]
-        count = lowered.count(KEY_COLUMN)
-        projections = _selects(tree)
-        has_star = any(isinstance(p, exp.Star) or p.is_star for p in projections)
-        if count > 1:
-            self.add(
-                "person_id_duplicate",
-                f"person_id is selected {count} times; select it exactly once",
-                next((p for p in projections[1:] if p.alias_or_name.lower() == KEY_COLUMN), None)
-                or tree,
-            )
-        elif count == 0 and (expanded or not has_star):
-            self.add(
-                "person_id_missing",
-                "the segment must select a person_id column (one row per person)",
-                tree,
-            )
-        elif count == 0:
-            self.warn("person_id_unchecked", "SELECT * not expanded: no warehouse schema")
-        duplicates = sorted({n for n in lowered if lowered.count(n) > 1 and n != KEY_COLUMN})
-        if duplicates:
-            self.add(
-                "duplicate_column",
-                f"output column(s) {', '.join(duplicates)} appear more than once",
-                tree,
-            )
-        if count == 1 and isinstance(tree, exp.Select):
-            projection = next(p for p in projections if p.alias_or_name.lower() == KEY_COLUMN)
-            source = projection.unalias()
-            parts = (
-                [source.this, *source.expressions] if isinstance(source, exp.Coalesce) else [source]
-            )
-            if not all(isinstance(p, exp.Column) and p.name.lower() == KEY_COLUMN for p in parts):
-                self.add(
-                    "person_id_not_a_person",
-                    "person_id must be the person_id column of a relation, not "
-                    f"{source.sql(SOURCE_DIALECT)!r}",
-                    projection,
-                )
-
-    def check_uniqueness(self, qualified: exp.Expression) -> None:
-        verdict = person_id_is_unique(qualified, self.policy.keys_of, KEY_COLUMN)
-        if verdict.proven:
-            return
-        message = (
-            "cannot prove one row per person_id: "
-            + "; ".join(verdict.reasons)
-            + ". Use GROUP BY person_id, SELECT DISTINCT, or QUALIFY row_number() over "
-            "(partition by person_id order by ...) = 1"
-        )
-        if self.policy.require_proven_uniqueness:
-            self.add("not_unique", message)
-        else:
-            self.warn("uniqueness_unproven", message + " (checked at runtime by check_unique)")
-
-    # ---- positions -----------------------------------------------------------------------------
-
     def _position(self, where: exp.Expression | None) -> tuple[int, int]:
         if where is not None:
             for node in where.walk():
@@ -399,42 +243,8 @@ def _in_schema(relation: str, schema: Schema) -> bool:
     return table in schema.get(db, {})
 
 
-def _selects(expression: exp.Expression) -> list[exp.Expression]:
-    if isinstance(expression, exp.SetOperation):
-        return _selects(expression.left)
-    if isinstance(expression, exp.Subquery):
-        return _selects(expression.this)
-    return list(expression.selects) if isinstance(expression, exp.Query) else []
-
-
-def _source_label(scope: Scope, alias: str) -> str:
-    source = scope.sources.get(alias)
-    if isinstance(source, exp.Table):
-        return f"{source.db}.{source.name}"
-    return alias
-
-
 def _table_node(tree: exp.Expression, relation: str) -> exp.Expression | None:
     for table in tree.find_all(exp.Table):
         if f"{table.db}.{table.name}".lower() == relation:
             return table
     return None
-
-
-def _column_node(tree: exp.Expression, name: str) -> exp.Expression | None:
-    for column in tree.find_all(exp.Column):
-        if column.name.lower() == name.lower():
-            return column
-    return None
-
-
-class _quiet_sqlglot:
-    """sqlglot logs a warning when it falls back to parsing a Command; we report it instead."""
-
-    def __enter__(self) -> None:
-        self.logger = logging.getLogger("sqlglot")
-        self.level = self.logger.level
-        self.logger.setLevel(logging.ERROR)
-
-    def __exit__(self, *exc: object) -> None:
-        self.logger.setLevel(self.level)
