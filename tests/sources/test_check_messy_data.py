@@ -11,9 +11,10 @@ import pytest
 from byod import dbt, rows, settings_for, tessera
 
 from tessera.settings import Settings
-from tessera.sources.check import TIMESTAMP_FORMATS, run_check
+from tessera.sources.check import run_check
 from tessera.sources.column_types import text_as_utc_timestamp
 from tessera.sources.identifiers import IdentifierRules
+from tessera.sources.table_checks import TIMESTAMP_FORMATS
 from tessera.warehouse import Warehouse
 
 
