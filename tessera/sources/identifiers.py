@@ -7,7 +7,7 @@ then identity's own `identity_invalid_reason` with `identity_config()` and any `
 var (dbt_project.yml, or the check's `--vars`). The compiled CASE expressions are applied to
 the raw columns, so a rule identity adds, drops or changes is the check's at once. The
 expressions are in the target's dialect (staging's macros dispatch), so the check puts them
-into its SQL after transpiling the rest (tessera/sources/check.py).
+into its SQL after transpiling the rest (tessera/sources/table_checks.py).
 """
 
 from __future__ import annotations
