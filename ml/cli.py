@@ -113,8 +113,8 @@ def _each_model(
     skip_when_data_is_short: bool = False,
 ) -> int:
     """Run `fn` per model; one model's MLError does not stop the others. Failures count;
-    with `skip_when_data_is_short`, a model the data cannot support yet is reported and
-    skipped instead (the demo at small sizes)."""
+    with `skip_when_data_is_short`, a step the data cannot support yet is reported and
+    skipped instead (BTYD traits beside scoring)."""
     failures = 0
     for name in names:
         try:
@@ -136,7 +136,6 @@ def train_models(
     config: MLConfig,
     names: list[str],
     console: Console,
-    skip_when_data_is_short: bool = False,
 ) -> int:
     """Train each model; returns the number of models that failed (each explained)."""
     from ml.btyd_features import BTYDCache
@@ -172,7 +171,7 @@ def train_models(
         console.print(verdict_line(outcome))
         console.print(f"artifacts: {outcome.path}")
 
-    return _each_model(names, "train", console, train_one, skip_when_data_is_short)
+    return _each_model(names, "train", console, train_one)
 
 
 def score_models(
@@ -181,7 +180,6 @@ def score_models(
     names: list[str],
     console: Console,
     version: str | None = None,
-    skip_when_data_is_short: bool = False,
 ) -> int:
     """Score each model's champion (or `version`), then publish the BTYD traits; returns
     the number of steps that failed."""
@@ -225,7 +223,7 @@ def score_models(
                 "see `tessera ml evaluate --model " + name + "`[/bold red]"
             )
 
-    failures = _each_model(names, "score", console, score_one, skip_when_data_is_short)
+    failures = _each_model(names, "score", console, score_one)
 
     def lifetime(_name: str) -> None:
         outcome = publish_lifetime(settings, config, cache=cache)
@@ -238,7 +236,9 @@ def score_models(
         )
 
     # BTYD traits come with every scoring run when the data allows; never a failure of it
-    return failures + _each_model(["lifetime values"], "score", console, lifetime, True)
+    return failures + _each_model(
+        ["lifetime values"], "score", console, lifetime, skip_when_data_is_short=True
+    )
 
 
 def evaluate_models(
@@ -270,7 +270,6 @@ def cluster_persons(
     config: MLConfig,
     console: Console,
     k: int | None = None,
-    skip_when_data_is_short: bool = False,
 ) -> int:
     from ml.pipeline import cluster_and_publish
 
@@ -279,7 +278,7 @@ def cluster_persons(
         console.print(cluster_table(outcome))
         console.print(f"chart: {outcome.chart}")
 
-    return _each_model(["clusters"], "cluster", console, run, skip_when_data_is_short)
+    return _each_model(["clusters"], "cluster", console, run)
 
 
 def _prepare_as_of(
@@ -349,28 +348,3 @@ def cmd_cluster(args: argparse.Namespace, settings: Settings) -> int:
         args,
         settings,
     )
-
-
-def demo_step(settings: Settings, console: Console, config: MLConfig | None = None) -> int:
-    """The ml part of `tessera demo`: train every task's model (printing model vs baseline
-    vs BG/NBD), score every model that has a champion, publish the BTYD traits and discover
-    clusters. A model the data is too small for is skipped with the reason (any --persons
-    works). Returns the number of failed steps."""
-    config = config or MLConfig.load(None, settings.dbt_project_dir)
-    names = [m.name for m in config.models if m.outcome != "spend"]
-    failures = train_models(settings, config, names, console, skip_when_data_is_short=True)
-    from ml.registry import Registry
-
-    registry = Registry(settings.artifacts_dir)
-    scorable = [n for n in names if registry.champion(n) is not None]
-    for name in sorted(set(names) - set(scorable)):
-        console.print(f"[yellow]{name}: no champion, not scored[/yellow]")
-    failures += score_models(settings, config, scorable, console, skip_when_data_is_short=True)
-    if len(scorable) < len(names):
-        # segments that read scores still build (without the skipped models' members)
-        from ml.scoring import ensure_scores_table
-        from tessera.warehouse import Warehouse
-
-        with Warehouse(settings).session() as session:
-            ensure_scores_table(session, config)
-    return failures + cluster_persons(settings, config, console, skip_when_data_is_short=True)

@@ -210,9 +210,17 @@ def _print_summary(result, console: Console) -> None:  # noqa: ANN001 - ExecuteI
     for event in result.get_asset_materialization_events():
         meta = event.materialization.metadata
         name = event.asset_key.path[-1]
+        if "skipped" in meta:
+            scored.append(
+                f"[yellow]{name} skipped (not enough data):[/yellow] {meta['skipped'].value}"
+            )
+            continue
         if "promoted_to_champion" not in meta:
             rows = meta.get("dagster/row_count")
             scored.append(f"{name}: {rows.value:,} rows" if rows is not None else name)
+            scored += [
+                f"[yellow]{v.value}[/yellow]" for k, v in meta.items() if k.endswith("_not_scored")
+            ]
             continue
         cells = []
         for metric in _SHOWN_METRICS:

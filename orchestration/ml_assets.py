@@ -6,12 +6,15 @@ pointer moves only when the challenger earns it); its materialization shows the 
 metrics beside the baseline and BG/NBD with bootstrap intervals, the lift and reliability
 charts (reliability bins with their row counts), and the champion / "does not beat its
 baseline" flags, with an asset check that fails (warning) when the model does not beat its
-baseline. Scoring writes `ml.person_scores` with each champion. Problems of configuration
-or data (MLError) fail the step once, with the cause as the message; only the warehouse's
-transient errors are retried.
+baseline. Scoring writes `ml.person_scores` with each champion. Data too small for a model
+(NotEnoughDataError: too few labels, too short a history) is not a failure: the task is
+skipped with the reason (a warning, `skipped` metadata, the check failing as a warning), any
+earlier champion stays, and scoring leaves a task with no champion out, so the segments still
+build (`tessera demo --persons 300` goes on). Other problems of configuration or data
+(MLError) fail the step once, with the cause as the message; only the warehouse's transient
+errors are retried.
 """
 
-import base64
 from pathlib import Path
 
 from dagster import (
@@ -32,13 +35,18 @@ from ml.errors import MLError
 from orchestration.config import WAREHOUSE_POOL
 from orchestration.dbt_assets import WAREHOUSE_RETRY
 from orchestration.jobs import TRAINING_GROUP
+from orchestration.ml_metadata import (
+    flag_text,
+    interval_metadata,
+    markdown_image,
+    training_metadata,
+)
 from orchestration.resources import WarehouseResource
 from tessera.settings import DBT_PROJECT_DIR
 
 FEATURES = AssetKey(["features", "ml_features"])
 LABELS = AssetKey(["features", "ml_labels"])
 SCORING_GROUP = "ml"
-HEADLINE = ("roc_auc", "pr_auc", "log_loss", "top_decile_lift", "top_3_deciles_gain")
 BEATS_BASELINE_CHECK = "beats_baseline"
 
 
@@ -110,11 +118,25 @@ def _training_asset(config: MLConfig, model: str, description: str) -> AssetsDef
         ],
     )
     def train(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+        from ml.errors import NotEnoughDataError
         from ml.pipeline import train_and_register
 
         try:
             outcome = train_and_register(
                 warehouse.settings(), config, model, progress=context.log.info
+            )
+        except NotEnoughDataError as exc:
+            context.log.warning(f"{model} skipped (not enough data): {exc}")
+            return MaterializeResult(
+                metadata={"skipped": str(exc)},
+                check_results=[
+                    AssetCheckResult(
+                        check_name=BEATS_BASELINE_CHECK,
+                        passed=False,
+                        severity=AssetCheckSeverity.WARN,
+                        description=f"no model trained: {exc}",
+                    )
+                ],
             )
         except MLError as exc:
             raise _fail(f"training {model} failed", exc) from exc
@@ -129,118 +151,12 @@ def _training_asset(config: MLConfig, model: str, description: str) -> AssetsDef
                     check_name=BEATS_BASELINE_CHECK,
                     passed=beats,
                     severity=AssetCheckSeverity.WARN,
-                    metadata=_interval_metadata(outcome.evaluation),
+                    metadata=interval_metadata(outcome.evaluation),
                 )
             ],
         )
 
     return train
-
-
-def _interval_metadata(evaluation: dict) -> dict:
-    intervals = evaluation.get("intervals", {})
-    meta: dict = {}
-    for group, label in (("model_vs_baseline", "baseline"), ("model_vs_btyd", "btyd")):
-        for metric, found in intervals.get(group, {}).items():
-            meta[f"model_minus_{label}_{metric}"] = float(found["difference"])
-            meta[f"model_minus_{label}_{metric}_ci"] = (
-                f"{found['low']:+.4f} to {found['high']:+.4f}"
-            )
-    return meta
-
-
-def flag_text(outcome) -> str:  # noqa: ANN001 - ml.pipeline.TrainOutcome
-    decision = outcome.decision
-    parts = []
-    if not outcome.evaluation.get("beats_baseline", True):
-        parts.append(
-            f"⚠ DOES NOT BEAT ITS BASELINE ({outcome.evaluation['baseline_description']}) "
-            f"on {decision['metric']} with 95% confidence"
-        )
-    parts.append("champion" if decision["promoted"] else "not promoted")
-    parts.append(decision.get("reason", ""))
-    return " | ".join(p for p in parts if p)
-
-
-def training_metadata(outcome) -> dict:  # noqa: ANN001 - ml.pipeline.TrainOutcome
-    evaluation = outcome.evaluation
-    manifest = outcome.manifest
-    meta: dict = {
-        "flag": MetadataValue.text(flag_text(outcome)),
-        "champion": bool(outcome.promoted),
-        "beats_baseline": bool(evaluation.get("beats_baseline", True)),
-        "model_version": outcome.version,
-        "promoted_to_champion": outcome.promoted,
-        "evaluated_on_cutoff": evaluation.get("evaluated_on_cutoff", ""),
-        "label_horizon_days": int(manifest.get("label_horizon_days", 0)),
-        "task_horizon_days": int(manifest.get("horizon_days", 0)),
-        "training_plan": MetadataValue.md("\n".join(f"- {line}" for line in manifest["plan"])),
-        "baseline": evaluation.get("baseline_description", ""),
-        "registry_path": MetadataValue.path(str(outcome.path)),
-        "metrics": MetadataValue.md(metrics_markdown(evaluation)),
-        "lift_by_decile": MetadataValue.md(_lift_markdown(evaluation["model"]["lift"])),
-        "reliability_bins": MetadataValue.md(
-            reliability_markdown(evaluation["model"]["reliability"])
-        ),
-        **_interval_metadata(evaluation),
-    }
-    for name in HEADLINE:
-        meta[f"model_{name}"] = float(evaluation["model"][name])
-        meta[f"baseline_{name}"] = float(evaluation["baseline"][name])
-        if "btyd" in evaluation:
-            meta[f"btyd_{name}"] = float(evaluation["btyd"][name])
-    for chart, label in (("lift_gains.png", "lift_chart"), ("reliability.png", "reliability")):
-        image = _markdown_image(outcome.path / chart, label)
-        if image:
-            meta[label] = MetadataValue.md(image)
-    return meta
-
-
-def metrics_markdown(evaluation: dict) -> str:
-    has_btyd = "btyd" in evaluation
-    head = "| metric | model | baseline |" + (" BG/NBD |" if has_btyd else "")
-    rows = [head, "|---|---:|---:|" + ("---:|" if has_btyd else "")]
-    for name in HEADLINE:
-        row = f"| {name} | {evaluation['model'][name]:.4f} | {evaluation['baseline'][name]:.4f} |"
-        if has_btyd:
-            row += f" {evaluation['btyd'][name]:.4f} |"
-        rows.append(row)
-    return "\n".join(rows)
-
-
-def reliability_markdown(reliability: list[dict]) -> str:
-    rows = [
-        "| bin | predicted range | rows | mean predicted | observed rate |",
-        "|---:|---|---:|---:|---:|",
-    ]
-    for r in reliability:
-        predicted = "-" if r["mean_predicted"] is None else f"{r['mean_predicted']:.3f}"
-        observed = "-" if r["observed_rate"] is None else f"{r['observed_rate']:.3f}"
-        rows.append(
-            f"| {r['bin']} | {r['lower']:.1f}-{r['upper']:.1f} | {r['rows']:,} | {predicted} "
-            f"| {observed} |"
-        )
-    return "\n".join(rows)
-
-
-def _lift_markdown(lift: list[dict]) -> str:
-    rows = [
-        "| decile | rows | positive rate | lift | cumulative gain |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for r in lift:
-        rows.append(
-            f"| {r['decile']} | {r['rows']:,} | {r['positive_rate']:.3f} | {r['lift']:.2f} "
-            f"| {r['cumulative_gain']:.2f} |"
-        )
-    return "\n".join(rows)
-
-
-def _markdown_image(path: Path | None, label: str) -> str | None:
-    if path is None or not path.exists():
-        return None
-    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f"![{label}](data:image/png;base64,{encoded})"
 
 
 def _scoring_asset(config: MLConfig) -> AssetsDefinition:
@@ -269,6 +185,14 @@ def _scoring_asset(config: MLConfig) -> AssetsDefinition:
         for spec in config.models:
             if spec.outcome == "spend":
                 continue  # predicted by BG/NBD x Gamma-Gamma: ml.person_lifetime_value
+            if registry.champion(spec.name) is None:
+                reason = (
+                    f"{spec.name} has no champion yet, not scored (its training registered "
+                    "none: see the training step; the retrain or full_refresh job trains it)"
+                )
+                context.log.warning(reason)
+                meta[f"{spec.name}_not_scored"] = reason
+                continue
             try:
                 outcome = score_registered(settings, config, spec.name, cache=cache)
             except MLError as exc:
@@ -290,6 +214,11 @@ def _scoring_asset(config: MLConfig) -> AssetsDefinition:
             meta[f"{spec.name}_beats_baseline"] = bool(pointer.get("beats_baseline", True))
             if outcome.how:
                 meta[f"{spec.name}_how"] = outcome.how
+        if not any(key.endswith("_version") for key in meta):
+            from ml.scoring import ensure_scores_table  # the segments that read scores build
+
+            with warehouse.warehouse().session() as session:
+                ensure_scores_table(session, config)
         meta["dagster/row_count"] = rows
         return MaterializeResult(metadata=meta)
 
@@ -374,7 +303,7 @@ def _clusters_asset(config: MLConfig) -> AssetsDefinition:
             ),
             "clusters": MetadataValue.md("\n".join(table)),
         }
-        image = _markdown_image(outcome.chart, "clusters")
+        image = markdown_image(outcome.chart, "clusters")
         if image:
             meta["chart"] = MetadataValue.md(image)
         return MaterializeResult(metadata=meta)

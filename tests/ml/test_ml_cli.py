@@ -91,21 +91,3 @@ def test_a_model_that_does_not_beat_its_baseline_is_flagged_loudly(
     out = capsys.readouterr().out
     assert "scored 3,000 persons" in out
     assert "WARNING: the purchase_30d champion does NOT beat its baseline" in out
-
-
-def test_the_demo_flags_a_model_that_does_not_beat_its_baseline(synthetic_settings) -> None:
-    import io
-
-    from rich.console import Console
-
-    from ml.cli import demo_step
-    from tests.ml.conftest import fast_config
-
-    coin_flip_labels(synthetic_settings)
-    printed = io.StringIO()
-    console = Console(file=printed, width=200)
-    demo_step(synthetic_settings, console, fast_config(bootstrap_rounds=100))
-    out = printed.getvalue()
-    assert "WARNING: purchase_30d does NOT beat its baseline" in out
-    assert "WARNING: the purchase_30d champion does NOT beat its baseline" in out
-    assert "WARNING: churn_90d" not in out  # its labels still carry signal

@@ -11,7 +11,7 @@ from ml.config import BaselineSpec, MLConfig
 from orchestration.ml_assets import BEATS_BASELINE_CHECK, build_ml_assets, training_key
 from orchestration.resources import WarehouseResource
 from tessera.warehouse import Warehouse
-from tests.ml.conftest import fast_config
+from tests.ml.conftest import fast_config, write_synthetic
 
 
 @pytest.fixture
@@ -130,3 +130,44 @@ def test_the_demo_summary_flags_a_model_that_does_not_beat_its_baseline(
     assert materialize_ml_assets(settings, console, config=config, home=tmp_path / "home") == 0
     out = printed.getvalue()
     assert "WARNING: purchase_30d_model: ⚠ DOES NOT BEAT ITS BASELINE (rank by rfm_score" in out
+
+
+def test_data_too_small_for_a_model_skips_it_and_the_demo_goes_on(
+    monkeypatch: pytest.MonkeyPatch, settings, tmp_path
+) -> None:
+    """`tessera demo --persons 300` failed on purchase_30d's 15 validation positives: a task
+    the data cannot support is skipped with the reason (the check fails as a warning), the
+    other is trained and scored, and the scores table exists for the segments that read it."""
+    import io
+
+    from rich.console import Console
+
+    from orchestration.demo_runs import materialize_ml_assets
+
+    write_synthetic(settings, persons=120)
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(settings.warehouse_path))
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(settings.artifacts_dir))
+    config = fast_config(bootstrap_rounds=100, min_positives=5, min_negatives=5)
+    config = config.model_copy(
+        update={"min_validation_positives": 10_000, "models": (config.model("purchase_30d"),)}
+    )
+    printed = io.StringIO()
+    console = Console(file=printed, width=300)
+    assert materialize_ml_assets(settings, console, config=config, home=tmp_path / "home") == 0
+    out = printed.getvalue()
+    assert "purchase_30d_model skipped (not enough data): validation cutoff" in out
+    assert "need at least 10000 positives (config min_validation_positives)" in out
+    assert "purchase_30d has no champion yet, not scored" in out
+    with Warehouse(settings).session(read_only=True) as session:
+        assert session.scalar("select count(*) from ml.person_scores") == 0
+
+    resources = {"warehouse": WarehouseResource(duckdb_path=str(settings.warehouse_path))}
+    result = materialize(_assets(config, "purchase_30d"), resources=resources)
+    assert result.success
+    meta = result.asset_materializations_for_node("ml__purchase_30d_model")[0].metadata
+    assert meta["skipped"].value.startswith("validation cutoff")
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed is False and check.severity.value == "WARN"
+    assert check.description.startswith("no model trained: validation cutoff")
+    scores = result.asset_materializations_for_node("ml__person_scores")[0].metadata
+    assert scores["dagster/row_count"].value == 0 and "purchase_30d_not_scored" in scores
