@@ -19,7 +19,7 @@ from ml.cli_output import (
 )
 from ml.config import MLConfig
 from ml.errors import MLError, NotEnoughDataError
-from tessera.cli_args import iso_date
+from tessera.cli_args import iso_date, whole_number
 from tessera.settings import Settings
 
 
@@ -63,7 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     cluster.add_argument("--config", type=Path, default=None, help="ml config YAML file")
     cluster.add_argument(
-        "--k", type=int, default=None, help="number of clusters (default: best silhouette)"
+        "--k",
+        type=whole_number(2, 1000, "clusters"),
+        default=None,
+        help="number of clusters (default: best silhouette)",
     )
     cluster.set_defaults(func=cmd_cluster)
 

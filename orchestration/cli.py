@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from tessera import cli as core
+from tessera.cli_args import person_count, seed
 from tessera.settings import Settings
 
 LAYER_COMMANDS: tuple[str, ...] = (*core.LAYER_COMMANDS, "ml.cli", "reverse_etl.cli")
@@ -41,8 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_build, accepts_dbt_args=True)
 
     p = sub.add_parser("demo", help="the main job end to end on embedded DuckDB")
-    p.add_argument("--persons", type=int, default=5000, help="simulated people (default 5000)")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--persons", type=person_count, default=5000, help="simulated people (default 5000)"
+    )
+    p.add_argument("--seed", type=seed, default=42)
     p.add_argument(
         "--force",
         action="store_true",

@@ -22,6 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from orchestration.config import SYNCS_DIR_ENV
+from tessera.cli_args import person_count
 from tessera.settings import PROJECT_ROOT, Settings, SettingsError
 
 DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
@@ -95,7 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.ui")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
-    parser.add_argument("--persons", type=int, default=5000, help="demo size if data is missing")
+    parser.add_argument(
+        "--persons", type=person_count, default=5000, help="demo size if data is missing"
+    )
     args = parser.parse_args(argv)
     console = Console()
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from tessera.cli_args import iso_date
+from tessera.cli_args import day_count, iso_date, person_count, seed
 from tessera.settings import Settings, SettingsError
 
 console = Console()
@@ -84,15 +84,15 @@ def build_parser(
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("datagen", help="generate multi-source demo data into the warehouse")
-    p.add_argument("--persons", type=int, default=5000, help="hidden persons to simulate")
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--persons", type=person_count, default=5000, help="hidden persons to simulate")
+    p.add_argument("--seed", type=seed, default=42)
     p.add_argument(
         "--end-date",
         type=iso_date,
         default=None,
         help="last day of simulated activity, YYYY-MM-DD (default: today, UTC)",
     )
-    p.add_argument("--days", type=int, default=730, help="days of history to simulate")
+    p.add_argument("--days", type=day_count, default=730, help="days of history to simulate")
     p.add_argument("--parquet-dir", default=None, help="also write each table as Parquet here")
     p.add_argument(
         "--mode",

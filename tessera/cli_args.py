@@ -4,19 +4,43 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from datetime import date
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def row_count(text: str) -> int:
-    """A number of rows to show or sample: a whole number, 0 or more (argparse type)."""
+def whole_number(low: int, high: int, unit: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`. The bounds keep a value out of
+    what would fail later, deep inside (a seed of -1 after the warehouse was emptied, a row
+    count DuckDB cannot hold), and argparse names the option and exits 2."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} {unit}: use {low:,} to {high:,}")
+        return value
+
+    return parse
+
+
+row_count = whole_number(0, 1_000_000_000, "rows")
+person_count = whole_number(1, 100_000_000, "persons")
+day_count = whole_number(1, 36_500, "days")
+seed = whole_number(0, 2**63 - 1, "as a seed")
+
+
+def fraction(text: str) -> float:
+    """A share from 0 to 1 (argparse type: thresholds such as --min-precision)."""
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} rows: use 0 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text}: use a share from 0 to 1")
     return value
 
 
@@ -27,7 +51,10 @@ def iso_date(text: str) -> date:
     value = text.strip()
     try:
         if _ISO_DATE.fullmatch(value):
-            return date.fromisoformat(value)
+            parsed = date.fromisoformat(value)
+            if not 1900 <= parsed.year <= 2999:  # arithmetic on year 1 overflows
+                raise argparse.ArgumentTypeError(f"{text!r}: use a date from 1900 to 2999")
+            return parsed
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD")

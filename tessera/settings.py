@@ -73,6 +73,38 @@ def _check_warehouse_file_name(path: Path, setting: str | None) -> None:
         )
 
 
+# A catalog named like a schema makes `identity.persons` ambiguous in DuckDB ("Ambiguous
+# reference to catalog or schema"): the schemas Tessera and its generator write, and DuckDB's.
+_SCHEMA_NAMES = frozenset(
+    {
+        "raw",
+        "staging",
+        "identity",
+        "profiles",
+        "features",
+        "ml",
+        "segments",
+        "experiments",
+        "truth",
+        "tessera_meta",
+        "tessera_sync",
+        "information_schema",
+        "pg_catalog",
+    }
+)
+
+
+def _check_warehouse_name_is_not_a_schema(path: Path, setting: str | None) -> None:
+    stem = _file_stem(path)
+    if stem.lower() in _SCHEMA_NAMES:
+        raise SettingsError(
+            f"TESSERA_WAREHOUSE={setting or str(path)!r}: DuckDB names the database after the "
+            f"file, and {stem!r} is also the name of one of the warehouse's schemas, so every "
+            f"query on {stem.lower()}.<table> would be ambiguous; rename the file (for example "
+            f"{stem}_warehouse.duckdb)"
+        )
+
+
 def duckdb_catalog_name(path: Path) -> str:
     """The catalog name DuckDB gives the database file at `path` when it opens it."""
     stem = _file_stem(path)
@@ -160,13 +192,15 @@ class Settings:
                 f"choose one of {', '.join(SUPPORTED_TARGETS)}"
             )
         threads = _positive_int(env, "TESSERA_THREADS", 2)
-        sync_memory_limit = env.get("TESSERA_SYNC_MEMORY_LIMIT", "128MB").strip()
+        sync_memory_limit = _memory_limit(env, "TESSERA_SYNC_MEMORY_LIMIT", "128MB", True)
+        _memory_limit(env, "TESSERA_DUCKDB_MEMORY_LIMIT", "80%", False)  # profiles.yml reads it
         sync_temp_directory = env.get("TESSERA_SYNC_TEMP_DIR")
         snowflake = SnowflakeSettings.from_env(env) if target == "snowflake" else None
         warehouse_setting = env.get("TESSERA_WAREHOUSE") or None
         warehouse_path = resolve_path(warehouse_setting or "warehouse/tessera.duckdb")
         if target == "duckdb":
             _check_warehouse_file_name(warehouse_path, warehouse_setting)
+            _check_warehouse_name_is_not_a_schema(warehouse_path, warehouse_setting)
         return cls(
             target=target,
             warehouse_path=warehouse_path,
@@ -225,13 +259,27 @@ def secrets_named_for_dbt(env: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def _positive_int(env: dict[str, str], name: str, default: int) -> int:
-    """A whole number of at least 1 from `name`, or a SettingsError naming the variable."""
+def _positive_int(env: dict[str, str], name: str, default: int, most: int = 1024) -> int:
+    """A whole number from 1 to `most` from `name`, or a SettingsError naming the variable."""
     text = env.get(name, "").strip() or str(default)
     try:
         value = int(text)
     except ValueError:
         value = 0
-    if value < 1:
-        raise SettingsError(f"{name}={text!r} is not a whole number of at least 1")
+    if not 1 <= value <= most:
+        raise SettingsError(f"{name}={text!r} is not a whole number from 1 to {most}")
     return value
+
+
+# DuckDB's memory_limit: a size (`6GB`, `512 MiB`) or a share of RAM (`80%`).
+_MEMORY = re.compile(r"\d+(\.\d+)?\s*(%|b|bytes|[kmgt]i?b)?", re.IGNORECASE)
+
+
+def _memory_limit(env: dict[str, str], name: str, default: str, none_allowed: bool) -> str:
+    text = env.get(name, "").strip() or default
+    if (none_allowed and text.lower() == "none") or _MEMORY.fullmatch(text):
+        return text
+    also = "; `none` lifts it" if none_allowed else ""
+    raise SettingsError(
+        f"{name}={text!r} is not a memory size: write e.g. 6GB, 512MB or 80% (of RAM){also}"
+    )

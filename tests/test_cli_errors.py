@@ -295,3 +295,40 @@ def test_date_options_take_yyyy_mm_dd() -> None:
     assert parse(parser, ["ml", "score", "--as-of", "2024-02-29"]).as_of == date(2024, 2, 29)
     assert parse(parser, ["ml", "evaluate", "--cutoff", " 2025-01-31"]).cutoff == date(2025, 1, 31)
     assert parse(parser, ["datagen", "--end-date", "2026-12-06"]).end_date == date(2026, 12, 6)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["datagen", "--seed", "-1"], "argument --seed: -1 as a seed: use 0 to"),
+        (["datagen", "--seed", "9" * 23], "argument --seed: 999"),
+        (["datagen", "--persons", "0"], "argument --persons: 0 persons: use 1 to 100,000,000"),
+        (["datagen", "--days", "0"], "argument --days: 0 days: use 1 to 36,500"),
+        (["datagen", "--end-date", "0001-01-01"], "'0001-01-01': use a date from 1900 to 2999"),
+        (["demo", "--persons", "-5"], "argument --persons: -5 persons: use 1 to"),
+        (["identity", "evaluate", "--min-precision", "nan"], "nan: use a share from 0 to 1"),
+        (["identity", "evaluate", "--min-recall", "-1"], "-1: use a share from 0 to 1"),
+        (["identity", "evaluate", "--max-cluster", "-3"], "-3 identifiers: use 1 to"),
+        (["ml", "cluster", "--k", "1"], "argument --k: 1 clusters: use 2 to 1,000"),
+        (["sync", "errors", "x", "--limit", "9" * 23], "rows: use 0 to 1,000,000,000"),
+    ],
+)
+def test_a_number_out_of_range_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    """`datagen --seed -1` emptied an existing warehouse's raw tables, then failed with
+    `ValueError: expected non-negative integer`; huge counts failed inside DuckDB."""
+    from orchestration.cli import main
+
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create schema raw; create table raw.orders as select 1 as order_id")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("TESSERA_WAREHOUSE", str(warehouse))
+        with pytest.raises(SystemExit) as exited:
+            main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        assert conn.execute("select count(*) from raw.orders").fetchone() == (1,)

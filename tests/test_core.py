@@ -22,7 +22,7 @@ def test_unknown_target_is_named_in_the_error() -> None:
         Settings.from_env({"TESSERA_TARGET": "bigquery"})
 
 
-@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5", "99999999999999999999"])
 def test_threads_that_are_not_a_count_are_a_settings_error(value: str) -> None:
     with pytest.raises(SettingsError, match=f"TESSERA_THREADS='{value}'"):
         Settings.from_env({"TESSERA_THREADS": value})
@@ -198,3 +198,28 @@ def test_cli_reports_bad_target_without_traceback(
     monkeypatch.setenv("TESSERA_TARGET", "oracle")
     assert main(["build"]) == 2
     assert "not a supported target" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stem", ["identity", "Segments", "profiles", "tessera_sync", "raw"])
+def test_a_warehouse_named_like_a_schema_is_refused(tmp_path: Path, stem: str) -> None:
+    """DuckDB names the catalog after the file: `identity.duckdb` made every query on
+    identity.<table> fail with "Ambiguous reference to catalog or schema"."""
+    path = tmp_path / f"{stem}.duckdb"
+    with pytest.raises(SettingsError, match=f"{stem!r} is also the name of one of the"):
+        Settings.from_env({"TESSERA_WAREHOUSE": str(path)})
+    assert Settings.from_env({"TESSERA_WAREHOUSE": str(tmp_path / f"{stem}_wh.duckdb")})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TESSERA_DUCKDB_MEMORY_LIMIT", "banana"),
+        ("TESSERA_DUCKDB_MEMORY_LIMIT", "none"),
+        ("TESSERA_SYNC_MEMORY_LIMIT", "6 parsecs"),
+    ],
+)
+def test_a_memory_limit_that_is_not_a_size_is_a_settings_error(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name}='{value}' is not a memory size"):
+        Settings.from_env({name: value})
+    for good in ("6GB", "512 MiB", "80%"):
+        Settings.from_env({name: good})

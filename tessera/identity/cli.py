@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from tessera.cli_args import fraction, whole_number
 from tessera.settings import Settings
 
 if TYPE_CHECKING:
@@ -26,9 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "evaluate", help="pairwise precision / recall of persons against truth.identifier_person"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--min-precision", type=float, default=0.999)
-    p.add_argument("--min-recall", type=float, default=0.98)
-    p.add_argument("--max-cluster", type=int, default=1000, help="largest acceptable cluster")
+    p.add_argument("--min-precision", type=fraction, default=0.999)
+    p.add_argument("--min-recall", type=fraction, default=0.98)
+    p.add_argument(
+        "--max-cluster",
+        type=whole_number(1, 1_000_000_000, "identifiers"),
+        default=1000,
+        help="largest acceptable cluster",
+    )
     p.add_argument(
         "--check", action="store_true", help="exit 1 when a threshold is missed (for CI)"
     )

@@ -111,8 +111,8 @@ def test_sync_limits_come_from_the_environment(tmp_path: Path) -> None:
     assert chosen.memory_limit == "1GB" and chosen.temp_directory == tmp_path.resolve()
     lifted = Settings.from_env({"TESSERA_SYNC_MEMORY_LIMIT": "none"})
     assert WarehouseLimits.from_settings(lifted).memory_limit is None
-    with pytest.raises(ValueError, match="TESSERA_SYNC_MEMORY_LIMIT: .*'lots'"):
-        WarehouseLimits.from_settings(Settings.from_env({"TESSERA_SYNC_MEMORY_LIMIT": "lots"}))
+    with pytest.raises(ValueError, match="TESSERA_SYNC_MEMORY_LIMIT='lots' is not a memory size"):
+        Settings.from_env({"TESSERA_SYNC_MEMORY_LIMIT": "lots"})
 
 
 @pytest.mark.parametrize(

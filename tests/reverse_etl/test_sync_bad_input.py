@@ -151,4 +151,4 @@ def test_a_negative_row_count_is_refused_by_the_parser(
     with pytest.raises(SystemExit) as exited:
         main(["sync", "--syncs-dir", str(tmp_path), *argv])
     assert exited.value.code == 2
-    assert "use 0 or more" in capsys.readouterr().err
+    assert "rows: use 0 to 1,000,000,000" in capsys.readouterr().err

@@ -100,7 +100,7 @@ def test_preview_refuses_a_negative_row_count(
 ) -> None:
     with pytest.raises(SystemExit):
         run(settings, project, "preview", "anything", "--rows", "-1")
-    assert "-1 rows: use 0 or more" in capsys.readouterr().err
+    assert "-1 rows: use 0 to 1,000,000,000" in capsys.readouterr().err
 
 
 def test_preview_names_the_segment_it_reads_that_is_not_built(
