@@ -29,6 +29,8 @@ from pydantic import (
 from reverse_etl.alerts import AlertConfig
 from reverse_etl.config_errors import format_validation_error, item_nodes
 from reverse_etl.cron import validate_cron
+from reverse_etl.url_credentials import hide_credentials
+from reverse_etl.yaml_strict import YamlFileError, load_yaml_file
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SYNC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
@@ -211,7 +213,7 @@ class DestinationConfig(_Strict):
     def _http_base_url(cls, value: str, info: ValidationInfo) -> str:
         problem = _url_problem(str(info.data.get("type", "")), value)
         if problem:
-            raise ValueError(f"{value!r} {problem}")
+            raise ValueError(f"{hide_credentials(repr(value))} {problem}")
         return value
 
     def resolved_base_url(self, env: Mapping[str, str] | None = None) -> str:
@@ -222,7 +224,8 @@ class DestinationConfig(_Strict):
             if problem:
                 raise ConfigError(
                     f"environment variable {self.base_url_env} (overrides base_url of "
-                    f"destination {self.name!r} in {self.source_file}) = {url!r} {problem}"
+                    f"destination {self.name!r} in {self.source_file}) = "
+                    f"{hide_credentials(repr(url))} {problem}"
                 )
             return url
         return self.base_url
@@ -251,11 +254,9 @@ def _url_problem(destination_type: str, url: str) -> str | None:
 
 def _read_yaml(path: Path, top_key: str) -> list[dict]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read: {exc}") from None
+        data = load_yaml_file(path) or {}
+    except YamlFileError as exc:
+        raise ConfigError(str(exc)) from None
     if not isinstance(data, dict) or top_key not in data:
         raise ConfigError(f"{path}: expected a top-level `{top_key}:` list")
     items = data[top_key] or []

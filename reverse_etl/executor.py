@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +59,7 @@ from reverse_etl.run_stats import RunStats
 from reverse_etl.state import StateStore
 from reverse_etl.stopping import StopRequest
 from reverse_etl.undelivered import NOT_SENT, UndeliveredStreak, stopped_early_reason
+from reverse_etl.url_credentials import hide_credentials
 from tessera.warehouse import Session
 
 log = logging.getLogger("tessera.reverse_etl")
@@ -67,8 +67,6 @@ log = logging.getLogger("tessera.reverse_etl")
 # (kind, rows ok, rows failed: rejected by the destination or not delivered)
 ProgressCallback = Callable[[str, int, int], None]
 PhaseCallback = Callable[[str], None]  # "send", then "commit" (the last acknowledgements)
-
-_USERINFO = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^/\s@]+@", re.IGNORECASE)  # user:pass@
 
 
 class Executor:
@@ -184,7 +182,7 @@ class Executor:
         """The destination never took the batch: no outcome is journaled or committed, so
         state keeps saying what it said before and the next run's plan sends these rows."""
         redact = getattr(self.destination, "redact", None)
-        message = _USERINFO.sub(r"\1***@", redact(message) if redact is not None else message)
+        message = hide_credentials(redact(message) if redact is not None else message)
         log.info("%s batch of %d not delivered: %s", kind, len(rows), message)
         outcome = BatchOutcome(kind, rows, [], calls, rate_limited, retries)
         outcome.not_delivered, outcome.cause = len(rows), message
