@@ -96,6 +96,19 @@ def scaffold_segment(
     existing = [p.name for p in (sql_path, yml_path) if p.exists()]
     if existing:
         raise ScaffoldError(f"segment {name!r} already exists: {', '.join(existing)}")
+    models = next((d for d in (directory, *directory.parents) if d.name == "models"), None)
+    if models is not None and models.is_dir():
+        clash = sorted(
+            str(p.relative_to(models.parent))
+            for p in models.rglob(f"{name}.*")
+            if p.suffix in (".sql", ".py") and p != sql_path
+        )
+        if clash:
+            # dbt needs model names unique in a project: every segment would stop building
+            raise ScaffoldError(
+                f"{name!r} is already the name of a model ({', '.join(clash)}); "
+                "choose another segment name"
+            )
     directory.mkdir(parents=True, exist_ok=True)
     sql_path.write_text(SQL_TEMPLATE.format(description=description))
     yml_path.write_text(

@@ -135,6 +135,19 @@ def test_scaffold_creates_a_segment_the_catalog_accepts(tmp_path: Path) -> None:
         scaffold_segment(tmp_path, "Drop Table")
 
 
+def test_scaffold_refuses_the_name_of_a_model_of_the_project(tmp_path: Path) -> None:
+    """`segments new customer_profiles` was accepted, and then no segment built: dbt needs
+    model names unique in a project."""
+    marts = tmp_path / "models" / "profiles"
+    marts.mkdir(parents=True)
+    (marts / "customer_profiles.sql").write_text("select 1 as person_id")
+    segments = tmp_path / "models" / "segments"
+    with pytest.raises(ScaffoldError, match=r"already the name of a model \(models/profiles/"):
+        scaffold_segment(segments, "customer_profiles")
+    assert not segments.exists() or list(segments.iterdir()) == []
+    scaffold_segment(segments, "customer_profiles_gb")
+
+
 def test_a_segment_reading_an_unbuilt_segment_is_checked_after_it(
     tmp_path: Path, session: Session
 ) -> None:
