@@ -155,7 +155,7 @@ class SnowflakeSettings:
             warehouse=env.get("SNOWFLAKE_WAREHOUSE"),
             role=env.get("SNOWFLAKE_ROLE"),
             host=env.get("SNOWFLAKE_HOST"),
-            port=int(port) if port else None,
+            port=_port(port) if port else None,
             protocol=env.get("SNOWFLAKE_PROTOCOL"),
             private_key_path=env.get("SNOWFLAKE_PRIVATE_KEY_PATH"),
             private_key_passphrase=SecretStr(passphrase) if passphrase else None,
@@ -201,15 +201,20 @@ class Settings:
         if target == "duckdb":
             _check_warehouse_file_name(warehouse_path, warehouse_setting)
             _check_warehouse_name_is_not_a_schema(warehouse_path, warehouse_setting)
+        artifacts_dir = _directory(env, "TESSERA_ARTIFACTS", "artifacts")
         return cls(
             target=target,
             warehouse_path=warehouse_path,
             warehouse_setting=warehouse_setting,
-            artifacts_dir=resolve_path(env.get("TESSERA_ARTIFACTS") or "artifacts"),
+            artifacts_dir=artifacts_dir,
             syncs_dir=resolve_path(env.get("TESSERA_SYNCS_DIR") or "dbt_project/syncs"),
             threads=threads,
             sync_memory_limit=None if sync_memory_limit.lower() == "none" else sync_memory_limit,
-            sync_temp_directory=resolve_path(sync_temp_directory) if sync_temp_directory else None,
+            sync_temp_directory=(
+                _directory(env, "TESSERA_SYNC_TEMP_DIR", sync_temp_directory)
+                if sync_temp_directory
+                else None
+            ),
             snowflake=snowflake,
         )
 
@@ -269,6 +274,20 @@ def _positive_int(env: dict[str, str], name: str, default: int, most: int = 1024
     if not 1 <= value <= most:
         raise SettingsError(f"{name}={text!r} is not a whole number from 1 to {most}")
     return value
+
+
+def _port(text: str) -> int:
+    if text.strip().isdigit() and 0 < int(text) < 65536:
+        return int(text)
+    raise SettingsError(f"SNOWFLAKE_PORT={text!r} is not a port number (1 to 65535)")
+
+
+def _directory(env: dict[str, str], name: str, default: str) -> Path:
+    """A directory setting, absolute; a SettingsError when a file is in its place."""
+    path = resolve_path(env.get(name) or default)
+    if path.exists() and not path.is_dir():
+        raise SettingsError(f"{name}={str(path)!r} is a file; it must name a directory")
+    return path
 
 
 # DuckDB's memory_limit: a size (`6GB`, `512 MiB`) or a share of RAM (`80%`).

@@ -223,3 +223,24 @@ def test_a_memory_limit_that_is_not_a_size_is_a_settings_error(name: str, value:
         Settings.from_env({name: value})
     for good in ("6GB", "512 MiB", "80%"):
         Settings.from_env({name: good})
+
+
+def test_a_file_where_a_directory_belongs_and_a_bad_port_are_settings_errors(
+    tmp_path: Path,
+) -> None:
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for name in ("TESSERA_ARTIFACTS", "TESSERA_SYNC_TEMP_DIR"):
+        with pytest.raises(SettingsError, match=f"{name}='{a_file}' is a file"):
+            Settings.from_env({name: str(a_file)})
+    snowflake = {
+        "TESSERA_TARGET": "snowflake",
+        "SNOWFLAKE_ACCOUNT": "acme",
+        "SNOWFLAKE_USER": "svc",
+        "SNOWFLAKE_PASSWORD": "pw",
+        "SNOWFLAKE_DATABASE": "analytics",
+    }
+    for port in ("abc", "0", "70000"):
+        with pytest.raises(SettingsError, match=f"SNOWFLAKE_PORT='{port}' is not a port"):
+            Settings.from_env({**snowflake, "SNOWFLAKE_PORT": port})
+    assert Settings.from_env({**snowflake, "SNOWFLAKE_PORT": "8443"}).snowflake.port == 8443
