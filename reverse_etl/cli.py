@@ -22,7 +22,7 @@ from reverse_etl.cli_output import (
     print_result,
     progress_bar,
 )
-from tessera.cli_args import row_count
+from tessera.cli_args import row_count, seconds
 from tessera.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument(
         "--stop-timeout",
-        type=float,
+        type=seconds,
         default=20.0,
         help="on SIGTERM / Ctrl-C, seconds to wait for batches in flight (a second signal "
         "stops at once)",

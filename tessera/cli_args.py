@@ -33,6 +33,17 @@ day_count = whole_number(1, 36_500, "days")
 seed = whole_number(0, 2**63 - 1, "as a seed")
 
 
+def seconds(text: str) -> float:
+    """A wait in seconds, 0 to one day (argparse type: --stop-timeout)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0.0 <= value <= 86_400.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text}: use 0 to 86400 seconds")
+    return value
+
+
 def fraction(text: str) -> float:
     """A share from 0 to 1 (argparse type: thresholds such as --min-precision)."""
     try:

@@ -311,6 +311,8 @@ def test_date_options_take_yyyy_mm_dd() -> None:
         (["identity", "evaluate", "--max-cluster", "-3"], "-3 identifiers: use 1 to"),
         (["ml", "cluster", "--k", "1"], "argument --k: 1 clusters: use 2 to 1,000"),
         (["sync", "errors", "x", "--limit", "9" * 23], "rows: use 0 to 1,000,000,000"),
+        (["sync", "run", "x", "--stop-timeout", "-5"], "-5: use 0 to 86400 seconds"),
+        (["sync", "run", "x", "--stop-timeout", "nan"], "nan: use 0 to 86400 seconds"),
     ],
 )
 def test_a_number_out_of_range_is_refused_before_anything_runs(
