@@ -22,7 +22,7 @@ from reverse_etl.cli_output import (
     print_result,
     progress_bar,
 )
-from tessera.cli_args import row_count, seconds
+from tessera.cli_args import non_empty, row_count, seconds
 from tessera.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "forget",
         help="record a deletion request: every sync erases the person on its next run",
     )
-    p.add_argument("person_id")
+    p.add_argument("person_id", type=non_empty)
     p.add_argument("--request-id", default=None, help="your reference for the request")
     p.set_defaults(func=cmd_forget)
 
@@ -267,11 +267,18 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.privacy import TABLE, request_deletion
+    from reverse_etl.privacy import TABLE, known_person, request_deletion
     from tessera.warehouse import Warehouse
 
     with Warehouse(settings).session() as session:
         request_id = request_deletion(session, args.person_id, args.request_id)
+        known = known_person(session, args.person_id)
+    if known is False:
+        console.print(
+            f"[yellow]{args.person_id!r} is not a person in identity.persons nor a merged-away "
+            "id in identity.person_merges: recorded anyway (it may be an older id), but check "
+            "it; person ids look like p_9d1671be5fb306e76bf9[/yellow]"
+        )
     console.print(
         f"deletion request {request_id} recorded in {TABLE}: every sync erases this person "
         "from its destination on its next run (see tessera_sync.privacy_audit)"

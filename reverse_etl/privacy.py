@@ -38,8 +38,19 @@ def request_deletion(
     if not person_id.strip():
         raise ValueError("a deletion request needs a person id")
     ensure_deletion_requests(session)
-    request_id = request_id or f"req_{uuid.uuid4().hex[:12]}"
     ph = placeholder(session.dialect)
+    if request_id:
+        recorded = session.scalar(
+            f"select min(person_id) from {TABLE} where request_id = {ph}", [request_id]
+        )
+        if recorded == person_id.strip():
+            return request_id  # the same request again: recorded once is enough
+        if recorded is not None:
+            raise ValueError(
+                f"request id {request_id!r} is already recorded for another person "
+                f"({recorded}); give each request its own id"
+            )
+    request_id = request_id or f"req_{uuid.uuid4().hex[:12]}"
     now = datetime.now(UTC).replace(tzinfo=None)
     session.execute(
         f"insert into {TABLE} (request_id, person_id, requested_at, source) "
@@ -47,3 +58,18 @@ def request_deletion(
         [request_id, person_id.strip(), now, source],
     )
     return request_id
+
+
+def known_person(session: Session, person_id: str) -> bool | None:
+    """Whether `person_id` is a person of identity.persons or a merged-away id of
+    identity.person_merges (None when identity is not built here)."""
+    ph = placeholder(session.dialect)
+    known = False
+    for table, column in (("persons", "person_id"), ("person_merges", "old_person_id")):
+        if not session.table_exists("identity", table):
+            return None
+        found = session.scalar(
+            f"select count(*) from identity.{table} where {column} = {ph}", [person_id.strip()]
+        )
+        known = known or bool(found)
+    return known

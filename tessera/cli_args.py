@@ -33,6 +33,13 @@ day_count = whole_number(1, 36_500, "days")
 seed = whole_number(0, 2**63 - 1, "as a seed")
 
 
+def non_empty(text: str) -> str:
+    """Any text but an empty or blank one (argparse type: ids)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty value: give one")
+    return text
+
+
 def seconds(text: str) -> float:
     """A wait in seconds, 0 to one day (argparse type: --stop-timeout)."""
     try:

@@ -161,9 +161,39 @@ def test_reconcile_of_an_audience_says_it_cannot_read_it(
 def test_forget_needs_a_person_id(cli_env: list[str], capsys: pytest.CaptureFixture) -> None:
     from orchestration.cli import main as tessera_main
 
-    assert tessera_main([*cli_env, "forget", "  "]) == 1
+    with pytest.raises(SystemExit) as exited:
+        tessera_main([*cli_env, "forget", "  "])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument person_id: an empty value" in err and "Traceback" not in err
+
+
+def test_forget_warns_of_an_unknown_person_and_refuses_a_reused_request_id(
+    cli_env: list[str], settings: Settings, capsys: pytest.CaptureFixture
+) -> None:
+    """A probe recorded `p_123` and `'; drop table x; --` as persons without a word, and one
+    request id for two persons."""
+    from orchestration.cli import main as tessera_main
+    from tessera.warehouse import Warehouse
+
+    with Warehouse(settings).session() as session:
+        session.execute("create schema if not exists identity")
+        session.execute("create table identity.persons as select 'p_known' as person_id")
+        session.execute(
+            "create table identity.person_merges as "
+            "select 'p_old' as old_person_id, 'p_known' as person_id"
+        )
+    assert tessera_main([*cli_env, "forget", "p_123", "--request-id", "r1"]) == 0
     out = capsys.readouterr().out
-    assert "person id" in out and "Traceback" not in out
+    assert "'p_123' is not a person in identity.persons" in out and "recorded" in out
+    for known in ("p_known", "p_old"):
+        assert tessera_main([*cli_env, "forget", known]) == 0
+        assert "is not a person" not in capsys.readouterr().out
+    assert tessera_main([*cli_env, "forget", "p_123", "--request-id", "r1"]) == 0  # again
+    assert tessera_main([*cli_env, "forget", "p_known", "--request-id", "r1"]) == 1
+    assert "request id 'r1' is already recorded for another person" in capsys.readouterr().out
+    rows = query(settings, "select person_id from privacy.deletion_requests order by 1")
+    assert rows.person_id.tolist() == ["p_123", "p_known", "p_old"]
 
 
 def test_reconcile_with_refused_credentials_is_one_clear_line_without_the_token(
