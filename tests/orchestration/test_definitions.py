@@ -112,10 +112,11 @@ def test_new_raw_data_sensor_launches_incremental_refresh_on_new_events(
     instance = DagsterInstance.ephemeral()
 
     def tick(cursor: str | None):
-        context = build_sensor_context(
+        # entered, as Dagster's daemon does: the resource has a lifecycle (its writer lock)
+        with build_sensor_context(
             instance=instance, cursor=cursor, resources={"warehouse": warehouse}
-        )
-        return sensor.evaluate_tick(context)
+        ) as context:
+            return sensor.evaluate_tick(context)
 
     first = tick(None)
     assert not first.run_requests and first.cursor, "first tick records a baseline only"
