@@ -40,26 +40,23 @@ def non_empty(text: str) -> str:
     return text
 
 
-def seconds(text: str) -> float:
-    """A wait in seconds, 0 to one day (argparse type: --stop-timeout)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0.0 <= value <= 86_400.0:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text}: use 0 to 86400 seconds")
-    return value
+def real_number(low: float, high: float, allowed: str) -> Callable[[str], float]:
+    """An argparse type: a number from `low` to `high` (`allowed` says so in the error)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:  # NaN fails this too
+            raise argparse.ArgumentTypeError(f"{text}: use {allowed}")
+        return value
+
+    return parse
 
 
-def fraction(text: str) -> float:
-    """A share from 0 to 1 (argparse type: thresholds such as --min-precision)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value <= 1.0:  # NaN fails this too
-        raise argparse.ArgumentTypeError(f"{text}: use a share from 0 to 1")
-    return value
+seconds = real_number(0.0, 86_400.0, "0 to 86400 seconds")  # --stop-timeout
+fraction = real_number(0.0, 1.0, "a share from 0 to 1")  # --min-precision, --min-recall
 
 
 def iso_date(text: str) -> date:
