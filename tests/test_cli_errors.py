@@ -135,7 +135,8 @@ def test_the_traceback_goes_to_a_temp_file_when_the_logs_dir_cannot_be_written(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    artifacts.write_text("a file, not a directory")
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "logs").write_text("a file where the logs directory would be")
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))

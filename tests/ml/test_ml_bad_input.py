@@ -244,9 +244,10 @@ def test_artifacts_dir_that_is_a_file_fails_before_training(copy: Settings, tmp_
     blocker.write_text("x")
     os.environ["TESSERA_ARTIFACTS"] = str(blocker)  # restored by monkeypatch in `copy`
     for verb in ("train", "score", "evaluate", "cluster"):
-        assert main(["ml", verb, "--model", MODEL] if verb != "cluster" else ["ml", verb]) == 1
+        # a settings error since 755c15d: named with its variable, exit 2, nothing runs
+        assert main(["ml", verb, "--model", MODEL] if verb != "cluster" else ["ml", verb]) == 2
         out = capsys.readouterr().out
-        assert f"{blocker} is a file, not a directory" in out, out
+        assert f"TESSERA_ARTIFACTS='{blocker}' is a file" in out, out
         assert "boosting" not in out and "training rows" not in out
     with pytest.raises(MLError, match="is a file"):
         ml.registry.check_artifacts_dir(blocker / "sub")
