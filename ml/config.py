@@ -10,7 +10,6 @@ import difflib
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ml.errors import MLError
@@ -21,6 +20,7 @@ from tessera.prediction_tasks import (
     load_task_definitions,
 )
 from tessera.settings import DBT_PROJECT_DIR
+from tessera.yaml_strict import YamlFileError, load_yaml_file
 
 
 class BaselineSpec(BaseModel):
@@ -305,13 +305,9 @@ class MLConfig(BaseModel):
         raw: dict = {}
         if path is not None:
             try:
-                raw = yaml.safe_load(Path(path).read_text()) or {}
-            except OSError as exc:
-                raise MLError(f"cannot read ml config {path}: {exc.strerror or exc}") from exc
-            except UnicodeDecodeError as exc:
-                raise MLError(f"cannot read ml config {path}: not UTF-8 text ({exc})") from exc
-            except yaml.YAMLError as exc:
-                raise MLError(f"ml config {path} is not valid YAML: {_yaml_problem(exc)}") from exc
+                raw = load_yaml_file(Path(path)) or {}
+            except YamlFileError as exc:
+                raise MLError(f"ml config {exc}") from None
             if not isinstance(raw, dict):
                 raise MLError(f"invalid ml config {path}: expected a mapping of settings")
         if "fallback_days" in raw:
@@ -346,15 +342,6 @@ class MLConfig(BaseModel):
             raise MLError(f"invalid ml config {path}: {_problems(exc, '', cls)}") from exc
         except ValueError as exc:
             raise MLError(f"invalid ml config {path}: {exc}") from exc
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """One line: where in the file and what is wrong."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark is None:
-        return problem
-    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 def _known_keys(model: type[BaseModel], location: tuple) -> list[str]:

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from tessera import cli as core
-from tessera.cli_args import person_count, seed
+from tessera.cli_args import dbt_vars, person_count, seed
 from tessera.settings import Settings
 
 LAYER_COMMANDS: tuple[str, ...] = (*core.LAYER_COMMANDS, "ml.cli", "reverse_etl.cli")
@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--select", "-s", nargs="+", action="extend", default=[], metavar="SELECTOR")
     p.add_argument("--exclude", nargs="+", action="extend", default=[], metavar="SELECTOR")
-    p.add_argument("--vars", default=None, help="dbt vars, as YAML or JSON")
+    p.add_argument("--vars", type=dbt_vars, default=None, help="dbt vars, as YAML or JSON")
     p.add_argument("--full-refresh", action="store_true")
     p.set_defaults(func=_cmd_build, accepts_dbt_args=True)
 

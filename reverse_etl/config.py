@@ -30,7 +30,7 @@ from reverse_etl.alerts import AlertConfig
 from reverse_etl.config_errors import format_validation_error, item_nodes
 from reverse_etl.cron import validate_cron
 from reverse_etl.url_credentials import hide_credentials
-from reverse_etl.yaml_strict import YamlFileError, load_yaml_file
+from tessera.yaml_strict import YamlFileError, load_yaml_file
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SYNC_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")

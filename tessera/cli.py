@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from tessera.cli_args import day_count, iso_date, person_count, seed
-from tessera.settings import Settings, SettingsError
+from tessera.settings import Settings, SettingsError, check_dbt_project_file
 
 console = Console()
 
@@ -206,6 +206,7 @@ def run(
     try:
         with _recording_interrupts(interrupted):
             settings = Settings.from_env()
+            check_dbt_project_file(settings.dbt_project_dir)
             if not getattr(args, "creates_warehouse", False):
                 settings = dataclasses.replace(settings, create_missing_warehouse=False)
             func: Handler = args.func

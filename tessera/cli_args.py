@@ -73,3 +73,27 @@ def iso_date(text: str) -> date:
     except ValueError:
         pass
     raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD")
+
+
+def dbt_vars(text: str) -> str:
+    """A `--vars` value as dbt takes it: a YAML (or JSON) mapping, or an empty text. Checked
+    strictly here (a key twice, a date that does not exist, where a syntax error is), and
+    with the loader dbt parses it with, so dbt never stops on it later; returned as given."""
+    import yaml
+
+    from tessera.yaml_strict import YamlFileError, load_yaml_text
+
+    try:
+        value = load_yaml_text(text, "YAML", in_file=False)
+        # dbt reads --vars with libyaml where installed, which refuses a few texts the
+        # pure-Python loader accepts
+        yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except YamlFileError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("YAML: ")) from None
+    except yaml.YAMLError as exc:
+        raise argparse.ArgumentTypeError(f"not valid YAML: {' '.join(str(exc).split())}") from None
+    if value is not None and not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"give a mapping of var names to values, like '{{as_of: 2026-01-31}}', not {value!r}"
+        )
+    return text

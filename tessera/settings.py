@@ -302,3 +302,17 @@ def _memory_limit(env: dict[str, str], name: str, default: str, none_allowed: bo
     raise SettingsError(
         f"{name}={text!r} is not a memory size: write e.g. 6GB, 512MB or 80% (of RAM){also}"
     )
+
+
+def check_dbt_project_file(project_dir: Path) -> None:
+    """Raise SettingsError naming file, line and column when `dbt_project.yml` is not valid
+    YAML or writes a key twice (YAML keeps the last silently, so a var set twice means the
+    second). Every command reads it; dbt alone would report a syntax error as a compile error
+    of whichever model it compiled first."""
+    from tessera.yaml_strict import YamlFileError, load_yaml_file
+
+    path = project_dir / "dbt_project.yml"
+    try:
+        load_yaml_file(path)
+    except YamlFileError as exc:
+        raise SettingsError(str(exc)) from None

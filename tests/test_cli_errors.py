@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -335,3 +336,67 @@ def test_a_number_out_of_range_is_refused_before_anything_runs(
     assert message in err and "Traceback" not in err, err
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from raw.orders").fetchone() == (1,)
+
+
+# -- YAML given on the command line or in dbt_project.yml ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # was dbt's error after a whole parse, inside a 200-character dbt command line
+        (["build", "--vars", "{a: [}"], "argument --vars: not valid YAML at line 1, column 6"),
+        # PyYAML kept the last silently
+        (["build", "--vars", "{as_of: 2026-01-01, as_of: 2025-01-01}"], "'as_of' appears twice"),
+        (["build", "--vars", "{as_of: 2026-02-30}"], "'2026-02-30' is not a date"),
+        (["build", "--vars", "[as_of]"], "give a mapping of var names to values"),
+        (["sources", "check", "--vars", "{a: 1"], "argument --vars: not valid YAML at line 1"),
+    ],
+)
+def test_vars_that_dbt_would_refuse_are_refused_before_anything_runs(
+    artifacts: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    from orchestration.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert not (artifacts / "logs").exists()  # dbt never started
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        # an unclosed bracket: PyYAML stops lines later; where it began is named too
+        (
+            "  default_phone_region: US\n",
+            "  default_phone_region: [US\n",
+            "a flow sequence that began at line {line}, column 25",
+        ),
+        # the second value silently won
+        (
+            "  identity_lookback_days: 30\n",
+            "{old}  identity_lookback_days: 3\n",
+            "key 'identity_lookback_days' appears twice in one mapping (first on line {line})",
+        ),
+    ],
+)
+def test_a_broken_dbt_project_file_is_a_setting_error_with_its_place(
+    tmp_path: Path, old: str, new: str, problem: str
+) -> None:
+    """`tessera build` blamed line 1 of the first segment for a syntax error in
+    dbt_project.yml; `sources check` and `ml train` printed PyYAML's five lines without the
+    file's name; a var written twice silently took the second value."""
+    from tessera.settings import DBT_PROJECT_DIR, SettingsError, check_dbt_project_file
+
+    text = (DBT_PROJECT_DIR / "dbt_project.yml").read_text()
+    line = text[: text.index(old)].count("\n") + 1
+    (tmp_path / "dbt_project.yml").write_text(text.replace(old, new.format(old=old), 1))
+    check_dbt_project_file(DBT_PROJECT_DIR)  # the project's own file is read strictly
+    with pytest.raises(SettingsError) as raised:
+        check_dbt_project_file(tmp_path)
+    message = str(raised.value)
+    assert re.match(rf"{re.escape(str(tmp_path))}/dbt_project.yml:\d+:\d+: not valid YAML", message)
+    assert problem.format(line=line) in message and "\n" not in message, message

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tessera.settings import Settings
+from tessera.yaml_strict import YamlFileError, load_yaml_file
 
 SEGMENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Tables Tessera keeps in the segments schema itself; no segment may take these names.
@@ -175,15 +175,9 @@ def _rename_hint(name: str) -> str:
 
 def _model_entries(path: Path, problems: list[str]) -> dict[str, tuple[dict, Path]]:
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = _at(path, mark.line + 1, mark.column + 1) if mark else _at(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        problems.append(f"{where}: malformed YAML: {problem}")
-        return {}
-    except RecursionError:
-        problems.append(f"{_at(path, 1, 1)}: the YAML nests too deeply")
+        data = load_yaml_file(path)
+    except YamlFileError as exc:
+        problems.append(f"{_at(path, exc.line or 1, exc.column or 1)}: {exc.problem}")
         return {}
     if data is None:
         problems.append(f"{_at(path)}: file is empty")

@@ -8,6 +8,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from tessera.cli_args import dbt_vars
 from tessera.settings import Settings
 from tessera.warehouse import Warehouse
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument(
         "--vars",
+        type=dbt_vars,
         default=None,
         help="YAML like dbt's --vars; its tessera_sources replaces the block in dbt_project.yml",
     )
@@ -90,14 +92,7 @@ def _vars_override(text: str | None) -> dict | None:
 
     if text is None:
         return None
-    try:
-        # the loader dbt reads --vars with (libyaml's where installed): a text one accepts
-        # and the other refuses would pass here and stop dbt's compile of the rules
-        value = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    except yaml.YAMLError as exc:
-        raise SourceConfigError(f"--vars is not valid YAML: {exc}") from exc
-    if not isinstance(value, dict):
-        raise SourceConfigError(f"--vars must be a mapping, got {value!r}")
+    value = yaml.safe_load(text) or {}  # checked by its argument type, cli_args.dbt_vars
     sources = value.get("tessera_sources") or {}
     if not isinstance(sources, dict):
         raise SourceConfigError(f"--vars: tessera_sources must be a mapping, got {sources!r}")

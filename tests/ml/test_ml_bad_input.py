@@ -213,7 +213,11 @@ def test_a_saved_version_has_model_txt_last_and_a_checksum(copy: Settings) -> No
         ("models: 5\n", "key models must be a list"),
         ("models:\n  - {task: purchase_30d, horizon_days: 0}\n", "models[0].horizon_days"),
         ("cluster_k_min: 5\ncluster_k_max: 3\n", "cluster_k_max 3 is below cluster_k_min 5"),
-        ("min_positives: [\n", "is not valid YAML: line 2, column 1"),
+        ("min_positives: [\n", "ml.yml:2:1: not valid YAML: expected the node content"),
+        (
+            "min_positives: 5\nmin_positives: 50\n",
+            "ml.yml:2:1: not valid YAML: key 'min_positives'",
+        ),
     ],
 )
 def test_config_mistakes_are_one_line_naming_the_key(tmp_path: Path, text, message) -> None:

@@ -44,7 +44,8 @@ def _edit(path: Path, old: bytes, new: bytes) -> None:
         (
             b"    mapping:\n",
             b"    mapping: [\n",
-            ":12:16: not valid YAML: while parsing a flow sequence expected ',' or ']'",
+            ":12:16: not valid YAML: expected ',' or ']', but got ':' (while parsing a flow "
+            "sequence that began at line 10, column 14)",
         ),
     ],
 )

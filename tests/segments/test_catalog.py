@@ -60,8 +60,21 @@ def test_top_level_meta_of_older_dbt_files_is_read(tmp_path: Path) -> None:
     [
         pytest.param(
             "version: 2\nmodels:\n  - name: vips\n    description: [unclosed\n",
-            "vips.yml (line 5, column 1): malformed YAML",
+            "vips.yml (line 5, column 1): not valid YAML: expected ',' or ']'",
             id="malformed_yaml",
+        ),
+        pytest.param(  # PyYAML keeps the last silently: the owner would be the second one
+            GOOD_YAML.replace(
+                "        owner: crm-team@example.com\n",
+                "        owner: crm-team@example.com\n        owner: someone@example.com\n",
+            ),
+            "not valid YAML: key 'owner' appears twice in one mapping",
+            id="key_twice",
+        ),
+        pytest.param(  # was a bare ValueError, no file or line
+            GOOD_YAML.replace("refresh: hourly", "refresh: 2026-02-30"),
+            "not valid YAML: '2026-02-30' is not a date (day is out of range for month)",
+            id="impossible_date",
         ),
         pytest.param(
             GOOD_YAML.replace("        owner: crm-team@example.com\n", ""),

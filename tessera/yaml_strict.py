@@ -1,4 +1,4 @@
-"""Read a sync or destinations YAML file strictly, every problem one line with its place.
+"""Read a YAML file (or option) strictly, every problem one line with its place.
 
 PyYAML's safe loader lets a repeated key silently win (`mode: upsert` then `mode: mirror`
 on the next line becomes mirror, which deletes), raises a bare `ValueError` without a line
@@ -17,7 +17,17 @@ from yaml.constructor import ConstructorError, SafeConstructor
 
 
 class YamlFileError(ValueError):
-    """A YAML file that cannot be read as written; the message names file, line and column."""
+    """YAML that cannot be read as written; the message names where (file:line:column), and
+    `problem`, `line` and `column` (1-based, None when unknown) are there for callers that
+    report places in their own words."""
+
+    def __init__(
+        self, message: str, problem: str = "", line: int | None = None, column: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.problem = problem or message
+        self.line = line
+        self.column = column
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -64,18 +74,37 @@ def load_yaml_file(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise YamlFileError(
-            f"{path}:{line}:{column}: not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file "
-            "as UTF-8"
-        ) from None
+        problem = f"not UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8"
+        raise YamlFileError(f"{path}:{line}:{column}: {problem}", problem, line, column) from None
+    return load_yaml_text(text, str(path))
+
+
+def load_yaml_text(text: str, where: str, *, in_file: bool = True) -> Any:
+    """The YAML document in `text`, or YamlFileError naming what is wrong and where: `where`
+    is the file (`file:line:column: ...`) or, `in_file` False, an option such as `--vars`
+    (`--vars: ... at line L, column C`)."""
     try:
         return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        what = " ".join(part for part in (exc.context, exc.problem) if part)
-        raise YamlFileError(f"{where}: not valid YAML: {what}") from None
+        what = exc.problem or exc.context or "not readable"
+        opened = exc.context_mark
+        if exc.context and opened is not None and exc.problem_mark is not None:
+            # "while parsing a flow sequence": where the unclosed bracket or quote began
+            what += (
+                f" ({exc.context} that began at line {opened.line + 1}, column {opened.column + 1})"
+            )
+        problem = f"not valid YAML: {what}"
+        if mark is None:
+            raise YamlFileError(f"{where}: {problem}", problem) from None
+        line, column = mark.line + 1, mark.column + 1
+        if in_file:
+            message = f"{where}:{line}:{column}: {problem}"
+        else:
+            message = f"{where}: not valid YAML at line {line}, column {column}: {what}"
+        raise YamlFileError(message, problem, line, column) from None
     except yaml.YAMLError as exc:
-        raise YamlFileError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+        problem = f"not valid YAML: {' '.join(str(exc).split())}"
+        raise YamlFileError(f"{where}: {problem}", problem) from None
     except RecursionError:
-        raise YamlFileError(f"{path}: nested too deeply to read") from None
+        raise YamlFileError(f"{where}: nested too deeply to read", "nested too deeply") from None
