@@ -65,7 +65,7 @@ def parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpar
 
 def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from orchestration.build import BuildRequest, build
-    from tessera.dbt import DbtError
+    from tessera.dbt import DbtError, DbtUsageError
 
     request = BuildRequest(
         select=tuple(args.select),
@@ -76,6 +76,9 @@ def _cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         outcome = build(settings, request, core.console)
+    except DbtUsageError as exc:  # a flag passed through to dbt that dbt build does not take
+        print(f"tessera build: error: dbt build: {exc}", file=sys.stderr)
+        return 2
     except DbtError as exc:
         if request.select and "does not exist" in str(exc):
             raise DbtError(

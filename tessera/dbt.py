@@ -64,6 +64,19 @@ class DbtError(RuntimeError):
     """dbt exited non-zero; the message carries the failing nodes and dbt's own summary."""
 
 
+class DbtUsageError(DbtError):
+    """dbt refused its command line (an option it does not have, a value it cannot take):
+    the message is dbt's one line (`No such option: '--bogus'`)."""
+
+
+# click's words for a command line it refuses (dbt's CLI is click; exit 2, before any work)
+_CLICK_USAGE = re.compile(
+    r"^Error: ((?:No such option|Invalid value for|Got unexpected extra argument|"
+    r"Missing argument|Option '[^']+' requires).*)$",
+    re.MULTILINE,
+)
+
+
 @dataclass(frozen=True)
 class DbtRun:
     args: tuple[str, ...]
@@ -209,6 +222,9 @@ def run_dbt(
         ]
         detail = "\n  ".join(failures) if failures else _ANSI.sub("", output)[-3000:]
         where = f"\n  full log: {log_path}" if log_path else ""
+        usage = _CLICK_USAGE.search(_ANSI.sub("", output)) if returncode == 2 else None
+        if usage is not None and not failures:
+            raise DbtUsageError(usage.group(1))
         opening = None if failures else _warehouse_open_error(settings, _ANSI.sub("", output))
         if opening is not None:  # DuckDB's error in dbt's traceback: the file, not the frames
             raise DbtError(f"dbt {' '.join(shown_args(args))} failed: {opening}{where}")

@@ -21,7 +21,7 @@ from rich.console import Console
 from orchestration.build import BuildRequest, score_readers_in_manifest
 from orchestration.cli import build_parser, main, parse
 from orchestration.demo import DemoError, run_demo
-from tessera.dbt import DbtError, run_dbt
+from tessera.dbt import DbtUsageError, run_dbt, shown_args
 from tessera.dbt_events import DbtEvent, DbtSummary, DbtTally
 from tessera.generated import MARKER_SCHEMA, MARKER_TABLE
 from tessera.settings import Settings
@@ -302,26 +302,35 @@ def test_dbt_events_drive_progress_and_collect_warnings() -> None:
     assert DbtEvent.parse(lines[-1]).message == lines[-1]
 
 
-def test_dbt_refusing_its_arguments_says_why_in_one_short_message(tmp_path: Path) -> None:
+def test_dbt_refusing_its_arguments_says_why_in_one_short_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """`tessera build --threads x`: dbt's click refuses the flag before it logs anything,
     on a plain stderr line. The DbtError carried no reason, and every one of the ~44 tests
-    the build leaves out was spelt out in it."""
+    the build leaves out was spelt out in it; then it was one line, but exit 1 with dbt's
+    whole command line, where a command line refused is exit 2."""
     warehouse = tmp_path / "w.duckdb"
     duckdb.connect(str(warehouse)).close()
     settings = dataclasses.replace(
         Settings.from_env({}), warehouse_path=warehouse, artifacts_dir=tmp_path / "art"
     )
     left_out = [f"not_null_model_{i}_id" for i in range(40)]
-    with pytest.raises(DbtError) as error:
+    with pytest.raises(DbtUsageError) as error:
         run_dbt(
             settings,
             ["build", "--exclude", *left_out, "--threads", "x"],
             console=Console(file=io.StringIO()),
         )
-    message = str(error.value)
-    assert "Error: Invalid value for '--threads': 'x' is not a valid integer" in message
-    assert "not_null_model_3_id ... (36 more) --threads x failed (exit 2)" in message
-    assert "not_null_model_4_id" not in message
+    assert str(error.value) == "Invalid value for '--threads': 'x' is not a valid integer."
+    shown = " ".join(shown_args(["build", "--exclude", *left_out, "--threads", "x"]))
+    assert "not_null_model_3_id ... (36 more) --threads x" in shown  # other failures' messages
+
+    monkeypatch.setenv("TESSERA_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("TESSERA_ARTIFACTS", str(tmp_path / "art"))
+    assert main(["build", "--select", "stg_shop__orders", "--bogus-flag"]) == 2
+    err = capsys.readouterr().err
+    assert "tessera build: error: dbt build: No such option '--bogus-flag'" in err, err
+    assert "failed (exit" not in err and "Traceback" not in err
 
 
 def test_dbt_summary_counts_nodes_tests_and_warnings() -> None:
