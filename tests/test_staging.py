@@ -313,6 +313,7 @@ NASTY_PHONES = {
     "020 7946 0958": None,
     "555-CALL-NOW": None,
     "555-0134": None,
+    "(41) 97573-5014": None,  # Brazilian national, no country: not Swiss +41
     "": None,
 }
 NASTY_EMAILS = {
@@ -392,7 +393,8 @@ def test_snowflake_dialect_normalises_nasty_values_like_duckdb(
             )
         sf.execute(
             "insert into raw.orders (order_id, customer_phone, shipping_country) "
-            "values ('o1', '(020) 7946 0958', ' gb'), ('o2', '030 1234567', 'US')"
+            "values ('o1', '(020) 7946 0958', ' gb'), ('o2', '030 1234567', 'US'), "
+            "('o3', '07911 123456', 'United Kingdom')"
         )
     run_dbt(
         settings,
@@ -413,4 +415,5 @@ def test_snowflake_dialect_normalises_nasty_values_like_duckdb(
     assert orders.astype(object).where(orders.notna(), None).phone.tolist() == [
         "+442079460958",
         None,
+        "+447911123456",
     ]

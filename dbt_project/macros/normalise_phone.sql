@@ -14,9 +14,10 @@
     default_region: ISO 3166 alpha-2 region for numbers written without an international
     prefix (var default_phone_region, 'US' unless set; a calling code such as '44' is also
     accepted and means that code's main country). region_lookup: the alias of a
-    phone_region_lookup join on a column holding the record's own country (ISO alpha-2, any
-    case, padded or not; 'UK' is GB); where it names a known region it is read first, then
-    the default region.
+    phone_region_lookup join on a column holding the record's own country (ISO alpha-2 or
+    alpha-3 code, or its name in English or a major European language: 'GB', 'gbr', 'UK',
+    'United Kingdom', 'Deutschland', 'Brasil'; any case, padded or not); where it names a
+    known region it is read first, then the default region.
 
     Calling codes, trunk (national) prefixes, international call prefixes and the lengths a
     national significant number may have come from macros/phone_metadata.sql, generated from
@@ -31,7 +32,9 @@
       3. National: the region's trunk prefix is dropped when what remains has a valid length
          ('020 7946 0958' in GB, '098765 43210' in IN, '1 415 555 0134' in the US); otherwise
          the digits as written; otherwise, when they start with the region's calling code
-         typed without '+' ('44 20 7946 0958'), the digits after it.
+         typed without '+' ('44 20 7946 0958'), the digits after it. Digits are never read as
+         an international number without a '+' or an international prefix: '(41) 97573-5014'
+         with no country is null, not Swiss +41 97573 5014.
       4. The result must be a known calling code followed by a national number of one of its
          lengths; anything else is null.
     Numbers with a leading trunk 0 but no usable country are null rather than guessed.
@@ -51,7 +54,11 @@
     left join (
         values
         {%- for code, r in meta.regions.items() | sort %}
-            ('{{ code }}', '{{ r.cc }}', '{{ r.trunk }}', '{{ r.intl }}'){{ ',' if not loop.last }}
+            ('{{ code }}', '{{ r.cc }}', '{{ r.trunk }}', '{{ r.intl }}'),
+        {%- endfor %}
+        {%- for name, code in meta.country_names.items() | sort %}
+            {%- set r = meta.regions[code] %}
+            ('{{ name }}', '{{ r.cc }}', '{{ r.trunk }}', '{{ r.intl }}'){{ ',' if not loop.last }}
         {%- endfor %}
     ) as {{ alias }} (region, cc, trunk, intl)
         on {{ alias }}.region = upper({{ trim_whitespace(country_col) }})
@@ -89,14 +96,22 @@
     {%- endset -%}
     {%- set rest = "substr(" ~ form ~ ", 2)" -%}
     {#- national readings of the default region: trunk prefix dropped, as written, or typed
-        with the calling code but no '+' ('1 415 555 0134' -> 1 4155550134, 14155550134 ...) -#}
+        with the calling code but no '+' ('1 415 555 0134' -> 1 4155550134, 14155550134 ...).
+        The last only when the digits do start with that code: the digits alone are not read
+        as some other country's number ('(41) 97573-5014', Brazilian, is not +41 Swiss); an
+        unmatched text keeps its '#' and so is no candidate. -#}
     {%- if default.trunk -%}
         {%- set default_readings = regexp_replace_groups(
-            form, '^(' ~ default.trunk ~ ')?(' ~ default.cc ~ ')?([0-9]*)$',
-            default.cc ~ '{2}{3},' ~ default.cc ~ '{1}{2}{3},{2}{3}') -%}
+                form, '^(' ~ default.trunk ~ ')?(' ~ default.cc ~ ')?([0-9]*)$',
+                default.cc ~ '{2}{3},' ~ default.cc ~ '{1}{2}{3}')
+            ~ " || ',' || " ~ regexp_replace_groups(
+                '(' ~ form ~ " || '#')", '^(' ~ default.trunk ~ ')?(' ~ default.cc ~ '[0-9]*)#$',
+                '{2}') -%}
     {%- else -%}
         {%- set default_readings = regexp_replace_groups(
-            form, '^(' ~ default.cc ~ ')?([0-9]*)$', default.cc ~ '{1}{2},{1}{2}') -%}
+                form, '^(' ~ default.cc ~ ')?([0-9]*)$', default.cc ~ '{1}{2}')
+            ~ " || ',' || " ~ regexp_replace_groups(
+                '(' ~ form ~ " || '#')", '^(' ~ default.cc ~ '[0-9]*)#$', '{1}') -%}
     {%- endif -%}
     {%- set candidates -%}
         case
@@ -204,6 +219,7 @@
         {%- do alternatives.append('(' ~ codes | sort | join('|') ~ ')(' ~ national ~ ')') -%}
     {%- endfor -%}
     {{ return({'regions': meta.regions, 'codes': meta.calling_codes,
+               'country_names': meta.country_names,
                'valid_pattern': alternatives | join('|')}) }}
 {%- endmacro -%}
 
@@ -213,6 +229,9 @@
                      else var('default_phone_region', 'US')) | string | trim | upper -%}
     {%- if value in meta.regions -%}
         {{ return(value) }}
+    {%- endif -%}
+    {%- if value in meta.country_names -%}
+        {{ return(meta.country_names[value]) }}
     {%- endif -%}
     {#- a calling code: its main country -#}
     {%- if value in meta.codes -%}
