@@ -199,6 +199,13 @@ def run(
     prints one line naming the file its traceback went to and exits `EXIT_INTERNAL_ERROR`;
     Ctrl-C prints one line and exits 130.
     """
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given and given[0].startswith("-") and given[0] not in ("-h", "--help"):
+        # argparse would only say the command is missing, not that the option is unknown here
+        parser.error(
+            f"unrecognized arguments: {given[0]} (options go after the command: "
+            f"{parser.prog} COMMAND {given[0]})"
+        )
     args = parse(parser, argv) if parse else parser.parse_args(argv)
     _children_stop_on_sigterm()
     interrupted: list[int] = []

@@ -400,3 +400,14 @@ def test_a_broken_dbt_project_file_is_a_setting_error_with_its_place(
     message = str(raised.value)
     assert re.match(rf"{re.escape(str(tmp_path))}/dbt_project.yml:\d+:\d+: not valid YAML", message)
     assert problem.format(line=line) in message and "\n" not in message, message
+
+
+def test_an_option_before_the_command_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    """`tessera --persons 5` said only that a command was required."""
+    from orchestration.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--persons", "5", "datagen"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --persons (options go after the command" in err, err
