@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from tessera.settings import Settings, resolve_path
+from tessera.settings import Settings, check_dbt_project_file, resolve_path
 
 # The concurrency pool every DuckDB writer (dbt, ml scoring, syncs) runs in. DuckDB allows one
 # writing process per file, so the instance limits this pool to one slot (see dagster.yaml).
@@ -34,6 +34,9 @@ class OrchestrationConfig:
     def from_env(cls, env: dict[str, str] | None = None) -> OrchestrationConfig:
         env = dict(os.environ if env is None else env)
         settings = Settings.from_env(env)
+        # a key written twice in dbt_project.yml: dbt keeps the last silently; the code
+        # location fails to load, naming file, line and column, as the CLI does
+        check_dbt_project_file(settings.dbt_project_dir)
         target_path = env.get(DBT_TARGET_PATH_ENV) or settings.dbt_project_dir / "target"
         interval = env.get(SENSOR_INTERVAL_ENV) or DEFAULT_SENSOR_INTERVAL_SECONDS[settings.target]
         try:
