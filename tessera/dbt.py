@@ -253,7 +253,7 @@ def _warehouse_open_error(settings: Settings, output: str) -> str | None:
     damaged ...) when its output ends in one, else None."""
     if settings.target != "duckdb":
         return None
-    from tessera.warehouse import describe_open_error
+    from tessera.warehouse_errors import describe_open_error
 
     for line in reversed(output.splitlines()):
         if "Error" in line and str(settings.warehouse_path) in line:
