@@ -14,6 +14,13 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
+from reverse_etl.cli_inspect import (
+    cmd_destinations,
+    cmd_errors,
+    cmd_list,
+    cmd_status,
+    sync_paths,
+)
 from reverse_etl.cli_output import (
     KINDS,
     console,
@@ -27,7 +34,6 @@ from tessera.settings import Settings
 
 if TYPE_CHECKING:  # the engine is imported by the handlers, not when `tessera` starts
     from reverse_etl.planner import Plan
-    from reverse_etl.runner import SyncPaths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -97,42 +103,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_destinations)
 
 
-def _paths(args: argparse.Namespace, settings: Settings) -> SyncPaths:
-    from reverse_etl.runner import SyncPaths
-
-    return SyncPaths.default(settings, args.syncs_dir)
-
-
-def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    catalog = _paths(args, settings).catalog()
-    table = Table(title="Syncs")
-    for column in ("name", "segment", "destination", "object", "mode", "consent", "schedule"):
-        table.add_column(column)
-    for sync in catalog.syncs.values():
-        table.add_row(
-            sync.name,
-            sync.segment,
-            sync.destination,
-            sync.object,
-            sync.mode,
-            sync.consent or "-",
-            sync.schedule or "-",
-        )
-    console.print(table)
-    return 0
-
-
 def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from reverse_etl.runner import plan_sync
 
-    catalog = _paths(args, settings).catalog()
+    catalog = sync_paths(args, settings).catalog()
     plan, rows = plan_sync(
         settings,
         catalog,
         args.name,
         args.full_resync,
         args.sample,
-        lock_dir=_paths(args, settings).lock_dir,
+        lock_dir=sync_paths(args, settings).lock_dir,
     )
     print_plan(plan)
     if rows.num_rows:
@@ -155,7 +136,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.dry_run:
         return cmd_plan(argparse.Namespace(**{**vars(args), "sample": 5}), settings)
-    paths = _paths(args, settings)
+    paths = sync_paths(args, settings)
     catalog = paths.catalog()
     progress = progress_bar(args)
     tasks: dict[str, int] = {}
@@ -212,7 +193,7 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     from reverse_etl.destinations.base import AllRowsRejectedError, DestinationDownError
     from reverse_etl.reconcile import reconcile_sync
 
-    paths = _paths(args, settings)
+    paths = sync_paths(args, settings)
     progress = progress_bar(args)
     task: list[int] = []
 
@@ -283,121 +264,4 @@ def cmd_forget(args: argparse.Namespace, settings: Settings) -> int:
         f"deletion request {request_id} recorded in {TABLE}: every sync erases this person "
         "from its destination on its next run (see tessera_sync.privacy_audit)"
     )
-    return 0
-
-
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.dialect import placeholder
-    from reverse_etl.state import SCHEMA, state_table
-    from tessera.warehouse import Warehouse
-
-    catalog = _paths(args, settings).catalog()
-    table = Table(title="Sync status")
-    for column in ("sync", "last run", "status", "sent", "rejected", "rows/s", "synced", "failed"):
-        table.add_column(column)
-    with Warehouse(settings).session(read_only=True) as session:
-        has_runs = session.table_exists(SCHEMA, "runs")
-        for sync in catalog.syncs.values():
-            last = None
-            if has_runs:
-                frame = session.df(
-                    f"select finished_at, started_at, status, sent_ok, rejected, rows_per_second "
-                    f"from {SCHEMA}.runs where sync_name = {placeholder(session.dialect)} "
-                    "order by started_at desc limit 1",
-                    [sync.name],
-                )
-                last = frame.iloc[0] if len(frame) else None
-            synced = failed = "-"
-            if session.table_exists(SCHEMA, f"state_{sync.name}"):
-                counts = dict(
-                    session.df(
-                        f"select status, count(*) as n from {state_table(sync.name)} "
-                        "group by status"
-                    ).itertuples(index=False)
-                )
-                synced, failed = f"{counts.get('synced', 0):,}", f"{counts.get('failed', 0):,}"
-            if last is None:
-                table.add_row(sync.name, "never", "-", "-", "-", "-", synced, failed)
-            else:
-                table.add_row(
-                    sync.name,
-                    str(last.finished_at or last.started_at),
-                    str(last.status),
-                    f"{int(last.sent_ok or 0):,}",
-                    f"{int(last.rejected or 0):,}",
-                    f"{float(last.rows_per_second or 0):,.0f}",
-                    synced,
-                    failed,
-                )
-    console.print(table)
-    return 0
-
-
-def cmd_errors(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.dialect import placeholder
-    from reverse_etl.state import SCHEMA
-    from tessera.warehouse import Warehouse
-
-    catalog = _paths(args, settings).catalog()
-    sync = catalog.sync(args.name)
-    with Warehouse(settings).session(read_only=True) as session:
-        if not session.table_exists(SCHEMA, "errors"):
-            console.print(f"sync {sync.name!r} has never run")
-            return 0
-        ph = placeholder(session.dialect)
-        frame = session.df(
-            f"select failed_at, key, kind, attempt, error from {SCHEMA}.errors "
-            f"where sync_name = {ph} order by failed_at desc limit {int(args.limit)}",
-            [sync.name],
-        )
-    if frame.empty:
-        console.print(f"sync {sync.name!r}: no rejected rows")
-        return 0
-    table = Table(title=f"Rejected rows of {sync.name} (newest first)")
-    for column in frame.columns:
-        table.add_column(column)
-    for record in frame.itertuples(index=False):
-        table.add_row(*(str(v) for v in record))
-    console.print(table)
-    return 0
-
-
-def cmd_destinations(args: argparse.Namespace, settings: Settings) -> int:
-    from reverse_etl.destinations import DESTINATION_TYPES, destination_class
-
-    types = Table(title="Destination types")
-    for column in ("type", "modes", "batch (default / max)", "vendor limit", "credentials"):
-        types.add_column(column)
-    for name, cls in sorted(DESTINATION_TYPES.items()):
-        default = getattr(cls, "default_batch_size", cls.max_batch_size)
-        types.add_row(
-            name,
-            ", ".join(cls.modes),
-            f"{default:,} / {cls.max_batch_size:,}",
-            getattr(cls, "documented_rate_limit", "-"),
-            ", ".join(cls.required_credentials) or "-",
-        )
-    console.print(types)
-
-    catalog = _paths(args, settings).catalog()
-    table = Table(title="Destinations")
-    for column in ("name", "type", "modes", "batch size", "rate limit", "credentials (env)"):
-        table.add_column(column)
-    for dest in catalog.destinations.values():
-        cls = destination_class(dest.type)
-        limit = dest.rate_limit
-        env_names = ", ".join(
-            f"{name} ({'set' if os.environ.get(name) else 'NOT SET'})"
-            for name in dest.credentials.values()
-        )
-        default = getattr(cls, "default_batch_size", cls.max_batch_size)
-        table.add_row(
-            dest.name,
-            dest.type,
-            ", ".join(cls.modes),
-            f"{dest.batch_size or default:,} (max {cls.max_batch_size:,})",
-            f"{limit.requests}/{limit.per_seconds:g}s" if limit else "none",
-            env_names or "-",
-        )
-    console.print(table)
     return 0
