@@ -26,7 +26,8 @@ from ml.errors import MLError
 from ml.evaluation import compare_with_baseline, write_charts
 from ml.lifetime import LifetimeOutcome, publish_lifetime_values
 from ml.metrics import pr_auc, roc_auc
-from ml.registry import RegisteredModel, Registry, should_promote, write_json
+from ml.registry import RegisteredModel, Registry, should_promote
+from ml.registry_files import write_json
 from ml.scoring import BatchProgress, ScoreOutcome, check_features_available, score_model
 from ml.train import (
     IterationProgress,
