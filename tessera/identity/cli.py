@@ -91,6 +91,8 @@ def print_evaluation(result: IdentityEvaluation, console: Console) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in result.as_dict().items():
+        if isinstance(value, bool):
+            continue
         if isinstance(value, dict):
             for reason, pairs in sorted(value.items(), key=lambda item: -item[1]):
                 table.add_row(f"{name.replace('_', ' ')}: {reason}", _format_number(pairs))
@@ -104,6 +106,12 @@ def print_evaluation(result: IdentityEvaluation, console: Console) -> None:
         "nodes, never bridges; cut edges are audited in identity.identity_audit (cuts vs "
         "truth: different_persons is a good cut, same_person a lost link)."
     )
+    if not result.evidence_available:
+        console.print(
+            "[yellow]no truth.identifier_evidence[/yellow] (which identifiers raw records carry "
+            "together; `tessera datagen` writes it): every true pair of truth.identifier_person "
+            "counts as linkable, so recall of linkable is raw recall here."
+        )
 
 
 def _format_number(value: float | int) -> str:

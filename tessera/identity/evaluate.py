@@ -44,7 +44,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from tessera.identity.evidence import GRAPH_TABLE, TRUTH_TABLE, evidence_breakdown
+from tessera.identity.evidence import (
+    GRAPH_TABLE,
+    TRUTH_TABLE,
+    EvidenceBreakdown,
+    evidence_breakdown,
+)
 from tessera.identity.guards import guard_report
 from tessera.warehouse import Session, Warehouse, WarehouseError
 
@@ -88,6 +93,9 @@ class IdentityEvaluation:
     edges_cut_by_reason: dict[str, int] = field(default_factory=dict)
     cuts_vs_truth: dict[str, int] = field(default_factory=dict)
     wrong_pairs_by_cause: dict[str, int] = field(default_factory=dict)
+    # False when the warehouse has no truth.identifier_evidence (a company's own labelled
+    # sample): every true pair then counts as linkable, so recall of linkable is raw recall
+    evidence_available: bool = True
 
     def failures(self, thresholds: Thresholds = Thresholds()) -> list[str]:
         """Thresholds this evaluation misses, each as a sentence; empty when all pass."""
@@ -188,7 +196,6 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
         ("identity", "identity_nodes", "`tessera build --select staging identity`"),
         ("identity", "persons", "`tessera build --select staging identity`"),
         ("truth", "identifier_person", "`tessera datagen`"),
-        ("truth", "identifier_evidence", "`tessera datagen` (a generator of this version)"),
     )
     for schema, table, remedy in required:
         if not session.table_exists(schema, table):
@@ -196,9 +203,10 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
                 # the user's own data: no generator wrote who is who, so nothing to score
                 raise WarehouseError(
                     f"{schema}.{table} does not exist: evaluation compares persons with the "
-                    "ground truth `tessera datagen` writes beside generated data, which a "
-                    "company's own data does not have; `tessera identity stats` describes "
-                    "identity on any warehouse"
+                    "ground truth `tessera datagen` writes beside generated data; for your "
+                    "own data, label a sample there (id_type, id_value, person_key: who is "
+                    "who), or see `tessera identity stats`, which describes identity on any "
+                    "warehouse"
                 )
             raise WarehouseError(f"{schema}.{table} does not exist: run {remedy} first")
     row = session.df(EVALUATION_SQL).iloc[0]
@@ -206,7 +214,17 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
     precision = _ratio(counts["correct_pairs"], counts["predicted_pairs"])
     recall = _ratio(counts["correct_pairs"], counts["true_pairs"])
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    evidence = evidence_breakdown(session)
+    evidence_available = session.table_exists("truth", "identifier_evidence")
+    if evidence_available:
+        evidence = evidence_breakdown(session)
+    else:  # a labelled sample without the generator's evidence: every true pair is linkable
+        evidence = EvidenceBreakdown(
+            identifiers_without_evidence=0,
+            linkable_pairs=counts["true_pairs"],
+            correct_linkable_pairs=counts["correct_pairs"],
+            unlinkable_pairs_by_reason={},
+            missed_linkable_pairs_by_reason={},
+        )
     guards = guard_report(session)
     return IdentityEvaluation(
         identifiers_scored=counts["identifiers_scored"],
@@ -239,6 +257,7 @@ def evaluate_session(session: Session) -> IdentityEvaluation:
         edges_cut_by_reason=guards.edges_cut_by_reason,
         cuts_vs_truth=guards.cuts_vs_truth,
         wrong_pairs_by_cause=guards.wrong_pairs_by_cause,
+        evidence_available=evidence_available,
     )
 
 

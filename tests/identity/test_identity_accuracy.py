@@ -107,5 +107,5 @@ def test_evaluating_a_companys_own_data_says_there_is_no_ground_truth(tmp_path: 
     ):
         evaluate_session(session)
     message = str(error.value)
-    assert "which a company's own data does not have" in message
+    assert "for your own data, label a sample there (id_type, id_value, person_key" in message
     assert "`tessera identity stats`" in message and "run `tessera datagen`" not in message

@@ -10,7 +10,7 @@ import pytest
 from identity_dbt import settings_for
 
 from tessera.identity.evaluate import evaluate
-from tessera.warehouse import Warehouse, WarehouseError
+from tessera.warehouse import Warehouse
 
 # (id_type, id_value, person_key)
 TRUTH = [
@@ -152,7 +152,16 @@ def test_missed_linkable_pairs_are_charged_to_the_identifier_that_split_off(
     assert any("recall of linkable" in f for f in result.failures())
 
 
-def test_a_warehouse_without_the_evidence_table_is_named(tmp_path: Path) -> None:
-    _build(tmp_path / "old.duckdb", with_evidence=False)
-    with pytest.raises(WarehouseError, match="truth.identifier_evidence does not exist"):
-        evaluate(Warehouse(settings_for(tmp_path / "old.duckdb")))
+def test_a_labelled_sample_without_evidence_is_scored_with_every_pair_linkable(
+    tmp_path: Path, warehouse: Warehouse
+) -> None:
+    """A company's own labelled sample (truth.identifier_person only, no generator evidence)
+    was refused: 'truth.identifier_evidence does not exist'."""
+    _build(tmp_path / "labelled.duckdb", with_evidence=False)
+    result = evaluate(Warehouse(settings_for(tmp_path / "labelled.duckdb")))
+    with_evidence = evaluate(warehouse)
+    assert not result.evidence_available and with_evidence.evidence_available
+    assert result.precision == with_evidence.precision
+    assert result.linkable_pairs == result.true_pairs
+    assert result.recall_of_linkable == result.recall < with_evidence.recall_of_linkable
+    assert result.unlinkable_pair_share == 0.0
