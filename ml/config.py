@@ -305,9 +305,15 @@ class MLConfig(BaseModel):
         raw: dict = {}
         if path is not None:
             try:
-                raw = load_yaml_file(Path(path)) or {}
+                raw = load_yaml_file(Path(path))
             except YamlFileError as exc:
                 raise MLError(f"ml config {exc}") from None
+            if raw is None:  # a file saved empty, or the wrong file: not "use the defaults"
+                raise MLError(
+                    f"ml config {path} holds no settings (empty, or only comments): write "
+                    "the settings to change (ml/ml.example.yml lists them), or leave out "
+                    "--config for the defaults"
+                )
             if not isinstance(raw, dict):
                 raise MLError(f"invalid ml config {path}: expected a mapping of settings")
         if "fallback_days" in raw:

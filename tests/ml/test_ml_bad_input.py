@@ -214,6 +214,8 @@ def test_a_saved_version_has_model_txt_last_and_a_checksum(copy: Settings) -> No
         ("models:\n  - {task: purchase_30d, horizon_days: 0}\n", "models[0].horizon_days"),
         ("cluster_k_min: 5\ncluster_k_max: 3\n", "cluster_k_max 3 is below cluster_k_min 5"),
         ("min_positives: [\n", "ml.yml:2:1: not valid YAML: expected the node content"),
+        ("", "holds no settings (empty, or only comments)"),  # ran with every default
+        ("# min_positives: 5\n", "holds no settings (empty, or only comments)"),
         (
             "min_positives: 5\nmin_positives: 50\n",
             "ml.yml:2:1: not valid YAML: key 'min_positives'",
