@@ -207,9 +207,14 @@
 {#- ---- metadata, parsed at compile time ------------------------------------------------- -#}
 
 {%- macro _phone_meta() -%}
-    {#- phone_metadata() plus valid_pattern: every calling code followed by a national number
+    {#- phone_metadata(), country_names (name -> region, from phone_country_names()) and
+        valid_pattern: every calling code followed by a national number
         its regions can have (codes with the same national pattern share one alternative) -#}
     {%- set meta = phone_metadata() -%}
+    {%- set country_names = {} -%}
+    {%- for region, names in phone_country_names().items() -%}
+        {%- for name in names -%}{%- do country_names.update({name: region}) -%}{%- endfor -%}
+    {%- endfor -%}
     {%- set by_national = {} -%}
     {%- for code, info in meta.calling_codes.items() -%}
         {%- do by_national.setdefault(info.national, []).append(code) -%}
@@ -219,7 +224,7 @@
         {%- do alternatives.append('(' ~ codes | sort | join('|') ~ ')(' ~ national ~ ')') -%}
     {%- endfor -%}
     {{ return({'regions': meta.regions, 'codes': meta.calling_codes,
-               'country_names': meta.country_names,
+               'country_names': country_names,
                'valid_pattern': alternatives | join('|')}) }}
 {%- endmacro -%}
 

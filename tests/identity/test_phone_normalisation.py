@@ -14,7 +14,7 @@ from identity_dbt import dbt, settings_for
 from identity_raw import create_raw_tables, crm, insert, order
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from tessera.identity.phone_metadata import MACRO_PATH, render
+from tessera.identity.phone_metadata import generated
 from tessera.warehouse import Warehouse
 
 # Regions whose numbers a retailer, bank or SaaS company in Europe, the Americas, India or
@@ -170,7 +170,7 @@ def test_extensions_are_kept_apart_not_dropped(staged: Path) -> None:
 
 
 def test_the_phone_metadata_macro_is_generated_from_the_installed_phonenumbers() -> None:
-    assert MACRO_PATH.read_text() == render(), (
-        "dbt_project/macros/phone_metadata.sql is stale: run "
-        "python -m tessera.identity.phone_metadata"
-    )
+    for path, text in generated().items():
+        assert path.read_text() == text, (
+            f"{path} is stale: run python -m tessera.identity.phone_metadata"
+        )
