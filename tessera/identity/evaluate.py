@@ -19,7 +19,9 @@ raw records carry together, chained through records into evidence groups (placeh
 identifiers of several persons carry none). A true pair is linkable when both identifiers
 are in the same evidence group. `unlinkable_pair_share` is the share of true pairs that are
 not, split by why (`unlinkable_pairs_by_reason`): an identifier with no evidence at all (by
-id type), or a person whose identifiers form several groups no record joins.
+id type), or a person whose identifiers form several groups no record joins. Without that
+table (a company's own labelled sample in `truth.identifier_person`), every true pair counts
+as linkable and `evidence_available` is False.
 
 Misses among linkable pairs are attributed to identifiers (`missed_linkable_pairs_by_reason`):
 within each evidence group the largest predicted cluster is the reference and every other
