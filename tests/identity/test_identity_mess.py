@@ -229,6 +229,24 @@ def mess_records(session) -> None:
             pos("ty_3", 93, loyalty_id="L_typo", phone="+1 206 555 3344"),
         ],
     )
+    # a buyer's own number on her orders before and after a gift order that carries the
+    # recipient's number (a recipient with no history here), next to a shopper who moves to a
+    # new number after her old one's last order, and one who mistypes a digit of her own
+    insert(
+        session,
+        "orders",
+        [
+            order("gr_1", 200, customer_email="buyer@mail.com", customer_phone="+1 415 555 2101"),
+            order("gr_gift", 201, customer_email="buyer@mail.com", customer_phone="628-555-3876"),
+            order("gr_2", 202, customer_email="buyer@mail.com", customer_phone="+1 415 555 2101"),
+            order("nn_1", 203, customer_email="mover@mail.com", customer_phone="+1 415 555 2140"),
+            order("nn_2", 204, customer_email="mover@mail.com", customer_phone="+1 415 555 2140"),
+            order("nn_new", 205, customer_email="mover@mail.com", customer_phone="415 555 2193"),
+            order("dt_1", 206, customer_email="digit@mail.com", customer_phone="+1 415 555 2162"),
+            order("dt_typo", 207, customer_email="digit@mail.com", customer_phone="415 555 2126"),
+            order("dt_2", 208, customer_email="digit@mail.com", customer_phone="+1 415 555 2162"),
+        ],
+    )
     # a household landline on two members' accounts
     insert(
         session,
@@ -555,6 +573,27 @@ def test_a_partners_card_once_does_not_merge_two_customers_with_histories(
         audit(warehouse, "loyalty_id", "L_partner").reason
     )
     assert "uncorroborated" in reasons
+
+
+def test_a_gift_recipients_number_once_between_the_buyers_own_stays_apart(
+    warehouse: Path,
+) -> None:
+    # under the old rules the recipient's number became the buyer's second phone
+    buyer, recipient = persons(warehouse, "email:buyer@mail.com", "phone:+16285553876")
+    assert buyer and recipient and buyer != recipient
+    assert person(warehouse, "phone:+14155552101") == buyer
+    cut = audit(warehouse, "phone", "+16285553876")
+    assert list(cut.reason) == ["uncorroborated"]
+    assert "in use before and after" in cut.detail.iloc[0]
+
+
+def test_a_new_number_after_the_old_ones_last_use_and_a_typo_of_ones_own_join(
+    warehouse: Path,
+) -> None:
+    found = persons(warehouse, "email:mover@mail.com", "phone:+14155552140", "phone:+14155552193")
+    assert None not in found and len(set(found)) == 1
+    found = persons(warehouse, "email:digit@mail.com", "phone:+14155552162", "phone:+14155552126")
+    assert None not in found and len(set(found)) == 1
 
 
 def test_a_house_card_seen_once_with_each_of_three_customers_joins_none(

@@ -19,7 +19,9 @@
     and does not itself join elsewhere this round. A join that would give the person more
     identifiers of a type than its limit, or (weak_ids_join_persons false) join two persons
     with strong identifiers through a device or cookie, is refused: every edge between the
-    two clusters is cut and audited. Joins into one cluster are admitted in edge rank order
+    two clusters is cut and audited; so is a one-record join that would give an established
+    person a second email, phone or card while the first is in use before and after it (a
+    gift recipient's phone on one order), unless the two are a typo apart. Joins into one cluster are admitted in edge rank order
     while the limits hold; the rest wait a round. The globally best remaining edge is decided
     every round, so the loop ends; after var identity_max_agglomeration_rounds the remaining
     links are cut (reason unresolved) rather than merged. Decisions depend only on a
@@ -62,6 +64,17 @@
             from identity_region_nodes
             where id_type in (" ~ strong_list ~ ")
             group by group_key
+        ),
+        sightings as (
+            select node_key, min(first_seen_at) as first_seen_at,
+                max(last_seen_at) as last_seen_at
+            from (
+                select src_key as node_key, first_seen_at, last_seen_at
+                from identity_region_edges
+                union all
+                select dst_key, first_seen_at, last_seen_at from identity_region_edges
+            ) ends
+            group by node_key
         )
         select
             n.node_key,
@@ -74,8 +87,11 @@
             " ~ priority_case ~ " as priority,
             case when n.id_type in (" ~ strong_list ~ ") then 1 else 0 end as is_strong,
             case when g.group_key is not null and n.id_type in (" ~ strong_list ~ ")
-                then n.group_key else n.node_key end as cluster_key
+                then n.group_key else n.node_key end as cluster_key,
+            t.first_seen_at,
+            t.last_seen_at
         from identity_region_nodes n
+        left join sightings t on t.node_key = n.node_key
         join identity_split_components c on c.component_key = n.component_key
         left join tessera_agg_groups_ok g on g.group_key = n.group_key
         left join group_strength s on s.group_key = n.group_key") -%}
@@ -157,6 +173,7 @@
 {%- macro _identity_agglomeration_round(config, limited) -%}
     {%- set create = "create or replace temporary table " -%}
     {%- set weak_join_refused = not config.weak_ids_join_persons -%}
+    {%- set strong_list = "'" ~ config.strong_id_types | join("', '") ~ "'" -%}
     {#- cluster facts and rank -#}
     {%- set stats_sql -%}
         select
@@ -248,6 +265,25 @@
                     when h.edge_class = 1 and not h.corroborated and not h.exclusive
                         and sa.established >= 2 and sb.established >= 2
                         then 'uncorroborated'
+                    when h.edge_class = 1 and not h.corroborated and not h.exclusive
+                        and greatest(sa.established, sb.established) >= 2
+                        and exists (
+                            select 1
+                            from tessera_agg_nodes x
+                            join tessera_agg_nodes y
+                                on y.cluster_key = h.b
+                                and y.id_type = x.id_type
+                            where x.cluster_key = h.a
+                                and x.id_type in ({{ strong_list }})
+                                and x.limit_weight = 1 and y.limit_weight = 1
+                                and ((x.first_seen_at > y.first_seen_at
+                                        and x.last_seen_at < y.last_seen_at)
+                                    or (y.first_seen_at > x.first_seen_at
+                                        and y.last_seen_at < x.last_seen_at))
+                                and not (abs(length(x.node_key) - length(y.node_key)) <= 2
+                                    and {{ identity_edit_distance('x.node_key', 'y.node_key') }} <= 2)
+                        )
+                        then 'concurrent'
                     {%- endif %}
                 end as refused
             from hooks h
@@ -292,6 +328,7 @@
             d.b,
             case
                 when d.refused in ('weak_join', 'uncorroborated') then d.refused
+                when d.refused = 'concurrent' then 'uncorroborated'
                 else 'person_limit'
             end as reason,
             case
@@ -303,6 +340,10 @@
                         || 'records link ' || cast(sa.established as varchar) || ' and '
                         || cast(sb.established as varchar)
                         || ' strong identifiers (var identity_corroborate_joins)'
+                when d.refused = 'concurrent'
+                    then 'one record of one source would give a person a second identifier '
+                        || 'of a type whose first is in use before and after it (var '
+                        || 'identity_corroborate_joins)'
                 {%- for id_type, limit in limited %}
                 when d.refused = 'limit_{{ id_type }}'
                     then 'would give one person '
@@ -345,7 +386,8 @@
             n.node_key, n.id_type, n.component_key, n.group_key, n.limit_weight,
             n.group_strength,
             n.priority, n.is_strong,
-            coalesce(d.b, n.cluster_key) as cluster_key
+            coalesce(d.b, n.cluster_key) as cluster_key,
+            n.first_seen_at, n.last_seen_at
         from tessera_agg_nodes n
         left join tessera_agg_decisions d on d.a = n.cluster_key and d.accepted") -%}
 {%- endmacro -%}

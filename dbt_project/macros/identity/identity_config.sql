@@ -51,7 +51,13 @@
                        two sources; one gift order, one partner's card at the till, one
                        cashier's slip does not merge two customers with their own histories;
                        an edge to an account_id_types identifier (an account or CRM record
-                       asserting an email or phone) is evidence enough on its own
+                       asserting an email or phone) is evidence enough on its own. Nor
+                       does one record give an established person (two or more strong
+                       identifiers) a second email, phone or card while the one it already
+                       has is in use before and after it: the recipient's phone on one gift
+                       order, the partner's card scanned once, a colleague's address typed
+                       once stay apart; a new number after the old one's last use, or a typo
+                       of one's own (two edits), still joins
       contested_min_persons  a strong identifier with no corroborated link of its own, seen
                        once each with the strong identifiers of this many persons or more
                        and never twice with any, is attached to none of them (a store's
