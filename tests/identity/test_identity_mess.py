@@ -247,6 +247,18 @@ def mess_records(session) -> None:
             order("dt_2", 208, customer_email="digit@mail.com", customer_phone="+1 415 555 2162"),
         ],
     )
+    # an older app sends the login email as the user id; the new one sends the account id
+    # with the email as a trait, and the same person orders with that email
+    insert(
+        session,
+        "events",
+        [
+            event("al_old", 210, anonymous_id="a_al_old", user_id="Kim.Lee@Mail.com"),
+            event("al_new", 211, anonymous_id="a_al_new", user_id="u_kim"),
+            event("al_new2", 212, user_id="u_kim", traits_email="kim.lee@mail.com"),
+        ],
+    )
+    insert(session, "orders", [order("al_o", 213, customer_email="kim.lee@mail.com")])
     # a household landline on two members' accounts
     insert(
         session,
@@ -594,6 +606,21 @@ def test_a_new_number_after_the_old_ones_last_use_and_a_typo_of_ones_own_join(
     assert None not in found and len(set(found)) == 1
     found = persons(warehouse, "email:digit@mail.com", "phone:+14155552162", "phone:+14155552126")
     assert None not in found and len(set(found)) == 1
+
+
+def test_a_user_id_that_is_an_email_is_that_persons_alias(warehouse: Path) -> None:
+    # under the old rules the old app's user id and its cookie were a person of their own
+    keys = [
+        "user_id:u_kim",
+        "user_id:Kim.Lee@Mail.com",
+        "email:kim.lee@mail.com",
+        "anonymous_id:a_al_old",
+    ]
+    found = persons(warehouse, *keys)
+    assert None not in found and len(set(found)) == 1
+    # the alias does not count as a second user id: no limit cut on this person
+    cuts = audit(warehouse, "user_id", "u_kim")
+    assert "person_limit" not in set(cuts.reason)
 
 
 def test_a_house_card_seen_once_with_each_of_three_customers_joins_none(

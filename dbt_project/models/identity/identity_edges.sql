@@ -6,7 +6,9 @@
 
     edge_class orders edges by what they prove, for the person limits in identity_graph:
       0  one mailbox: two spellings of an address its provider delivers to the same inbox
-         (dots and +tags at gmail, googlemail.com; var identity_mailbox_rules)
+         (dots and +tags at gmail, googlemail.com; var identity_mailbox_rules), or a
+         user id that is an address seen as an email (the user id is then that mailbox's
+         alias and does not count against the person's user id limit)
       1  two strong identifiers (user_id, crm_id, email, phone, loyalty_id)
       2  a device or anonymous id and a strong identifier
       3  a device and an anonymous id
@@ -376,6 +378,35 @@ mailbox_edges as (
 ),
 {% endif %}
 
+{#- A user id that is an address seen as an email (an app that sends the login email as
+    the user id) is that mailbox's alias: one mailbox edge, so it neither counts against
+    the person's user id limit nor needs a record carrying both -#}
+user_id_aliases as (
+
+    select
+        'email:' || e.id_value as src_key,
+        'user_id:' || u.id_value as dst_key,
+        'email' as src_type,
+        'user_id' as dst_type,
+        cast(null as varchar) as cut_reason,
+        'mailbox' as sources,
+        cast(1 as bigint) as source_count,
+        least(e.first_seen_at, u.first_seen_at) as first_seen_at,
+        least(e.first_seen_at, u.first_seen_at) as last_seen_at,
+        cast(0 as bigint) as record_count,
+        greatest(e.loaded_at, u.loaded_at) as loaded_at
+
+    from nodes u
+    join nodes e
+        on e.id_type = 'email'
+        and e.status = 'valid'
+        and e.id_value = lower(u.id_value)
+    where u.id_type = 'user_id'
+        and u.status = 'valid'
+        and u.id_value like '%@%'
+
+),
+
 all_edges as (
 
     select * from aggregated
@@ -383,6 +414,8 @@ all_edges as (
     union all
     select * from mailbox_edges
     {%- endif %}
+    union all
+    select * from user_id_aliases
 
 ),
 

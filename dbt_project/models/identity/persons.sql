@@ -1,5 +1,6 @@
 {#- One row per resolved person, with identifier counts per type (email_count counts
-    addresses, mailbox_count the mailboxes they deliver to, var identity_mailbox_rules). -#}
+    addresses, mailbox_count the mailboxes they deliver to, var identity_mailbox_rules;
+    user_id_count leaves out a user id that is one of the person's addresses, its alias). -#}
 {{ config(materialized='table') }}
 
 {%- set config = identity_config() -%}
@@ -13,6 +14,18 @@ graph as (
 
 ),
 
+user_id_aliases as (
+
+    select u.node_key
+    from graph u
+    join graph e
+        on e.person_id = u.person_id
+        and e.id_type = 'email'
+        and e.id_value = lower(u.id_value)
+    where u.id_type = 'user_id'
+
+),
+
 final as (
 
     select
@@ -21,7 +34,9 @@ final as (
         max(last_seen_at) as last_seen_at,
         count(*) as identifier_count,
         {%- for id_type in id_types %}
-        sum(case when id_type = '{{ id_type }}' then 1 else 0 end) as {{ id_type }}_count,
+        sum(case when id_type = '{{ id_type }}'
+            {%- if id_type == 'user_id' %} and a.node_key is null{% endif %}
+            then 1 else 0 end) as {{ id_type }}_count,
         {%- endfor %}
         count(distinct case when id_type = 'email' then
             {%- if config.mailbox_rules.enabled %}
@@ -35,7 +50,8 @@ final as (
         max(person_changed_at) as person_changed_at,
         max(resolved_at) as resolved_at
 
-    from graph
+    from graph g
+    left join user_id_aliases a on a.node_key = g.node_key
     group by person_id
 
 )
