@@ -144,6 +144,9 @@ def write_cases(warehouse: Path) -> None:
             ),
             identify("e-c2", "u-c2", "2026-01-01T10:00:00", email="c2@example.org"),
             identify("e-c3", "u-c3", "2026-01-01T10:00:00", email="c3@example.org"),
+            # E: an older app sent the login email as the user id, the new one an account id
+            identify("e-e1", "Eve@Example.org", "2026-02-01T10:00:00"),
+            identify("e-e2", "u-e", "2026-06-01T10:00:00", email="eve@example.org"),
         ],
     )
     insert_rows(
@@ -162,6 +165,8 @@ def write_cases(warehouse: Path) -> None:
             consent("k-c2-2", "user_id", "u-c2", "email", "granted", "2026-04-01T00:00:00"),
             consent("k-c2-3", "email", "c2@example.org", "ads", "granted", "2026-05-01T10:00:00"),
             consent("k-c2-4", "user_id", "u-c2", "ads", "revoked", "2026-05-01T10:00:00"),
+            # E's consent recorded by the older app, under its user id
+            consent("k-e-1", "user_id", "Eve@Example.org", "email", "granted", "2026-03-01"),
             # a placeholder subject belongs to nobody (D saw test@test.com on a record)
             consent("k-x-1", "email", "test@test.com", "email", "granted", "2026-10-01T00:00:00"),
         ],
@@ -329,3 +334,11 @@ def test_consent_latest_record_per_purpose_wins(profiles, user_id, email, sms, a
     row = person(profiles, user_id)
     got = (bool(row["consent_email"]), bool(row["consent_sms"]), bool(row["consent_ads"]))
     assert got == (email, sms, ads)
+
+
+def test_a_user_id_that_is_an_email_is_the_account_holders_alias(profiles) -> None:
+    # one profile under the account id, with the consent the older app recorded
+    assert "Eve@Example.org" not in profiles.index
+    row = person(profiles, "u-e")
+    assert row["email"] == "eve@example.org"
+    assert bool(row["consent_email"])
