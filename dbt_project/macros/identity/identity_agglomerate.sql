@@ -21,8 +21,8 @@
     with strong identifiers through a device or cookie, is refused: every edge between the
     two clusters is cut and audited; so is a one-record join that would give an established
     person a second email, phone or card while the first is in use before and after it (a
-    gift recipient's phone on one order), unless the two are a typo apart. Joins into one cluster are admitted in edge rank order
-    while the limits hold; the rest wait a round. The globally best remaining edge is decided
+    gift recipient's phone on one order), unless the two are a typo apart. Joins into one
+    cluster are admitted in edge rank order while the limits hold; the rest wait a round. The globally best remaining edge is decided
     every round, so the loop ends; after var identity_max_agglomeration_rounds the remaining
     links are cut (reason unresolved) rather than merged. Decisions depend only on a
     component's own nodes and edges, so full and incremental builds decide alike.

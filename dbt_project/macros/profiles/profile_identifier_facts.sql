@@ -2,8 +2,9 @@
     profile_identifier_facts(): the int_profile_facts CTE identifier_counts, per person in scope
     from the model's CTE scope_graph: how many emails, phones, devices and anonymous ids the
     person has, their user_id, crm_id and loyalty_id (smallest if several; a user id that is
-    an email address, an older app's alias of the account, only if there is no other) and their identity
-    fingerprint (the set of their identifiers, which tells a run whether it changed).
+    an email address, an older app's alias of the account, only if there is no other) and
+    their identity fingerprint (the set of their identifiers, which tells a run whether it
+    changed).
 -#}
 {%- macro profile_identifier_facts() -%}
 identifier_counts as (

@@ -1,6 +1,7 @@
 {#- One row per resolved person, with identifier counts per type (email_count counts
     addresses, mailbox_count the mailboxes they deliver to, var identity_mailbox_rules;
-    user_id_count leaves out a user id that is one of the person's addresses, its alias). -#}
+    user_id_count leaves out a user id that is an address seen as an email: identity_edges
+    links it to that email as its alias, which the person limits do not count either). -#}
 {{ config(materialized='table') }}
 
 {%- set config = identity_config() -%}
@@ -14,15 +15,19 @@ graph as (
 
 ),
 
+edges as (
+
+    select * from {{ ref('identity_edges') }}
+
+),
+
 user_id_aliases as (
 
-    select u.node_key
-    from graph u
-    join graph e
-        on e.person_id = u.person_id
-        and e.id_type = 'email'
-        and e.id_value = lower(u.id_value)
-    where u.id_type = 'user_id'
+    select distinct dst_key as node_key
+    from edges
+    where edge_class = 0
+        and not is_dropped
+        and dst_key like 'user_id:%'
 
 ),
 
