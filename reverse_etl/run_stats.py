@@ -25,6 +25,7 @@ class RunStats:
     stopped_early: str | None = None
     not_sent: int = 0  # rows counted in `not_delivered` that were never sent (see above)
     held_back: int = 0  # counted in `rejected`: another row has their match value (match.py)
+    unsent: int = 0  # counted in `rejected`: refused before any call (nothing to match on)
     unfinished_batches: int = 0  # in flight when the stop deadline passed (journaled if answered)
 
     def absorb(self, outcome: BatchOutcome) -> None:
@@ -35,6 +36,7 @@ class RunStats:
         ok, failed = outcome.ok, outcome.failed
         self.sent_ok += ok
         self.rejected += failed
+        self.unsent += sum(1 for result in outcome.results if not result.ok and not result.sent)
         self.ok_by_kind[outcome.kind] = self.ok_by_kind.get(outcome.kind, 0) + ok
         self.failed_by_kind[outcome.kind] = self.failed_by_kind.get(outcome.kind, 0) + failed
         if outcome.not_delivered:

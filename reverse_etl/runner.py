@@ -299,13 +299,14 @@ def _run_locked(
     elif stats.not_delivered and not stats.sent_ok:
         status, error = "failed", nothing_delivered(destination, stats, sync)
     elif (
-        stats.rejected > stats.held_back
+        stats.rejected > stats.held_back + stats.unsent
         and not stats.sent_ok
         and set(stats.failed_by_kind) - {"retry"}
     ):
         # answered, and refused every row; a run whose only work was retrying rows refused
         # before stays partial, so one bad row does not fail every later run (nor do rows
-        # held back before sending: the destination refused nothing)
+        # held back before sending, or with nothing to match on: the destination refused
+        # nothing; an audience of one person with neither email nor phone is not a failure)
         example = commonest_rejection(session, run_id, destination)
         status, error = "failed", all_rejected(destination, stats, sync, example)
     else:

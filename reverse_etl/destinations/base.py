@@ -51,6 +51,8 @@ class RowResult:
     ok: bool
     error: str | None = None
     dest_id: str | None = None  # id the destination knows the row by (for later removal)
+    # False: refused before any call (nothing to match on), so the destination refused nothing
+    sent: bool = True
 
 
 @dataclass(frozen=True, slots=True)

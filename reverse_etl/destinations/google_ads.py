@@ -171,7 +171,9 @@ class GoogleAdsCustomerMatch(BaseDestination):
                 continue
             values = [str(row.fields.get(f) or "") for f in self.schema]
             if not any(values):
-                results[row.key] = RowResult(row.key, False, "no email or phone to match on")
+                results[row.key] = RowResult(
+                    row.key, False, "no email or phone to match on", sent=False
+                )
                 continue
             if row.previous_dest_id and row.previous_dest_id != SEPARATOR.join(values):
                 removes.append((row.key, row.previous_dest_id.split(SEPARATOR)))  # old identity

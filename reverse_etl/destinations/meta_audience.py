@@ -90,7 +90,9 @@ class MetaCustomAudience(BaseDestination):
         for row in rows:
             values = [row.fields.get(f) or "" for f in self.schema]
             if not any(values):
-                results[row.key] = RowResult(row.key, False, "no email or phone to match on")
+                results[row.key] = RowResult(
+                    row.key, False, "no email or phone to match on", sent=False
+                )
             else:
                 sent.append((row, values))
         if sent:

@@ -29,6 +29,8 @@ from retl_helpers import (
     hubspot_destination,
     hubspot_sync,
     live_contacts,
+    meta_destination,
+    meta_sync,
     query,
     run,
     sync_paths,
@@ -140,6 +142,23 @@ def test_some_delivered_and_some_rejected_stays_partial(
     assert result.status == "partial"
     assert (result.stats.sent_ok, result.stats.rejected) == (1, 38)
     assert query(settings, RUNS).status.tolist() == ["partial"]
+
+
+def test_an_audience_of_one_person_with_nothing_to_match_on_is_not_a_failed_run(
+    tmp_path: Path, settings: Settings, meta: EmulatorHandle
+) -> None:
+    # the demo of 2026-12-08: the one churn-risk buyer with ads consent had a user id and
+    # cookies but neither email nor phone; the run was `failed` and the demo exited 1
+    execute(settings, f"delete from {SEGMENT} where person_id <> 'p0000001'")
+    execute(settings, f"update {SEGMENT} set email = null, phone = null")  # consent: ads yes
+    paths = sync_paths(tmp_path, [meta_destination(meta.base_url)], [meta_sync()])
+    result = run(settings, paths, "ads")
+    assert result.status == "partial"
+    assert (result.stats.sent_ok, result.stats.rejected, result.stats.unsent) == (0, 1, 1)
+    assert meta.app.requests == []  # nothing was sent to match on
+    errors = query(settings, "select key, error from tessera_sync.errors")
+    assert errors.key.tolist() == ["p0000001"]
+    assert errors.error[0] == "no email or phone to match on"
 
 
 def test_the_cli_exits_1_with_one_line_naming_the_rejections(
