@@ -86,7 +86,10 @@ def test_sync_runs_one_job_per_batch_and_members_match_the_segment(
     assert repeated <= result.stats.retries, (verbs, result.stats.retries)
     # a create retried in place leaves an empty job that is never run
     [job] = ran_jobs(google)
-    assert job.status == "SUCCESS" and job.consented and len(job.operations) == 1960
+    assert job.status == "SUCCESS" and job.consented and len(set(job.operations)) == 1960
+    # an addOperations retried after the emulator had taken it adds the batch again (seen in
+    # CI on 12-08: 3,920 operations); a member added twice is one member, as at Google
+    assert 1960 <= len(job.operations) <= 1960 * verbs.count("addOperations")
     assert google_actual(google.app) == google_expected(settings)
 
     # a changed email: the old identifier tuple is removed, the new one added
