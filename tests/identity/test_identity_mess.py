@@ -247,6 +247,31 @@ def mess_records(session) -> None:
             order("dt_2", 208, customer_email="digit@mail.com", customer_phone="+1 415 555 2162"),
         ],
     )
+    # a shopper whose own address and number are on two orders, then on her site visit; a
+    # second shopper, whose address was on an order before the first one's, sends a gift to
+    # her: one order carries the second shopper's address with the first one's number. The
+    # two addresses are in use over overlapping times, neither inside the other's span
+    insert(
+        session,
+        "orders",
+        [
+            order(
+                "ov_own", 300, customer_email="felix.f@mail.com", customer_phone="+1 512 555 2201"
+            ),
+            order(
+                "ov_own2", 310, customer_email="felix.f@mail.com", customer_phone="+1 512 555 2201"
+            ),
+            order("ov_other", 295, customer_email="pam.m@mail.com", anonymous_id="a_pam"),
+            order(
+                "ov_gift", 320, customer_email="pam.m@mail.com", customer_phone="+1 512 555 2201"
+            ),
+        ],
+    )
+    insert(
+        session,
+        "events",
+        [event("ov_web", 330, anonymous_id="a_felix", traits_email="felix.f@mail.com")],
+    )
     # an older app sends the login email as the user id; the new one sends the account id
     # with the email as a trait, and the same person orders with that email
     insert(
@@ -596,7 +621,22 @@ def test_a_gift_recipients_number_once_between_the_buyers_own_stays_apart(
     assert person(warehouse, "phone:+14155552101") == buyer
     cut = audit(warehouse, "phone", "+16285553876")
     assert list(cut.reason) == ["uncorroborated"]
-    assert "in use before and after" in cut.detail.iloc[0]
+    assert "in use at the same time" in cut.detail.iloc[0]
+
+
+def test_a_second_shoppers_address_on_one_order_stays_apart_though_not_inside_the_span(
+    warehouse: Path,
+) -> None:
+    # under the rules before, only an address seen entirely inside the span of the person's
+    # own was refused; these two overlap in time, so the gift order merged two shoppers
+    own, other = persons(warehouse, "email:felix.f@mail.com", "email:pam.m@mail.com")
+    assert own and other and own != other
+    assert person(warehouse, "phone:+15125552201") == own
+    assert person(warehouse, "anonymous_id:a_pam") == other
+    cut = audit(warehouse, "email", "pam.m@mail.com")
+    cut = cut[cut.linked_id_value == "+15125552201"]
+    assert list(cut.reason) == ["uncorroborated"]
+    assert "in use at the same time" in cut.detail.iloc[0]
 
 
 def test_a_new_number_after_the_old_ones_last_use_and_a_typo_of_ones_own_join(

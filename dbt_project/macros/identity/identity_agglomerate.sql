@@ -20,8 +20,8 @@
     identifiers of a type than its limit, or (weak_ids_join_persons false) join two persons
     with strong identifiers through a device or cookie, is refused: every edge between the
     two clusters is cut and audited; so is a one-record join that would give an established
-    person a second email, phone or card while the first is in use before and after it (a
-    gift recipient's phone on one order), unless the two are a typo apart. Joins into one
+    person a second email, phone or card while the first is in use (their sightings overlap:
+    a gift recipient's phone on one order), unless the two are a typo apart. Joins into one
     cluster are admitted in edge rank order while the limits hold; the rest wait a round. The globally best remaining edge is decided
     every round, so the loop ends; after var identity_max_agglomeration_rounds the remaining
     links are cut (reason unresolved) rather than merged. Decisions depend only on a
@@ -276,10 +276,8 @@
                             where x.cluster_key = h.a
                                 and x.id_type in ({{ strong_list }})
                                 and x.limit_weight = 1 and y.limit_weight = 1
-                                and ((x.first_seen_at > y.first_seen_at
-                                        and x.last_seen_at < y.last_seen_at)
-                                    or (y.first_seen_at > x.first_seen_at
-                                        and y.last_seen_at < x.last_seen_at))
+                                and x.first_seen_at < y.last_seen_at
+                                and y.first_seen_at < x.last_seen_at
                                 and not (abs(length(x.node_key) - length(y.node_key)) <= 2
                                     and {{ identity_edit_distance('x.node_key', 'y.node_key') }} <= 2)
                         )
@@ -342,7 +340,7 @@
                         || ' strong identifiers (var identity_corroborate_joins)'
                 when d.refused = 'concurrent'
                     then 'one record of one source would give a person a second identifier '
-                        || 'of a type whose first is in use before and after it (var '
+                        || 'of a type whose first is in use at the same time (var '
                         || 'identity_corroborate_joins)'
                 {%- for id_type, limit in limited %}
                 when d.refused = 'limit_{{ id_type }}'

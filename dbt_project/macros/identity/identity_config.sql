@@ -54,9 +54,10 @@
                        asserting an email or phone) is evidence enough on its own. Nor
                        does one record give an established person (two or more strong
                        identifiers) a second email, phone or card while the one it already
-                       has is in use before and after it: the recipient's phone on one gift
-                       order, the partner's card scanned once, a colleague's address typed
-                       once stay apart; a new number after the old one's last use, or a typo
+                       has is in use (the two are seen over overlapping times): the
+                       recipient's phone on one gift order, the partner's card scanned once,
+                       a colleague's address typed once, a second shopper's address on one
+                       order stay apart; a new number after the old one's last use, or a typo
                        of one's own (two edits), still joins
       contested_min_persons  a strong identifier with no corroborated link of its own, seen
                        once each with the strong identifiers of this many persons or more

@@ -189,10 +189,11 @@
 
 {%- macro identity_rules_fingerprint(config) -%}
     {#- what the person rules are: a change resolves every component again. rules_version
-        counts changes to the rules' code (24b4b13: the second identifier in use), so an
+        counts changes to the rules' code (24b4b13: the second identifier in use; 3: in use
+        means seen over overlapping times, not only before and after), so an
         upgraded warehouse's next incremental run resolves its persons again too -#}
     {{ return(local_md5(tojson({
-        'rules_version': 2,
+        'rules_version': 3,
         'id_priority': config.id_priority, 'strong_id_types': config.strong_id_types,
         'person_limits': config.person_limits,
         'weak_ids_join_persons': config.weak_ids_join_persons,
