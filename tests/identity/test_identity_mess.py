@@ -272,6 +272,35 @@ def mess_records(session) -> None:
         "events",
         [event("ov_web", 330, anonymous_id="a_felix", traits_email="felix.f@mail.com")],
     )
+    # the same gift, checked out logged in: the buyer's account id is on the order with the
+    # recipient's number (the account vouches for the buyer, not for the shipping number)
+    insert(
+        session,
+        "orders",
+        [
+            order(
+                "lb_1",
+                340,
+                user_id="u_lb",
+                customer_email="lb@mail.com",
+                customer_phone="+1 415 555 2171",
+            ),
+            order(
+                "lb_gift",
+                341,
+                user_id="u_lb",
+                customer_email="lb@mail.com",
+                customer_phone="628-555-3899",
+            ),
+            order(
+                "lb_2",
+                342,
+                user_id="u_lb",
+                customer_email="lb@mail.com",
+                customer_phone="+1 415 555 2171",
+            ),
+        ],
+    )
     # an older app sends the login email as the user id; the new one sends the account id
     # with the email as a trait, and the same person orders with that email
     insert(
@@ -636,6 +665,18 @@ def test_a_second_shoppers_address_on_one_order_stays_apart_though_not_inside_th
     cut = audit(warehouse, "email", "pam.m@mail.com")
     cut = cut[cut.linked_id_value == "+15125552201"]
     assert list(cut.reason) == ["uncorroborated"]
+    assert "in use at the same time" in cut.detail.iloc[0]
+
+
+def test_a_logged_in_buyers_gift_order_does_not_give_her_the_recipients_number(
+    warehouse: Path,
+) -> None:
+    # under the rules before, the account id on the order vouched for the number beside it
+    buyer, recipient = persons(warehouse, "user_id:u_lb", "phone:+16285553899")
+    assert buyer and recipient and buyer != recipient
+    assert person(warehouse, "phone:+14155552171") == buyer
+    cut = audit(warehouse, "phone", "+16285553899")
+    assert set(cut.reason) == {"uncorroborated"}
     assert "in use at the same time" in cut.detail.iloc[0]
 
 

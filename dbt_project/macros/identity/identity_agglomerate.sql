@@ -30,7 +30,6 @@
 {%- macro identity_agglomerate(config, limited, split_components) -%}
     {%- set create = "create or replace temporary table " -%}
     {%- set strong_list = "'" ~ config.strong_id_types | join("', '") ~ "'" -%}
-    {%- set exclusive_list = "'" ~ (config.account_id_types or ['none']) | join("', '") ~ "'" -%}
     {%- set priority_case -%}
         case id_type
             {%- for id_type in config.id_priority %}
@@ -100,9 +99,7 @@
     {%- do run_query(create ~ "tessera_agg_ranked as
         select
             e.src_key, e.dst_key, e.edge_class, e.record_count, e.source_count,
-            case when split_part(e.src_key, ':', 1) in (" ~ exclusive_list ~ ")
-                or split_part(e.dst_key, ':', 1) in (" ~ exclusive_list ~ ") then 1 else 0 end
-                as exclusive,
+            case when e.account_asserted then 1 else 0 end as exclusive,
             row_number() over (
                 order by e.edge_class, e.source_count desc, e.record_count desc,
                     e.first_seen_at, e.last_seen_at desc, e.src_key, e.dst_key

@@ -51,7 +51,8 @@
                        two sources; one gift order, one partner's card at the till, one
                        cashier's slip does not merge two customers with their own histories;
                        an edge to an account_id_types identifier (an account or CRM record
-                       asserting an email or phone) is evidence enough on its own. Nor
+                       asserting an email or phone) is evidence enough on its own, but for
+                       a phone seen with it only in order_sources. Nor
                        does one record give an established person (two or more strong
                        identifiers) a second email, phone or card while the one it already
                        has is in use (the two are seen over overlapping times): the
@@ -64,6 +65,11 @@
                        and never twice with any, is attached to none of them (a store's
                        house card, a card passed around a family); its links are cut and
                        audited (contested); null = off
+      order_sources    sources (identity_sources() names) whose records are orders: the
+                       account id on one is the buyer's and so is its email (the receipt
+                       address), but its phone may be a gift recipient's shipping number, so
+                       an account id's edge to a phone seen only there is one record like any
+                       other (corroborate_joins), not the account vouching for it
       mailbox_rules    addresses of one mailbox ('john.smith+x@gmail.com', 'johnsmith@
                        googlemail.com') are linked, not rewritten; enabled: false turns it off
       lookback_days    incremental runs re-read every source this many days before its
@@ -144,6 +150,7 @@
         'corroborate_joins': true,
         'contested_min_persons': 3,
         'account_id_types': ['user_id', 'crm_id'],
+        'order_sources': ['shop'],
         'mailbox_rules': {
             'enabled': true,
             'ignore_dots': ['gmail.com', 'googlemail.com'],
@@ -268,18 +275,19 @@
         {%- endif -%}
     {%- endfor -%}
     {%- set source_names = identity_sources() | map(attribute='source') | list -%}
-    {%- if config.full_reread_sources is string or config.full_reread_sources is mapping
-           or config.full_reread_sources is not iterable -%}
-        {{ exceptions.raise_compiler_error(
-            "var identity_full_reread_sources must be a list of sources among "
-            ~ source_names | join(', ') ~ ", got " ~ config.full_reread_sources) }}
-    {%- endif -%}
-    {%- for name in config.full_reread_sources -%}
-        {%- if name not in source_names -%}
+    {%- for key in ['full_reread_sources', 'order_sources'] -%}
+        {%- if config[key] is string or config[key] is mapping or config[key] is not iterable -%}
             {{ exceptions.raise_compiler_error(
-                "var identity_full_reread_sources: unknown source '" ~ name
-                ~ "'; choose among " ~ source_names | join(', ')) }}
+                "var identity_" ~ key ~ " must be a list of sources among "
+                ~ source_names | join(', ') ~ ", got " ~ config[key]) }}
         {%- endif -%}
+        {%- for name in config[key] -%}
+            {%- if name not in source_names -%}
+                {{ exceptions.raise_compiler_error(
+                    "var identity_" ~ key ~ ": unknown source '" ~ name
+                    ~ "'; choose among " ~ source_names | join(', ')) }}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endfor -%}
     {%- for name in ['weak_ids_join_persons', 'corroborate_joins', 'typos_join'] -%}
         {%- if config[name] not in [true, false] -%}

@@ -92,14 +92,27 @@
             select node_key from " ~ nodes ~ " where status = 'valid'") -%}
     {%- endif -%}
     {%- set region_nodes = run_query("select count(*) from identity_region").columns[0].values()[0] | int -%}
+    {#- an account id's edge vouches for itself (an account or CRM record asserting its
+        email or phone) unless it is to a phone seen only on orders (var
+        identity_order_sources): an order's phone may be a gift recipient's shipping number,
+        its email is the buyer's receipt address. An edge seen in two sources is
+        corroborated anyway, so 'only there' is its sources being one of them -#}
+    {%- set account_types = "('" ~ (config.account_id_types or ['none']) | join("', '") ~ "')" -%}
+    {%- set account_asserted -%}
+        ((split_part(e.src_key, ':', 1) in {{ account_types }}
+            or split_part(e.dst_key, ':', 1) in {{ account_types }})
+        {%- if config.order_sources %}
+            and not (e.sources in ('{{ config.order_sources | join("', '") }}')
+                and 'phone' in (split_part(e.src_key, ':', 1), split_part(e.dst_key, ':', 1)))
+        {%- endif %})
+    {%- endset -%}
     {%- do run_query("create or replace temporary table identity_region_edges as
         select
             e.src_key, e.dst_key, e.edge_class, e.source_count, e.record_count,
             e.first_seen_at, e.last_seen_at,
+            " ~ account_asserted ~ " as account_asserted,
             e.edge_class = 0 or e.record_count >= 2 or e.source_count >= 2
-                or split_part(e.src_key, ':', 1) in ('" ~ (config.account_id_types or ['none']) | join("', '") ~ "')
-                or split_part(e.dst_key, ':', 1) in ('" ~ (config.account_id_types or ['none']) | join("', '") ~ "')
-                as corroborated
+                or " ~ account_asserted ~ " as corroborated
         from " ~ edges ~ " e
         " ~ ("join identity_region r on r.node_key = e.src_key" if incremental else "") ~ "
         where not e.is_dropped") -%}
@@ -190,15 +203,18 @@
 {%- macro identity_rules_fingerprint(config) -%}
     {#- what the person rules are: a change resolves every component again. rules_version
         counts changes to the rules' code (24b4b13: the second identifier in use; 3: in use
-        means seen over overlapping times, not only before and after), so an
+        means seen over overlapping times, not only before and after; 4: an account id's
+        edge to a phone seen only on orders is not vouched for), so an
         upgraded warehouse's next incremental run resolves its persons again too -#}
     {{ return(local_md5(tojson({
-        'rules_version': 3,
+        'rules_version': 4,
         'id_priority': config.id_priority, 'strong_id_types': config.strong_id_types,
         'person_limits': config.person_limits,
         'weak_ids_join_persons': config.weak_ids_join_persons,
         'corroborate_joins': config.corroborate_joins,
-        'contested_min_persons': config.contested_min_persons}))) }}
+        'contested_min_persons': config.contested_min_persons,
+        'account_id_types': config.account_id_types,
+        'order_sources': config.order_sources}))) }}
 {%- endmacro -%}
 
 
