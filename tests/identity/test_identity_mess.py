@@ -529,6 +529,22 @@ def audit(path: Path, id_type: str, id_value: str) -> pd.DataFrame:
     )
 
 
+def assert_second_identifier_refused(
+    warehouse: Path, holder: str, own: str, stranger: str, linked: str | None = None
+) -> None:
+    """holder keeps its own identifier; the stranger's, which one record carried beside the
+    holder's, is another person's, its link cut as a second identifier in use (uncorroborated)."""
+    holder_person, stranger_person = persons(warehouse, holder, stranger)
+    assert holder_person and stranger_person and holder_person != stranger_person
+    assert person(warehouse, own) == holder_person
+    id_type, id_value = stranger.split(":", 1)
+    cut = audit(warehouse, id_type, id_value)
+    if linked is not None:
+        cut = cut[cut.linked_id_value == linked]
+    assert set(cut.reason) == {"uncorroborated"}
+    assert "in use at the same time" in cut.detail.iloc[0]
+
+
 def test_an_ad_macro_device_joins_no_cookies(warehouse: Path) -> None:
     found = persons(warehouse, *(f"user_id:u_ad{i}" for i in range(1, 4)))
     assert None not in found and len(set(found)) == 3
@@ -645,12 +661,9 @@ def test_a_gift_recipients_number_once_between_the_buyers_own_stays_apart(
     warehouse: Path,
 ) -> None:
     # under the old rules the recipient's number became the buyer's second phone
-    buyer, recipient = persons(warehouse, "email:buyer@mail.com", "phone:+16285553876")
-    assert buyer and recipient and buyer != recipient
-    assert person(warehouse, "phone:+14155552101") == buyer
-    cut = audit(warehouse, "phone", "+16285553876")
-    assert list(cut.reason) == ["uncorroborated"]
-    assert "in use at the same time" in cut.detail.iloc[0]
+    assert_second_identifier_refused(
+        warehouse, "email:buyer@mail.com", "phone:+14155552101", "phone:+16285553876"
+    )
 
 
 def test_a_second_shoppers_address_on_one_order_stays_apart_though_not_inside_the_span(
@@ -658,26 +671,23 @@ def test_a_second_shoppers_address_on_one_order_stays_apart_though_not_inside_th
 ) -> None:
     # under the rules before, only an address seen entirely inside the span of the person's
     # own was refused; these two overlap in time, so the gift order merged two shoppers
-    own, other = persons(warehouse, "email:felix.f@mail.com", "email:pam.m@mail.com")
-    assert own and other and own != other
-    assert person(warehouse, "phone:+15125552201") == own
-    assert person(warehouse, "anonymous_id:a_pam") == other
-    cut = audit(warehouse, "email", "pam.m@mail.com")
-    cut = cut[cut.linked_id_value == "+15125552201"]
-    assert list(cut.reason) == ["uncorroborated"]
-    assert "in use at the same time" in cut.detail.iloc[0]
+    assert_second_identifier_refused(
+        warehouse,
+        "email:felix.f@mail.com",
+        "phone:+15125552201",
+        "email:pam.m@mail.com",
+        linked="+15125552201",
+    )
+    assert person(warehouse, "anonymous_id:a_pam") == person(warehouse, "email:pam.m@mail.com")
 
 
 def test_a_logged_in_buyers_gift_order_does_not_give_her_the_recipients_number(
     warehouse: Path,
 ) -> None:
     # under the rules before, the account id on the order vouched for the number beside it
-    buyer, recipient = persons(warehouse, "user_id:u_lb", "phone:+16285553899")
-    assert buyer and recipient and buyer != recipient
-    assert person(warehouse, "phone:+14155552171") == buyer
-    cut = audit(warehouse, "phone", "+16285553899")
-    assert set(cut.reason) == {"uncorroborated"}
-    assert "in use at the same time" in cut.detail.iloc[0]
+    assert_second_identifier_refused(
+        warehouse, "user_id:u_lb", "phone:+14155552171", "phone:+16285553899"
+    )
 
 
 def test_a_new_number_after_the_old_ones_last_use_and_a_typo_of_ones_own_join(
